@@ -1,0 +1,493 @@
+"""Configuration: a TOML file, overridden by ``SMTPAUTH_*`` environment variables.
+
+Secrets never live in the file: a tenant names an environment variable (``client_secret_env``), a secrets file
+(``client_secret_file``) or a certificate (``certificate_path`` + ``private_key_path``). Every key is documented in
+``config.example.toml`` and a test checks the example covers every field.
+
+Errors: :func:`load_settings` raises :class:`~connector.errors.ConfigError` naming the key and the fix; the CLI turns
+it into one line and exit code 2.
+"""
+
+import os
+import re
+import stat
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connector.clouds import CLOUDS, Cloud
+from connector.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATHS",
+    "DatabaseSettings",
+    "HttpSettings",
+    "OutputSettings",
+    "Settings",
+    "TenantCredential",
+    "TenantSettings",
+    "default_data_dir",
+    "load_settings",
+]
+
+ENV_PREFIX = "SMTPAUTH_"
+DEFAULT_CONFIG_PATHS = (Path("smtpauth.toml"), Path("config.toml"))
+
+_PLACEHOLDER = re.compile(
+    r"^(?:|<.*>|\{.*\}|\$\{.*\}|x+|changeme|change-me|change_me|todo|tbd|secret|your[-_ ].*|"
+    r"placeholder|replace[-_ ]?me|example|0{8}-0{4}-0{4}-0{4}-0{12})$",
+    re.IGNORECASE,
+)
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def default_data_dir() -> Path:
+    """``$SMTPAUTH_DATA_DIR``, else ``$XDG_DATA_HOME/smtpauth``, else ``~/.local/share/smtpauth``."""
+    if env := os.environ.get("SMTPAUTH_DATA_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "smtpauth"
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that were obviously copied from an example and never filled in."""
+    return bool(_PLACEHOLDER.match(value.strip()))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Strict):
+    #: SQLAlchemy URL. Empty means a SQLite file ``smtpauth.db`` in the data directory.
+    url: str = ""
+    #: seconds a writer waits for a SQLite lock held by another process (scheduler + service share the file)
+    busy_timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class OutputSettings(_Strict):
+    #: where report artifacts are written. Empty means ``artifacts/`` in the data directory.
+    dir: str = ""
+
+
+class HttpSettings(_Strict):
+    #: connect/read timeout of one request, seconds
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    #: attempts per request including the first (429/503/504/transport errors only)
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    #: total time one request may spend waiting between attempts, seconds
+    max_total_wait_seconds: float = Field(default=900.0, gt=0)
+    #: a Retry-After longer than this ends the source's run as "throttled" instead of blocking a worker
+    retry_after_cap_seconds: float = Field(default=300.0, gt=0)
+    #: first backoff delay when a response carries no Retry-After, seconds (doubles, full jitter)
+    backoff_initial_seconds: float = Field(default=1.0, gt=0)
+    #: ceiling of one backoff delay, seconds
+    backoff_max_seconds: float = Field(default=120.0, gt=0)
+
+
+class TenantCredential(_Strict):
+    """Resolved credential. Never serialized; ``repr`` hides the secret."""
+
+    kind: Literal["secret", "certificate"]
+    secret: SecretStr | None = None
+    private_key_pem: SecretStr | None = None
+    certificate_pem: str | None = None
+    passphrase: SecretStr | None = None
+
+
+class TenantSettings(_Strict):
+    #: short name used on the command line and in the database (lower-case letters, digits, - and _)
+    name: str
+    #: directory (tenant) id: a GUID or a verified domain such as contoso.onmicrosoft.com
+    tenant_id: str
+    #: application (client) id of the Entra app registration
+    client_id: str
+    cloud: Cloud = Cloud.GLOBAL
+    #: name of the environment variable that holds the client secret
+    client_secret_env: str | None = None
+    #: path of a file (mode 600) whose content is the client secret
+    client_secret_file: Path | None = None
+    #: PEM certificate uploaded to the app registration (preferred over secrets)
+    certificate_path: Path | None = None
+    #: PEM private key of that certificate (mode 600)
+    private_key_path: Path | None = None
+    #: environment variable holding the private key passphrase, if the key is encrypted
+    private_key_passphrase_env: str | None = None
+    #: overrides of the cloud's hosts (a proxy or the simulator); https only
+    authority_host: str | None = None
+    graph_endpoint: str | None = None
+    exchange_endpoint: str | None = None
+    #: a CA bundle (PEM) to trust in addition to nothing else: for TLS-inspecting proxies and the simulator
+    ca_bundle: Path | None = None
+    #: a verified domain of the tenant, used for the Exchange admin API anchor mailbox
+    primary_domain: str | None = None
+    #: opt in to the Exchange admin REST endpoint (InvokeCommand) for SmtpCSReport and config posture
+    exchange_admin: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("use 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit")
+        return v
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant_id(cls, v: str) -> str:
+        if is_placeholder(v):
+            raise ValueError("placeholder value: put your directory (tenant) id from Entra > Overview")
+        if not (_GUID.match(v) or _DOMAIN.match(v)):
+            raise ValueError("expected a GUID or a domain such as contoso.onmicrosoft.com")
+        return v.lower()
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, v: str) -> str:
+        if is_placeholder(v):
+            raise ValueError("placeholder value: put the application (client) id of your app registration")
+        if not _GUID.match(v):
+            raise ValueError("expected the application (client) id, a GUID")
+        return v.lower()
+
+    @field_validator("authority_host", "graph_endpoint", "exchange_endpoint")
+    @classmethod
+    def _https(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not re.match(r"^https://[^/\s]+$", v.rstrip("/")):
+            raise ValueError("must be an https:// URL with a host and no path, e.g. https://graph.microsoft.com")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Self:
+        chosen = [
+            k
+            for k, on in (
+                ("client_secret_env", self.client_secret_env is not None),
+                ("client_secret_file", self.client_secret_file is not None),
+                ("certificate_path", self.certificate_path is not None or self.private_key_path is not None),
+            )
+            if on
+        ]
+        if not chosen:
+            raise ValueError(
+                "no credential: set one of client_secret_env, client_secret_file, "
+                "or certificate_path + private_key_path"
+            )
+        if len(chosen) > 1:
+            raise ValueError(f"more than one credential ({', '.join(chosen)}): keep exactly one")
+        if chosen == ["certificate_path"] and (self.certificate_path is None or self.private_key_path is None):
+            raise ValueError("a certificate credential needs both certificate_path and private_key_path")
+        return self
+
+    @property
+    def effective_authority_host(self) -> str:
+        return self.authority_host or CLOUDS[self.cloud].authority_host
+
+    @property
+    def effective_graph_endpoint(self) -> str:
+        return self.graph_endpoint or CLOUDS[self.cloud].graph_endpoint
+
+    @property
+    def effective_exchange_endpoint(self) -> str:
+        return self.exchange_endpoint or CLOUDS[self.cloud].exchange_endpoint
+
+    def load_credential(self, environ: dict[str, str] | None = None) -> TenantCredential:
+        """Read the secret or certificate this tenant names.
+
+        Raises ConfigError naming the key when the variable is unset, the file unreadable or world-readable, or
+        the value a placeholder.
+        """
+        env = os.environ if environ is None else environ
+        key = f"tenants.{self.name}"
+        if self.client_secret_env is not None:
+            value = env.get(self.client_secret_env)
+            if value is None or not value.strip():
+                raise ConfigError(
+                    f"environment variable {self.client_secret_env} is not set: export it with the client "
+                    "secret of the app registration (Certificates & secrets)",
+                    key=f"{key}.client_secret_env",
+                )
+            if is_placeholder(value):
+                raise ConfigError(
+                    f"environment variable {self.client_secret_env} holds a placeholder, not a client secret",
+                    key=f"{key}.client_secret_env",
+                )
+            return TenantCredential(kind="secret", secret=SecretStr(value.strip()))
+        if self.client_secret_file is not None:
+            text = _read_private(self.client_secret_file, f"{key}.client_secret_file").strip()
+            if is_placeholder(text):
+                raise ConfigError(
+                    f"{self.client_secret_file} holds a placeholder, not a client secret",
+                    key=f"{key}.client_secret_file",
+                )
+            return TenantCredential(kind="secret", secret=SecretStr(text))
+        assert self.certificate_path is not None and self.private_key_path is not None  # noqa: S101 (validated)
+        cert = _read(self.certificate_path, f"{key}.certificate_path")
+        if "BEGIN CERTIFICATE" not in cert:
+            raise ConfigError(
+                f"{self.certificate_path} is not a PEM certificate (expected -----BEGIN CERTIFICATE-----); "
+                "convert a .cer with: openssl x509 -inform der -in cert.cer -out cert.pem",
+                key=f"{key}.certificate_path",
+            )
+        pem = _read_private(self.private_key_path, f"{key}.private_key_path")
+        if "PRIVATE KEY" not in pem:
+            raise ConfigError(
+                f"{self.private_key_path} is not a PEM private key; convert a .pfx with: "
+                "openssl pkcs12 -in cert.pfx -nocerts -out key.pem",
+                key=f"{key}.private_key_path",
+            )
+        passphrase = None
+        if self.private_key_passphrase_env:
+            pw = env.get(self.private_key_passphrase_env)
+            if not pw:
+                raise ConfigError(
+                    f"environment variable {self.private_key_passphrase_env} is not set: export the passphrase "
+                    "of the private key",
+                    key=f"{key}.private_key_passphrase_env",
+                )
+            passphrase = SecretStr(pw)
+        _check_key_matches(cert, pem, passphrase, key)
+        return TenantCredential(
+            kind="certificate", private_key_pem=SecretStr(pem), certificate_pem=cert, passphrase=passphrase
+        )
+
+
+def _read(path: Path, key: str) -> str:
+    try:
+        return path.expanduser().read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"file {path} does not exist", key=key) from None
+    except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path} ({type(exc).__name__}): check the path and permissions", key=key) from None
+
+
+def _read_private(path: Path, key: str) -> str:
+    text = _read(path, key)
+    mode = path.expanduser().stat().st_mode
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path} is readable by other users: run chmod 600 {path}",
+            key=key,
+        )
+    return text
+
+
+def _check_key_matches(cert_pem: str, key_pem: str, passphrase: SecretStr | None, key: str) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError:
+        raise ConfigError("the certificate file cannot be parsed as PEM", key=f"{key}.certificate_path") from None
+    try:
+        private = serialization.load_pem_private_key(
+            key_pem.encode(), password=passphrase.get_secret_value().encode() if passphrase else None
+        )
+    except TypeError:
+        raise ConfigError(
+            "the private key is encrypted: set private_key_passphrase_env to the variable holding its passphrase",
+            key=f"{key}.private_key_passphrase_env",
+        ) from None
+    except ValueError:
+        raise ConfigError(
+            "the private key cannot be decrypted or parsed: check the file and the passphrase",
+            key=f"{key}.private_key_path",
+        ) from None
+    pub = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    cert_pub = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if pub != cert_pub:
+        raise ConfigError(
+            "the private key does not belong to the certificate: point both keys at the same key pair",
+            key=f"{key}.private_key_path",
+        )
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with :func:`load_settings`, never at import time."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    #: folder for the SQLite database, token cache, inbox and artifacts (default: see default_data_dir)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database: DatabaseSettings = DatabaseSettings()
+    output: OutputSettings = OutputSettings()
+    http: HttpSettings = HttpSettings()
+    #: how many tenants sync at the same time
+    max_parallel_tenants: int = Field(default=4, ge=1, le=32)
+    tenants: Annotated[list[TenantSettings], Field(default_factory=list)]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # environment variables override the file; no .env or secrets-dir loading behind the admin's back
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        seen: set[str] = set()
+        for t in self.tenants:
+            if t.name in seen:
+                raise ValueError(f"duplicate tenant name {t.name!r}: give each [[tenants]] table its own name")
+            seen.add(t.name)
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{(self.data_dir / 'smtpauth.db').resolve()}"
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.output.dir).expanduser() if self.output.dir else self.data_dir / "artifacts"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    def tenant(self, name: str) -> TenantSettings:
+        for t in self.tenants:
+            if t.name == name:
+                return t
+        known = ", ".join(t.name for t in self.tenants) or "none configured"
+        raise ConfigError(f"unknown tenant {name!r} (configured: {known})", key="--tenant")
+
+    def select_tenants(self, names: list[str] | tuple[str, ...] | None) -> list[TenantSettings]:
+        if not names:
+            return list(self.tenants)
+        return [self.tenant(n) for n in names]
+
+
+def _loc(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for p in loc:
+        if isinstance(p, int):
+            name = None
+            if isinstance(node, list) and p < len(node) and isinstance(node[p], dict):
+                name = node[p].get("name")
+            parts[-1] = f"{parts[-1]}[{name if isinstance(name, str) else p}]" if parts else f"[{p}]"
+            node = node[p] if isinstance(node, list) and p < len(node) else None
+        else:
+            parts.append(str(p))
+            node = node.get(p) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+def _format_validation(exc: ValidationError, data: dict[str, Any]) -> ConfigError:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    key = _loc(loc, data) or "config"
+    typ = err["type"]
+    if typ == "extra_forbidden":
+        msg = "unknown key: remove it or check its spelling against config.example.toml"
+    elif typ == "missing":
+        msg = "required key is missing: see config.example.toml"
+    elif typ == "enum":
+        msg = f"invalid value: {err['msg'].lower()}"
+    else:
+        text = err["msg"]
+        msg = text.removeprefix("Value error, ")
+        if err.get("input") is not None and typ not in ("value_error", "assertion_error"):
+            msg = f"invalid value: {msg}"
+    extra = len(exc.errors()) - 1
+    if extra:
+        msg += f" (and {extra} more problem{'s' if extra > 1 else ''})"
+    return ConfigError(msg, key=key)
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    require_tenants: bool = True,
+    check_credentials: bool = True,
+) -> Settings:
+    """Load and validate the configuration.
+
+    ``path`` None looks for ``$SMTPAUTH_CONFIG``, then ``smtpauth.toml`` / ``config.toml`` in the working directory.
+    With ``check_credentials`` every tenant's secret or certificate is read now, so a missing secret is a
+    configuration error at start-up, not a failed sync at 3 a.m.
+
+    Raises ConfigError.
+    """
+    env = dict(os.environ if environ is None else environ)
+    if path is None and env.get("SMTPAUTH_CONFIG"):
+        path = Path(env["SMTPAUTH_CONFIG"])
+    if path is None:
+        path = next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
+        if path is None:
+            raise ConfigError(
+                "no configuration file: copy config.example.toml to smtpauth.toml and fill it in, "
+                "or pass --config FILE (or set SMTPAUTH_CONFIG)",
+                key="--config",
+            )
+    try:
+        raw = path.expanduser().read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist", key="--config") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", key="--config") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text", key="--config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", key="--config") from None
+
+    saved = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+    try:
+        # pydantic-settings reads os.environ; present exactly the environment we were given
+        for k in saved:
+            del os.environ[k]
+        for k, v in env.items():
+            if k.startswith(ENV_PREFIX) and k not in ("SMTPAUTH_CONFIG", "SMTPAUTH_DATA_DIR"):
+                os.environ[k] = v
+        if "SMTPAUTH_DATA_DIR" in env and "data_dir" not in data:
+            data["data_dir"] = env["SMTPAUTH_DATA_DIR"]
+        elif "data_dir" in data and not Path(str(data["data_dir"])).is_absolute():
+            data["data_dir"] = str((path.parent / str(data["data_dir"])).resolve())
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise _format_validation(exc, data) from None
+    finally:
+        for k in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
+            del os.environ[k]
+        os.environ.update(saved)
+
+    if require_tenants and not settings.tenants:
+        raise ConfigError("no [[tenants]] table: add one per Microsoft 365 tenant", key="tenants")
+    if check_credentials:
+        for tenant in settings.tenants:
+            tenant.load_credential(env)
+            if tenant.ca_bundle is not None:
+                _read(tenant.ca_bundle, f"tenants.{tenant.name}.ca_bundle")
+    return settings

@@ -1,0 +1,1 @@
+"""HTTP plumbing: the one client every Graph and Exchange call goes through."""

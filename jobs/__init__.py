@@ -1,0 +1,1 @@
+"""Scheduled and on-demand jobs: nightly sync, request-report jobs."""
