@@ -35,6 +35,7 @@ __all__ = [
     "HttpSettings",
     "OutputSettings",
     "Settings",
+    "SyncSettings",
     "TenantCredential",
     "TenantSettings",
     "default_data_dir",
@@ -96,6 +97,37 @@ class HttpSettings(_Strict):
     backoff_initial_seconds: float = Field(default=1.0, gt=0)
     #: ceiling of one backoff delay, seconds
     backoff_max_seconds: float = Field(default=120.0, gt=0)
+    #: pace requests to Microsoft's documented limits per API family (turn off only behind your own pacing proxy)
+    pace_requests: bool = True
+    #: divide every pacing window by this factor: only for a simulator whose clock runs faster than real time
+    rate_limit_time_scale: float = Field(default=1.0, gt=0)
+
+
+class SyncSettings(_Strict):
+    #: usage reports as "csv" (v1.0, default) or "json" (beta, paged)
+    usage_format: Literal["csv", "json"] = "csv"
+    #: per-date usage detail is requested for this many days back from the report's refresh date (Graph keeps
+    #: about 28); each missing day costs one request of the 14-per-10-minutes CSV budget
+    usage_detail_days: int = Field(default=28, ge=0, le=30)
+    #: sign-ins are re-read this far before the stored watermark: they can arrive up to ~2 h late
+    signin_overlap_minutes: int = Field(default=180, ge=0)
+    #: first sync of sign-ins reaches back this far (Entra keeps 30 days with P1/P2)
+    signin_backfill_days: int = Field(default=30, ge=1, le=30)
+    #: sign-ins are fetched in time slices of this size; a slice halves on throttling or 504
+    signin_slice_hours: float = Field(default=24.0, gt=0)
+    #: smallest slice before a throttled or timing-out slice is given up for this run
+    signin_min_slice_minutes: float = Field(default=15.0, gt=0)
+    #: first sync of message trace reaches back this far (Graph allows 90)
+    message_trace_backfill_days: int = Field(default=90, ge=1, le=90)
+    #: message trace window per request (Graph allows at most 10 days)
+    message_trace_window_days: float = Field(default=10.0, gt=0, le=10)
+    #: message trace is re-read this far before each sender's watermark (late messages)
+    message_trace_overlap_hours: float = Field(default=6.0, ge=0)
+    #: a trace row is marked as SMTP-AUTH-submitted when its fromIP is one of the sender's successful SMTP
+    #: sign-in IPs within this many hours
+    signin_ip_match_hours: float = Field(default=24.0, gt=0)
+    #: stop requesting message trace after this many requests in one run (the rest continues next run)
+    message_trace_max_requests: int = Field(default=5000, ge=1)
 
 
 class TenantCredential(_Strict):
@@ -212,7 +244,7 @@ class TenantSettings(_Strict):
         the value a placeholder.
         """
         env = os.environ if environ is None else environ
-        key = f"tenants.{self.name}"
+        key = f"tenants[{self.name}]"
         if self.client_secret_env is not None:
             value = env.get(self.client_secret_env)
             if value is None or not value.strip():
@@ -336,6 +368,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     output: OutputSettings = OutputSettings()
     http: HttpSettings = HttpSettings()
+    sync: SyncSettings = SyncSettings()
     #: how many tenants sync at the same time
     max_parallel_tenants: int = Field(default=4, ge=1, le=32)
     tenants: Annotated[list[TenantSettings], Field(default_factory=list)]
@@ -489,5 +522,5 @@ def load_settings(
         for tenant in settings.tenants:
             tenant.load_credential(env)
             if tenant.ca_bundle is not None:
-                _read(tenant.ca_bundle, f"tenants.{tenant.name}.ca_bundle")
+                _read(tenant.ca_bundle, f"tenants[{tenant.name}].ca_bundle")
     return settings

@@ -1,0 +1,53 @@
+"""Shared pieces of the CLI commands: the context object, exit codes and expected-error handling."""
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from connector.config import Settings, load_settings
+from connector.errors import ConfigError, SmtpAuthError
+
+__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "Ctx", "expected_errors"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Ctx:
+    """What the top-level group hands to every command."""
+
+    def __init__(self, config: Path | None, verbose: int) -> None:
+        self.config_path = config
+        self.verbose = verbose
+
+    def settings(self, *, require_tenants: bool = True) -> Settings:
+        return load_settings(self.config_path, require_tenants=require_tenants)
+
+
+def expected_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn expected errors into one line on stderr and the documented exit code (no traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"configuration error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except SmtpAuthError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+
+    return wrapper
+
+
+def pass_ctx(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.pass_obj(fn)

@@ -1,0 +1,140 @@
+"""How a sync reports what it is doing: a live display on a terminal, plain log lines otherwise."""
+
+import logging
+import sys
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, Self
+
+__all__ = ["LogProgress", "Progress", "RichProgress", "SourceOutcome", "make_progress"]
+
+log = logging.getLogger("smtpauth.sync")
+
+
+@dataclass(slots=True)
+class SourceOutcome:
+    """What one source did for one tenant in one run (also the row of the summary table)."""
+
+    tenant: str
+    source: str
+    status: str = "running"
+    rows_seen: int = 0
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+    requests: int = 0
+    throttled: int = 0
+    message: str = ""
+    request_ids: list[str] = field(default_factory=list)
+
+
+class Progress(Protocol):
+    def started(self, tenant: str, source: str) -> None: ...
+
+    def advanced(self, tenant: str, source: str, rows: int, detail: str = "") -> None: ...
+
+    def finished(self, outcome: SourceOutcome) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class LogProgress:
+    """Plain log lines: for cron, systemd and pipes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], int] = {}
+
+    def started(self, tenant: str, source: str) -> None:
+        log.info("%s/%s: started", tenant, source)
+
+    def advanced(self, tenant: str, source: str, rows: int, detail: str = "") -> None:
+        with self._lock:
+            key = (tenant, source)
+            before = self._rows.get(key, 0)
+            self._rows[key] = before + rows
+            total = before + rows
+        # one line per 50,000 rows keeps a large first sync readable
+        if total // 50_000 > before // 50_000:
+            log.info("%s/%s: %d rows %s", tenant, source, total, detail)
+
+    def finished(self, outcome: SourceOutcome) -> None:
+        log.info(
+            "%s/%s: %s (%d seen, %d inserted, %d updated, %d skipped)%s",
+            outcome.tenant,
+            outcome.source,
+            outcome.status,
+            outcome.rows_seen,
+            outcome.inserted,
+            outcome.updated,
+            outcome.skipped,
+            f": {outcome.message}" if outcome.message else "",
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+
+class RichProgress:
+    """A live table on a terminal: one line per tenant and source, updated as rows arrive."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._console = Console(stderr=True)
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=None),
+            TextColumn("{task.completed:>10,.0f} rows"),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=self._console,
+            transient=False,
+        )
+        self._tasks: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def started(self, tenant: str, source: str) -> None:
+        with self._lock:
+            self._tasks[(tenant, source)] = self._progress.add_task(
+                f"{tenant}/{source}", total=None, detail=""
+            )
+
+    def advanced(self, tenant: str, source: str, rows: int, detail: str = "") -> None:
+        task = self._tasks.get((tenant, source))
+        if task is not None:
+            self._progress.update(task, advance=rows, detail=detail)
+
+    def finished(self, outcome: SourceOutcome) -> None:
+        task = self._tasks.get((outcome.tenant, outcome.source))
+        if task is not None:
+            self._progress.update(task, total=1, completed=1, detail=outcome.status)
+            self._progress.update(task, completed=outcome.rows_seen, total=max(outcome.rows_seen, 1))
+
+    def __enter__(self) -> Self:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+
+def make_progress(*, force_plain: bool = False) -> Progress:
+    """A live display when stderr is a terminal, plain log lines otherwise."""
+    if not force_plain and sys.stderr.isatty():
+        return RichProgress()
+    return LogProgress()

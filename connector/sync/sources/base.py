@@ -1,0 +1,26 @@
+"""The contract every sync source meets."""
+
+from typing import TYPE_CHECKING, Protocol
+
+from connector.config import TenantSettings
+
+if TYPE_CHECKING:
+    from connector.sync.context import SourceRun, TenantContext
+
+__all__ = ["SyncSource"]
+
+
+class SyncSource(Protocol):
+    #: stable name: used on the command line (--source), in sync_run, watermark and coverage
+    name: str
+    #: the least-privilege permission the source needs (named in coverage when a 403 says it is missing)
+    permission: str
+    #: opt-in sources run only when :meth:`enabled` says so
+    opt_in: bool
+
+    def enabled(self, tenant: TenantSettings) -> bool: ...
+
+    def run(self, ctx: "TenantContext", run: "SourceRun") -> None:
+        """Fetch and store. Raises the connector.errors tree; the engine turns errors into run status and
+        coverage."""
+        ...

@@ -1,0 +1,52 @@
+"""The sync job: every configured tenant (or a chosen few), every source, into the database.
+
+The CLI (``smtpauth sync``), the demo and the scheduler all run this one function.
+"""
+
+from collections.abc import Sequence
+
+import httpx
+
+from connector.clock import Clock, SystemClock
+from connector.config import Settings
+from connector.store.store import Store
+from connector.sync.engine import TenantResult, run_sync
+from connector.sync.factory import build_context, make_limiter, open_settings_store
+from connector.sync.progress import LogProgress, Progress
+
+__all__ = ["run_sync_job"]
+
+
+def run_sync_job(
+    settings: Settings,
+    *,
+    tenants: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> list[TenantResult]:
+    """Sync and return one result per tenant. Raises ConfigError for an unknown tenant name."""
+    clock = clock or SystemClock()
+    chosen = settings.select_tenants(list(tenants) if tenants else None)
+    own_store = store is None
+    db = store or open_settings_store(settings)
+    limiter = make_limiter(settings, clock)
+    try:
+        factories = [
+            (lambda t=t: build_context(settings, t, db, clock=clock, limiter=limiter, transport=transport))
+            for t in chosen
+        ]
+        with progress or LogProgress() as prog:
+            return run_sync(
+                factories,
+                [t.name for t in chosen],
+                sources,
+                prog,
+                max_parallel=settings.max_parallel_tenants,
+                clock=clock,
+            )
+    finally:
+        if own_store:
+            db.close()
