@@ -1,0 +1,274 @@
+"""Shared pieces of the source normalizers: declarations, skipped rows, streaming CSV and value parsing.
+
+Normalizers are pure: raw page or file bytes in, model rows (dicts) out. A record that cannot be used is
+yielded as an :class:`InvalidRecordError` (a :class:`~connector.errors.RecordError`) instead of a row, so the
+caller counts it and carries on; a whole input that is unusable (not UTF-8, required columns missing, no
+``value`` array) raises :class:`~connector.errors.DownloadError`, which the caller treats as a failed download
+and never half-loads.
+"""
+
+import codecs
+import csv
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, BinaryIO, TypeAlias, TypeVar
+
+from connector.errors import DownloadError, RecordError
+
+__all__ = [
+    "BytesSource",
+    "InvalidRecordError",
+    "Normalized",
+    "SourceSpec",
+    "guarded",
+    "header_key",
+    "iter_csv",
+    "json_items",
+    "parse_bool",
+    "parse_date",
+    "parse_datetime",
+    "parse_field",
+    "parse_int",
+    "text_or_none",
+]
+
+#: longest sample of a bad record kept for the admin
+SAMPLE_CHARS = 200
+
+BytesSource: TypeAlias = BinaryIO | Iterable[bytes]
+
+
+class InvalidRecordError(RecordError):
+    """A record that was not loaded: ``reason`` is stable text to count by, ``location`` where it was."""
+
+    def __init__(self, reason: str, *, location: str, sample: object = None) -> None:
+        self.reason = reason
+        self.location = location
+        self.sample = None if sample is None else repr(sample)[:SAMPLE_CHARS]
+        super().__init__(f"{location}: {reason}")
+
+
+Normalized: TypeAlias = dict[str, Any] | InvalidRecordError
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One input we pull: where from, with which permission, into which table, on which natural key."""
+
+    name: str
+    #: API family, the unit of rate limiting: graph-reports, graph-reports-beta, graph-signins,
+    #: graph-messagetrace, exchange-admin
+    family: str
+    #: the least-privilege application permission (and role, for Exchange) the source needs
+    permission: str
+    #: request path relative to the API root, with ``{placeholders}``; for Exchange, the cmdlet
+    path: str
+    model: type[Any]
+    key: tuple[str, ...]
+    #: clouds other than "global" where the source exists; Graph message trace is global-only
+    clouds: tuple[str, ...] = field(default=("global", "usgovhigh", "usgovdod", "china"))
+    #: opt-in sources (the Exchange admin endpoint is undocumented)
+    opt_in: bool = False
+
+
+def header_key(name: str) -> str:
+    """Compare headers loosely: case, spaces, underscores and punctuation do not matter."""
+    return re.sub(r"[^0-9a-z%]", "", name.lower())
+
+
+def _lines(chunks: Iterable[str]) -> Iterator[str]:
+    # split on "\n" only: str.splitlines would also split inside quoted fields on \x0b, \x1c, \u2028 ...
+    pending = ""
+    for chunk in chunks:
+        pending += chunk
+        start = 0
+        while (end := pending.find("\n", start)) != -1:
+            yield pending[start : end + 1]
+            start = end + 1
+        pending = pending[start:]
+    if pending:
+        yield pending
+
+
+def _byte_chunks(source: BytesSource) -> Iterator[bytes]:
+    read = getattr(source, "read", None)
+    if callable(read):
+        while chunk := read(64 * 1024):
+            yield chunk
+    else:
+        yield from source
+
+
+def _sniff_encoding(head: bytes, default: str) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(head) >= 4 and head[1] == 0 and head[3] == 0:
+        return "utf-16-le"
+    if len(head) >= 4 and head[0] == 0 and head[2] == 0:
+        return "utf-16-be"
+    return default
+
+
+def _text(source: BytesSource, default_encoding: str) -> Iterator[str]:
+    chunks = _byte_chunks(source)
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= 4:
+            break
+    encoding = _sniff_encoding(head, default_encoding)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        yield decoder.decode(head)
+        for chunk in chunks:
+            yield decoder.decode(chunk)
+        yield decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise DownloadError(f"the file is not valid {encoding} text ({exc.reason}): not loaded") from None
+
+
+def iter_csv(
+    source: BytesSource,
+    *,
+    required: Mapping[str, Sequence[str]],
+    optional: Mapping[str, Sequence[str]] = {},
+    default_encoding: str = "utf-8-sig",
+) -> Iterator[tuple[str, dict[str, str | None]]]:
+    """Stream a CSV, mapping columns by header name; yield (location, {field: cell or None}).
+
+    ``required``/``optional`` map our field names to the accepted header spellings (compared with
+    :func:`header_key`). The encoding follows a BOM (UTF-8 or UTF-16), else ``default_encoding``. Memory stays
+    flat: one row at a time. Raises DownloadError when a required column is missing or the bytes do not
+    decode.
+    """
+    reader = csv.reader(_lines(_text(source, default_encoding)), strict=False)
+    header = next(reader, None)
+    if header and header[0].startswith("#TYPE"):
+        # Windows PowerShell's Export-Csv writes a type line before the header unless -NoTypeInformation
+        header = next(reader, None)
+    if header is None:
+        raise DownloadError("the file is empty (no header line): not loaded")
+    positions = {header_key(h): i for i, h in reversed(list(enumerate(header)))}
+    columns: dict[str, int] = {}
+    missing = []
+    for fields, is_required in ((required, True), (optional, False)):
+        for name, spellings in fields.items():
+            found = next((positions[header_key(s)] for s in spellings if header_key(s) in positions), None)
+            if found is not None:
+                columns[name] = found
+            elif is_required:
+                missing.append(spellings[0])
+    if missing:
+        raise DownloadError(f"the file lacks the required column(s) {', '.join(missing)}: not loaded")
+    for cells in reader:
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        location = f"line {reader.line_num}"
+        yield location, {name: (cells[i] if i < len(cells) else None) for name, i in columns.items()}
+
+
+def json_items(page: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Yield (location, item) of an OData page's ``value``. Raises DownloadError if there is no such array."""
+    value = page.get("value") if isinstance(page, Mapping) else None
+    if not isinstance(value, list):
+        raise DownloadError("the response has no 'value' array: not loaded")
+    for i, item in enumerate(value):
+        yield f"item {i}", item
+
+
+def text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+_US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+
+
+def parse_datetime(value: Any, *, us_formats: bool = False) -> datetime | None:
+    """ISO 8601 (Graph's ``2026-11-20T08:15:30.1234567Z``) to aware UTC; naive values are UTC. Blank → None.
+
+    Raises ValueError for anything else.
+    """
+    text = text_or_none(value)
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", text))
+    except ValueError:
+        if not us_formats:
+            raise
+        for fmt in _US_FORMATS:
+            try:
+                parsed = datetime.strptime(text, fmt)  # naive means UTC here
+                break
+            except ValueError:
+                continue
+        else:
+            raise
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_date(value: Any) -> date | None:
+    """``2026-11-20`` to a date. Blank → None. Raises ValueError otherwise."""
+    text = text_or_none(value)
+    if text is None:
+        return None
+    return date.fromisoformat(text[:10]) if len(text) >= 10 and text[4] == "-" else date.fromisoformat(text)
+
+
+def parse_int(value: Any) -> int | None:
+    """An integer count. Blank → None. Raises ValueError otherwise (booleans included)."""
+    if isinstance(value, bool):
+        raise TypeError(f"expected a number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    text = text_or_none(value)
+    if text is None:
+        return None
+    return int(text.replace(",", ""))
+
+
+_TRUE = {"true", "yes", "1", "$true"}
+_FALSE = {"false", "no", "0", "$false"}
+
+
+def parse_bool(value: Any) -> bool | None:
+    """A strict boolean: True/False/Yes/No/1/0 (any case). Blank → None. Raises ValueError otherwise."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+T = TypeVar("T")
+
+
+def parse_field(location: str, column: str, value: Any, parser: Callable[[Any], T], kind: str) -> T:
+    """Apply ``parser`` to one field. Raises InvalidRecordError naming the column if the value is bad."""
+    try:
+        return parser(value)
+    except (ValueError, TypeError):
+        raise InvalidRecordError(f"invalid {kind} in {column!r}", location=location, sample=value) from None
+
+
+def guarded(items: Iterable[tuple[str, R]], mapper: Callable[[str, R], dict[str, Any]]) -> Iterator[Normalized]:
+    """Map each (location, raw) with ``mapper``; an InvalidRecordError it raises is yielded instead."""
+    for location, raw in items:
+        try:
+            yield mapper(location, raw)
+        except InvalidRecordError as skipped:
+            yield skipped

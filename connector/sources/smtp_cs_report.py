@@ -1,0 +1,91 @@
+"""``SmtpCSReport`` files: the EAC "Request report" for SMTP AUTH client submission, one line per message.
+
+The file is reported as UTF-16 CSV with the columns ``date, senderName, senderDomain, authMethod,
+original_client_ip, tls_version, tls_cipher, message_count, message_id`` [3p, unverified]: headers are matched
+loosely (case, ``_``, spaces) with a few spellings each; the encoding follows the BOM or the NUL bytes of UTF-16
+(else UTF-8); dates may be ISO 8601 or US ``M/D/YYYY h:mm:ss AM`` as Exchange renders them.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from connector.sources._base import (
+    BytesSource,
+    InvalidRecordError,
+    Normalized,
+    SourceSpec,
+    guarded,
+    iter_csv,
+    parse_datetime,
+    parse_field,
+    parse_int,
+    text_or_none,
+)
+from models import SmtpCsReportRow
+
+__all__ = ["SMTP_CS_REPORT", "normalize_smtp_cs_report"]
+
+SMTP_CS_REPORT = SourceSpec(
+    name="smtp_cs_report",
+    family="exchange-admin",
+    permission="Exchange.ManageAsApp + View-Only Organization Management (or Global Reader)",
+    path="Start-HistoricalSearch -ReportType SmtpCSReport",
+    model=SmtpCsReportRow,
+    key=("tenant", "occurred_at", "sender_address", "message_id"),
+    clouds=("global", "usgovhigh", "usgovdod", "china"),
+    opt_in=True,
+)
+
+_REQUIRED = {
+    "occurred_at": ("date", "datetime", "timestamp", "date (UTC)", "time"),
+    "sender_address": ("senderName", "sender_address", "senderAddress", "sender", "sender name"),
+    "message_id": ("message_id", "messageId", "internet_message_id", "internetMessageId"),
+}
+_OPTIONAL = {
+    "sender_domain": ("senderDomain", "sender_domain", "domain"),
+    "auth_method": ("authMethod", "auth_method", "authenticationMethod", "authProtocol"),
+    "client_ip": ("original_client_ip", "originalClientIp", "client_ip", "clientIp", "clientIpAddress"),
+    "tls_version": ("tls_version", "tlsVersion", "tls"),
+    "tls_cipher": ("tls_cipher", "tlsCipher", "cipher"),
+    "message_count": ("message_count", "messageCount", "messages", "count"),
+}
+
+
+def _us_datetime(value: Any) -> Any:
+    return parse_datetime(value, us_formats=True)
+
+
+def normalize_smtp_cs_report(source: BytesSource, *, tenant: str, job_id: str | None = None) -> Iterator[Normalized]:
+    """``smtp_cs_report_row`` rows of a downloaded report file (streamed; UTF-16 or UTF-8).
+
+    Raises DownloadError when the file does not decode or lacks the date, sender or message id column.
+    """
+
+    def mapper(location: str, cells: dict[str, str | None]) -> dict[str, Any]:
+        occurred = parse_field(location, "date", cells["occurred_at"], _us_datetime, "timestamp")
+        if occurred is None:
+            raise InvalidRecordError("no date", location=location)
+        sender = text_or_none(cells["sender_address"])
+        if sender is None:
+            raise InvalidRecordError("no sender address", location=location)
+        message_id = text_or_none(cells["message_id"])
+        if message_id is None:
+            raise InvalidRecordError("no message id", location=location, sample=sender)
+        sender = sender.lower()
+        domain = text_or_none(cells.get("sender_domain"))
+        count = parse_field(location, "message_count", cells.get("message_count"), parse_int, "number")
+        return {
+            "tenant": tenant,
+            "occurred_at": occurred,
+            "sender_address": sender,
+            "sender_domain": (domain or sender.rpartition("@")[2] or None) if "@" in sender or domain else None,
+            "auth_method": text_or_none(cells.get("auth_method")),
+            "client_ip": text_or_none(cells.get("client_ip")),
+            "tls_version": text_or_none(cells.get("tls_version")),
+            "tls_cipher": text_or_none(cells.get("tls_cipher")),
+            "message_count": 1 if count is None else count,
+            "message_id": message_id,
+            "job_id": job_id,
+        }
+
+    yield from guarded(iter_csv(source, required=_REQUIRED, optional=_OPTIONAL), mapper)

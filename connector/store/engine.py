@@ -1,0 +1,102 @@
+"""Engine factory: SQLite tuned for one writer and many readers, or PostgreSQL through psycopg 3.
+
+SQLite (the default, a file in the data directory):
+
+- the file is created with mode 0600 before SQLite opens it (it holds user names and IP addresses), its folder
+  with 0700;
+- WAL journal, a busy timeout, foreign keys on, ``synchronous=NORMAL`` (durable across application crashes);
+- pysqlite's own transaction handling is switched off and every transaction starts with ``BEGIN IMMEDIATE``:
+  a deferred transaction that reads and then writes fails with "database is locked" in WAL mode regardless of
+  the busy timeout (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL"). Read-only
+  work can opt into a deferred ``BEGIN`` with the execution option ``sqlite_begin="DEFERRED"``
+  (see ``Store.read``).
+
+PostgreSQL: ``postgresql://`` and ``postgres://`` URLs are rewritten to the psycopg 3 driver.
+"""
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from connector.errors import StorageError
+
+__all__ = ["SQLITE_BEGIN_OPTION", "create_engine_for", "normalize_url"]
+
+#: execution option choosing how a SQLite transaction begins: "IMMEDIATE" (default) or "DEFERRED"
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse ``url`` and pick our drivers: psycopg 3 for PostgreSQL, the standard library for SQLite.
+
+    Raises StorageError for an unparsable URL or an unsupported database.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError("database.url is not a valid SQLAlchemy URL (e.g. sqlite:////path/db)") from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return parsed
+    if backend == "sqlite":
+        return parsed
+    raise StorageError(f"database.url uses {parsed.drivername!r}: smtpauth supports sqlite:/// and postgresql:// only")
+
+
+def create_engine_for(url: str | URL, *, busy_timeout_seconds: float = 30.0) -> Engine:
+    """Build an engine for ``url``. Creates a SQLite file (0600) and its folder when missing.
+
+    Raises StorageError for an unsupported URL or a SQLite path that cannot be created.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, busy_timeout_seconds)
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL, busy_timeout_seconds: float) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if not in_memory and not url.query.get("uri"):
+        _create_private_file(Path(database).expanduser())
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_seconds})
+    busy_ms = int(busy_timeout_seconds * 1000)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # autocommit at the driver level: SQLAlchemy's "begin" hook below emits BEGIN itself
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
+        if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
+            raise StorageError(f"unknown {SQLITE_BEGIN_OPTION} execution option {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _create_private_file(path: Path) -> None:
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise StorageError(f"cannot create the database file {path}: {exc.strerror}") from None

@@ -1,0 +1,192 @@
+"""Run bookkeeping: ``sync_run`` records, watermarks, coverage and skipped records.
+
+Every function takes the caller's connection and never commits, so a watermark moves in the same transaction
+as the
+rows it covers::
+
+    with store.transaction() as tx:
+        upsert(tx, SignIn, rows, key=("tenant", "signin_id")) set_watermark(tx, tenant, "signins",
+        "created_at", newest.isoformat(), now=clock.now())
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from connector.errors import RecordError, SmtpAuthError, StorageError
+from connector.store.upsert import UpsertResult, upsert
+from models import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
+
+__all__ = [
+    "MAX_SAMPLE_CHARS",
+    "RunCounts",
+    "finish_run",
+    "get_watermark",
+    "mark_interrupted_runs",
+    "record_skipped",
+    "set_coverage",
+    "set_watermark",
+    "start_run",
+]
+
+#: longest sample of a skipped record we keep
+MAX_SAMPLE_CHARS = 500
+_MAX_ERROR_CHARS = 4000
+
+_run: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
+_watermark: sa.Table = Watermark.__table__  # type: ignore[attr-defined]
+_skipped: sa.Table = SkippedRecord.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class RunCounts:
+    """Counters a source accumulates during a run."""
+
+    rows_seen: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_skipped: int = 0
+    retries: int = 0
+    throttled_count: int = 0
+
+    def add(self, result: UpsertResult) -> None:
+        self.rows_seen += result.seen
+        self.rows_inserted += result.inserted
+        self.rows_updated += result.updated
+
+
+def start_run(conn: Connection, *, tenant: str, source: str, run_id: str, now: datetime) -> int:
+    """Record a run as ``running``; return its ``sync_run.id``. Raises StorageError if it exists."""
+    try:
+        return int(
+            conn.execute(
+                _run.insert()
+                .values(tenant=tenant, source=source, run_id=run_id, started_at=now, status="running")
+                .returning(_run.c.id)
+            ).scalar_one()
+        )
+    except sa.exc.IntegrityError as exc:
+        raise StorageError(f"sync run {run_id!r} for {tenant}/{source} already exists") from exc
+
+
+def finish_run(
+    conn: Connection,
+    run: int,
+    *,
+    status: str,
+    now: datetime,
+    counts: RunCounts | None = None,
+    error: BaseException | None = None,
+    request_ids: Sequence[str] = (),
+) -> None:
+    """Close a run with its final status, counters and (safe) error text."""
+    if status not in RUN_STATUSES or status == "running":
+        raise StorageError(f"a finished run cannot have status {status!r}")
+    counts = counts or RunCounts()
+    values: dict[str, object] = {
+        "status": status,
+        "ended_at": now,
+        "rows_seen": counts.rows_seen,
+        "rows_inserted": counts.rows_inserted,
+        "rows_updated": counts.rows_updated,
+        "rows_skipped": counts.rows_skipped,
+        "retries": counts.retries,
+        "throttled_count": counts.throttled_count,
+        "request_ids": json.dumps(list(request_ids)) if request_ids else None,
+    }
+    if error is not None:
+        values["error_class"] = error.kind if isinstance(error, SmtpAuthError) else type(error).__name__
+        # only our own errors promise a message free of secrets; for anything else keep the class name only
+        values["error_message"] = str(error)[:_MAX_ERROR_CHARS] if isinstance(error, SmtpAuthError) else None
+    updated = conn.execute(sa.update(_run).where(_run.c.id == run).values(**values)).rowcount
+    if updated != 1:
+        raise StorageError(f"sync run {run} does not exist")
+
+
+def mark_interrupted_runs(conn: Connection, *, now: datetime) -> int:
+    """Mark every run still ``running`` as failed (call at start-up, before any worker starts)."""
+    return int(
+        conn.execute(
+            sa.update(_run)
+            .where(_run.c.status == "running")
+            .values(
+                status="failed",
+                ended_at=now,
+                error_class="interrupted",
+                error_message="the process stopped before the run finished",
+            )
+        ).rowcount
+    )
+
+
+def get_watermark(conn: Connection, tenant: str, source: str, key: str) -> str | None:
+    return conn.execute(
+        sa.select(_watermark.c.value).where(
+            _watermark.c.tenant == tenant, _watermark.c.source == source, _watermark.c.key == key
+        )
+    ).scalar_one_or_none()
+
+
+def set_watermark(conn: Connection, tenant: str, source: str, key: str, value: str, *, now: datetime) -> None:
+    upsert(
+        conn,
+        Watermark,
+        [{"tenant": tenant, "source": source, "key": key, "value": value, "updated_at": now}],
+        key=("tenant", "source", "key"),
+    )
+
+
+def set_coverage(
+    conn: Connection,
+    tenant: str,
+    source: str,
+    *,
+    status: str,
+    now: datetime,
+    reason: str | None = None,
+    fix: str | None = None,
+    data_as_of: datetime | None = None,
+) -> None:
+    """Record what ``source`` can deliver for ``tenant``. ``data_as_of`` None keeps the stored value."""
+    if status not in COVERAGE_STATUSES:
+        raise StorageError(f"coverage status must be one of {', '.join(COVERAGE_STATUSES)}, not {status!r}")
+    row: dict[str, object] = {
+        "tenant": tenant,
+        "source": source,
+        "status": status,
+        "reason": reason,
+        "fix": fix,
+        "checked_at": now,
+    }
+    if data_as_of is not None:
+        row["data_as_of"] = data_as_of
+    upsert(conn, Coverage, [row], key=("tenant", "source"))
+
+
+def record_skipped(
+    conn: Connection,
+    *,
+    tenant: str,
+    source: str,
+    run: int | None,
+    error: RecordError,
+    now: datetime,
+) -> None:
+    """Keep a skipped record's reason and a truncated sample for the admin to inspect."""
+    location = getattr(error, "location", None)
+    sample = getattr(error, "sample", None)
+    conn.execute(
+        _skipped.insert().values(
+            tenant=tenant,
+            source=source,
+            sync_run_id=run,
+            reason=str(getattr(error, "reason", None) or error)[:_MAX_ERROR_CHARS],
+            location=location if isinstance(location, str) else None,
+            sample=sample[:MAX_SAMPLE_CHARS] if isinstance(sample, str) else None,
+            recorded_at=now,
+        )
+    )

@@ -1,0 +1,81 @@
+"""The ``Store`` facade: one engine, migrations, transactions and the run helpers bound together."""
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from connector.store.engine import SQLITE_BEGIN_OPTION, create_engine_for
+from connector.store.migrations import current_version, latest_version, migrate
+from connector.store.upsert import DEFAULT_BATCH_SIZE, UpsertResult, upsert
+
+__all__ = ["Store", "open_store"]
+
+
+class Store:
+    """The database of smtpauth. Build it with :func:`open_store`; close it with :meth:`close`.
+
+    ``transaction()`` is the only way to write: on SQLite it starts with ``BEGIN IMMEDIATE``, so concurrent
+    writers wait for the busy timeout instead of failing. ``read()`` starts a deferred transaction that does
+    not block writers (WAL readers see a consistent snapshot).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; return its version. Raises StorageError (see ``migrate``)."""
+        return migrate(self.engine)
+
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            return current_version(conn)
+
+    def is_current(self) -> bool:
+        return self.schema_version() == latest_version()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (deferred on SQLite), rolled back at the end."""
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+            with conn.begin() as tx:
+                yield conn
+                tx.rollback()
+
+    def upsert(
+        self,
+        conn: Connection,
+        model: Any,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        key: Sequence[str],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> UpsertResult:
+        return upsert(conn, model, rows, key=key, batch_size=batch_size)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, busy_timeout_seconds: float = 30.0, *, migrate_schema: bool = True) -> Store:
+    """Open (and by default migrate) the database at ``url``. Raises StorageError."""
+    store = Store(create_engine_for(url, busy_timeout_seconds=busy_timeout_seconds))
+    if migrate_schema:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
+    return store

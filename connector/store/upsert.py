@@ -1,0 +1,193 @@
+"""Idempotent batched upserts on natural keys, with honest counts, on SQLite and PostgreSQL.
+
+One statement per batch: ``INSERT ... ON CONFLICT (key) DO UPDATE SET <other columns> WHERE <any column
+differs>``. The ``WHERE`` makes a repeated load a no-op, so a second identical upsert reports 0 inserted and 0
+updated and touches nothing.
+
+Counting without per-row round trips:
+
+- PostgreSQL: ``RETURNING (xmax = 0)``: only inserted and updated rows come back, and ``xmax`` is 0 exactly
+  for freshly inserted tuples.
+- SQLite: ``total_changes()`` before and after the batch gives inserted + updated; inserted rows are the
+  rows whose rowid is above the table's ``max(rowid)`` before the batch (new rowids are allocated above the
+  maximum, and the ``BEGIN IMMEDIATE`` write lock keeps other writers out meanwhile). Both are index lookups,
+  so the batch itself runs as a plain ``executemany``.
+
+Columns are the keys of the row dicts: a column absent from the rows is neither written nor compared, so a
+re-sync does not erase a column filled in later by another job (e.g. ``message_trace.from_smtp_signin_ip``).
+"""
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
+
+from connector.errors import StorageError
+
+__all__ = ["DEFAULT_BATCH_SIZE", "UpsertResult", "upsert"]
+
+DEFAULT_BATCH_SIZE = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What an upsert did. ``duplicates``: rows replaced by a later row with the same key in their batch."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+
+    @property
+    def seen(self) -> int:
+        return self.inserted + self.updated + self.unchanged + self.duplicates
+
+    def __add__(self, other: "UpsertResult") -> "UpsertResult":
+        return UpsertResult(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.duplicates + other.duplicates,
+        )
+
+
+def upsert(
+    target: Connection | Session,
+    model: Any,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> UpsertResult:
+    """Insert or update ``rows`` of ``model`` (a SQLModel table class or a ``Table``) on the natural ``key``.
+
+    Runs in the caller's transaction (no commit). ``rows`` is consumed lazily, ``batch_size`` at a time.
+    Within a batch the last row of a key wins (PostgreSQL refuses a batch touching one row twice). Every row
+    of a batch must have the same columns and must not carry the surrogate primary key.
+
+    Raises StorageError when ``key`` is not a unique constraint of the table, rows are malformed, or the
+    database refuses the write.
+    """
+    table = _table_of(model)
+    key = tuple(key)
+    _check_key(table, key)
+    conn = target.connection() if isinstance(target, Session) else target
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        raise StorageError(f"upsert supports SQLite and PostgreSQL, not {dialect}")
+    total = UpsertResult()
+    for batch in _batches(rows, batch_size):
+        params, duplicates = _dedupe(batch, key)
+        columns = _columns_of(table, params)
+        stmt = _statement(table, columns, key, dialect)
+        try:
+            if dialect == "postgresql":
+                result = _run_postgresql(conn, stmt, params)
+            else:
+                result = _run_sqlite(conn, table, stmt, params)
+        except SQLAlchemyError as exc:
+            detail = getattr(exc, "orig", None) or exc
+            raise StorageError(f"upsert into {table.name} failed ({type(exc).__name__}): {detail}") from exc
+        total = total + result + UpsertResult(duplicates=duplicates)
+    return total
+
+
+def _table_of(model: Any) -> sa.Table:
+    table = model if isinstance(model, sa.Table) else getattr(model, "__table__", None)
+    if not isinstance(table, sa.Table):
+        raise StorageError(f"{model!r} is not a table model")
+    return table
+
+
+def _check_key(table: sa.Table, key: tuple[str, ...]) -> None:
+    wanted = set(key)
+    for constraint in table.constraints:
+        if (
+            isinstance(constraint, sa.UniqueConstraint | sa.PrimaryKeyConstraint)
+            and {c.name for c in constraint.columns} == wanted
+        ):
+            return
+    for index in table.indexes:
+        if index.unique and {c.name for c in index.columns} == wanted:
+            return
+    raise StorageError(f"{table.name} has no unique constraint on ({', '.join(key)}): cannot upsert on it")
+
+
+def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    if size < 1:
+        raise StorageError("batch_size must be at least 1")
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _dedupe(batch: list[Mapping[str, Any]], key: tuple[str, ...]) -> tuple[list[Mapping[str, Any]], int]:
+    latest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    try:
+        for row in batch:
+            latest[tuple([row[k] for k in key])] = row
+    except KeyError as exc:
+        raise StorageError(f"a row lacks the key column {exc.args[0]!r}") from None
+    return list(latest.values()), len(batch) - len(latest)
+
+
+def _columns_of(table: sa.Table, params: list[Mapping[str, Any]]) -> tuple[str, ...]:
+    first = params[0].keys()
+    for row in params:
+        if row.keys() != first:
+            raise StorageError(
+                f"rows for {table.name} have different columns ({sorted(first)} vs {sorted(row.keys())})"
+            )
+    unknown = [c for c in first if c not in table.c]
+    if unknown:
+        raise StorageError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+    pk = [c for c in first if table.c[c].primary_key]
+    if pk:
+        raise StorageError(f"rows for {table.name} must not set the surrogate key {pk[0]!r}")
+    return tuple(first)
+
+
+@lru_cache(maxsize=256)
+def _statement(table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...], dialect: str) -> Executable:
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    others = [c for c in columns if c not in key]
+    if not others:
+        stmt = insert.on_conflict_do_nothing(index_elements=list(key))
+    else:
+        stmt = insert.on_conflict_do_update(
+            index_elements=list(key),
+            set_={c: insert.excluded[c] for c in others},
+            where=sa.or_(*[table.c[c].is_distinct_from(insert.excluded[c]) for c in others]),
+        )
+    if dialect == "postgresql":
+        # xmax is 0 for a tuple this statement inserted, the updating transaction's id otherwise
+        return stmt.returning(sa.literal_column("(xmax = 0)", sa.Boolean()).label("inserted"))
+    return stmt
+
+
+def _run_postgresql(conn: Connection, stmt: Executable, params: list[Mapping[str, Any]]) -> UpsertResult:
+    flags = conn.execute(stmt, params).scalars().all()
+    inserted = sum(1 for f in flags if f)
+    updated = len(flags) - inserted
+    return UpsertResult(inserted=inserted, updated=updated, unchanged=len(params) - len(flags))
+
+
+def _run_sqlite(conn: Connection, table: sa.Table, stmt: Executable, params: list[Mapping[str, Any]]) -> UpsertResult:
+    name = conn.dialect.identifier_preparer.quote(table.name)
+    max_rowid = conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {name}").scalar_one()  # noqa: S608
+    changes_before = conn.exec_driver_sql("SELECT total_changes()").scalar_one()
+    conn.execute(stmt, params)
+    changed = conn.exec_driver_sql("SELECT total_changes()").scalar_one() - changes_before
+    inserted = conn.exec_driver_sql(
+        f"SELECT count(*) FROM {name} WHERE rowid > ?",  # noqa: S608
+        (max_rowid,),
+    ).scalar_one()
+    return UpsertResult(inserted=inserted, updated=changed - inserted, unchanged=len(params) - changed)

@@ -1,0 +1,62 @@
+"""Every SQL table of smtpauth, one module per domain.
+
+Importing this package registers every table on ``SQLModel.metadata``. Table names and natural keys are part
+of the product (BI tools query them): change them only through a migration in ``connector.store.migrations``.
+"""
+
+from sqlmodel import SQLModel
+
+from models._types import UTCDateTime
+from models.exchange import (
+    HistoricalSearchJob,
+    ImportedTlsAggregate,
+    MailboxSmtpPosture,
+    SmtpCsReportRow,
+    TransportConfigSnapshot,
+)
+from models.message_trace import MessageTrace
+from models.ops import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
+from models.signins import SignIn
+from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, UsageUserDetail
+
+__all__ = [
+    "ALL_MODELS",
+    "COVERAGE_STATUSES",
+    "RUN_STATUSES",
+    "Coverage",
+    "HistoricalSearchJob",
+    "ImportedTlsAggregate",
+    "MailboxSmtpPosture",
+    "MessageTrace",
+    "ReportSettingsSnapshot",
+    "SQLModel",
+    "SignIn",
+    "SkippedRecord",
+    "SmtpCsReportRow",
+    "SyncRun",
+    "TransportConfigSnapshot",
+    "UTCDateTime",
+    "UsageAppsKpi",
+    "UsageUserCounts",
+    "UsageUserDetail",
+    "Watermark",
+]
+
+#: every table model, in foreign-key order
+ALL_MODELS: tuple[type[SQLModel], ...] = (
+    UsageUserDetail,
+    UsageUserCounts,
+    UsageAppsKpi,
+    ReportSettingsSnapshot,
+    SignIn,
+    MessageTrace,
+    SmtpCsReportRow,
+    HistoricalSearchJob,
+    MailboxSmtpPosture,
+    TransportConfigSnapshot,
+    ImportedTlsAggregate,
+    SyncRun,
+    Watermark,
+    Coverage,
+    SkippedRecord,
+)
