@@ -12,6 +12,8 @@ import os
 import re
 import stat
 import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -237,7 +239,7 @@ class TenantSettings(_Strict):
     def effective_exchange_endpoint(self) -> str:
         return self.exchange_endpoint or CLOUDS[self.cloud].exchange_endpoint
 
-    def load_credential(self, environ: dict[str, str] | None = None) -> TenantCredential:
+    def load_credential(self, environ: Mapping[str, str] | None = None) -> TenantCredential:
         """Read the secret or certificate this tenant names.
 
         Raises ConfigError naming the key when the variable is unset, the file unreadable or world-readable, or
@@ -267,7 +269,8 @@ class TenantSettings(_Strict):
                     key=f"{key}.client_secret_file",
                 )
             return TenantCredential(kind="secret", secret=SecretStr(text))
-        assert self.certificate_path is not None and self.private_key_path is not None  # noqa: S101 (validated)
+        if self.certificate_path is None or self.private_key_path is None:  # excluded by _one_credential
+            raise ConfigError("a certificate credential needs both certificate_path and private_key_path", key=key)
         cert = _read(self.certificate_path, f"{key}.certificate_path")
         if "BEGIN CERTIFICATE" not in cert:
             raise ConfigError(
@@ -304,7 +307,9 @@ def _read(path: Path, key: str) -> str:
     except FileNotFoundError:
         raise ConfigError(f"file {path} does not exist", key=key) from None
     except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path} ({type(exc).__name__}): check the path and permissions", key=key) from None
+        raise ConfigError(
+            f"cannot read {path} ({type(exc).__name__}): check the path and permissions", key=key
+        ) from None
 
 
 def _read_private(path: Path, key: str) -> str:
@@ -340,9 +345,7 @@ def _check_key_matches(cert_pem: str, key_pem: str, passphrase: SecretStr | None
             "the private key cannot be decrypted or parsed: check the file and the passphrase",
             key=f"{key}.private_key_path",
         ) from None
-    pub = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    pub = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     cert_pub = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -457,32 +460,21 @@ def _format_validation(exc: ValidationError, data: dict[str, Any]) -> ConfigErro
     return ConfigError(msg, key=key)
 
 
-def load_settings(
-    path: Path | None = None,
-    *,
-    environ: dict[str, str] | None = None,
-    require_tenants: bool = True,
-    check_credentials: bool = True,
-) -> Settings:
-    """Load and validate the configuration.
-
-    ``path`` None looks for ``$SMTPAUTH_CONFIG``, then ``smtpauth.toml`` / ``config.toml`` in the working directory.
-    With ``check_credentials`` every tenant's secret or certificate is read now, so a missing secret is a
-    configuration error at start-up, not a failed sync at 3 a.m.
-
-    Raises ConfigError.
-    """
-    env = dict(os.environ if environ is None else environ)
+def _find_config(path: Path | None, env: Mapping[str, str]) -> Path:
     if path is None and env.get("SMTPAUTH_CONFIG"):
         path = Path(env["SMTPAUTH_CONFIG"])
     if path is None:
         path = next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
-        if path is None:
-            raise ConfigError(
-                "no configuration file: copy config.example.toml to smtpauth.toml and fill it in, "
-                "or pass --config FILE (or set SMTPAUTH_CONFIG)",
-                key="--config",
-            )
+    if path is None:
+        raise ConfigError(
+            "no configuration file: copy config.example.toml to smtpauth.toml and fill it in, "
+            "or pass --config FILE (or set SMTPAUTH_CONFIG)",
+            key="--config",
+        )
+    return path
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         raw = path.expanduser().read_bytes()
     except FileNotFoundError:
@@ -490,31 +482,57 @@ def load_settings(
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", key="--config") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
+        return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text", key="--config") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", key="--config") from None
 
+
+@contextmanager
+def _environment(env: Mapping[str, str]) -> Iterator[None]:
+    """Show pydantic-settings (which reads os.environ) exactly the SMTPAUTH_* variables of ``env``."""
     saved = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+    for k in saved:
+        del os.environ[k]
+    os.environ.update(
+        {k: v for k, v in env.items() if k.startswith(ENV_PREFIX) and k not in ("SMTPAUTH_CONFIG", "SMTPAUTH_DATA_DIR")}
+    )
     try:
-        # pydantic-settings reads os.environ; present exactly the environment we were given
-        for k in saved:
-            del os.environ[k]
-        for k, v in env.items():
-            if k.startswith(ENV_PREFIX) and k not in ("SMTPAUTH_CONFIG", "SMTPAUTH_DATA_DIR"):
-                os.environ[k] = v
-        if "SMTPAUTH_DATA_DIR" in env and "data_dir" not in data:
-            data["data_dir"] = env["SMTPAUTH_DATA_DIR"]
-        elif "data_dir" in data and not Path(str(data["data_dir"])).is_absolute():
-            data["data_dir"] = str((path.parent / str(data["data_dir"])).resolve())
-        settings = Settings(**data)
-    except ValidationError as exc:
-        raise _format_validation(exc, data) from None
+        yield
     finally:
         for k in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
             del os.environ[k]
         os.environ.update(saved)
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_tenants: bool = True,
+    check_credentials: bool = True,
+) -> Settings:
+    """Load and validate the configuration.
+
+    ``path`` None looks for ``$SMTPAUTH_CONFIG``, then ``smtpauth.toml`` / ``config.toml`` in the working directory.
+    Relative ``data_dir`` is relative to the file. With ``check_credentials`` every tenant's secret or certificate
+    is read now, so a missing secret is a configuration error at start-up, not a failed sync at 3 a.m.
+
+    Raises ConfigError.
+    """
+    env = dict(os.environ if environ is None else environ)
+    path = _find_config(path, env)
+    data = _read_toml(path)
+    if "SMTPAUTH_DATA_DIR" in env and "data_dir" not in data:
+        data["data_dir"] = env["SMTPAUTH_DATA_DIR"]
+    elif "data_dir" in data and not Path(str(data["data_dir"])).expanduser().is_absolute():
+        data["data_dir"] = str((path.parent / str(data["data_dir"])).resolve())
+    try:
+        with _environment(env):
+            settings = Settings(**data)
+    except ValidationError as exc:
+        raise _format_validation(exc, data) from None
 
     if require_tenants and not settings.tenants:
         raise ConfigError("no [[tenants]] table: add one per Microsoft 365 tenant", key="tenants")

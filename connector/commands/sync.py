@@ -13,7 +13,12 @@ __all__ = ["sync"]
 @click.command("sync")
 @click.option("--tenant", "-t", "tenants", multiple=True, help="Only this tenant (repeatable). Default: all.")
 @click.option(
-    "--source", "-s", "sources", multiple=True, type=click.Choice(SOURCE_NAMES), help="Only this source (repeatable)."
+    "--source",
+    "-s",
+    "sources",
+    multiple=True,
+    type=click.Choice(SOURCE_NAMES),
+    help="Only this source (repeatable).",
 )
 @click.option("--plain", is_flag=True, help="Plain log lines instead of the live display.")
 @click.pass_obj

@@ -72,7 +72,12 @@ class SourceRun:
         if self._samples < MAX_SKIPPED_SAMPLES:
             self._samples += 1
             runs.record_skipped(
-                tx, tenant=self.tenant, source=self.source, run=self.run_pk, error=error, now=self.ctx.clock.now()
+                tx,
+                tenant=self.tenant,
+                source=self.source,
+                run=self.run_pk,
+                error=error,
+                now=self.ctx.clock.now(),
             )
 
     def load(

@@ -37,7 +37,7 @@ from connector.sync.context import SourceRun, TenantContext
 from connector.sync.progress import Progress, SourceOutcome
 from connector.sync.sources import SOURCES, SyncSource
 
-__all__ = ["TenantResult", "run_sync", "sync_tenant"]
+__all__ = ["TenantResult", "classify_error", "run_sync", "sync_tenant"]
 
 log = logging.getLogger("smtpauth.sync")
 
@@ -55,7 +55,7 @@ class TenantResult:
         return self.error is None and all(o.status in ("succeeded", "unavailable") for o in self.outcomes)
 
 
-def _classify(exc: BaseException, source: SyncSource) -> tuple[str, str, str, str | None]:
+def classify_error(exc: BaseException, source: str, permission: str) -> tuple[str, str, str, str | None]:
     """(run status, coverage status, reason, fix) for an error that ended a source's run."""
     if isinstance(exc, SourceUnavailable):
         return "unavailable", "unavailable", exc.reason, exc.fix
@@ -67,14 +67,14 @@ def _classify(exc: BaseException, source: SyncSource) -> tuple[str, str, str, st
             "sign-in logs need Microsoft Entra ID P1 or P2 in the tenant; without it this section stays empty",
         )
     if isinstance(exc, PermissionDeniedError):
-        perm = exc.permission or source.permission
+        perm = exc.permission or permission
         return (
             "unavailable",
             "unavailable",
             f"unavailable: the app lacks {perm}",
             f"grant the application permission {perm} to the app registration and grant admin consent",
         )
-    if isinstance(exc, UnauthorizedError) and source.name == "message_trace":
+    if isinstance(exc, UnauthorizedError) and source == "message_trace":
         return (
             "unavailable",
             "unavailable",
@@ -107,7 +107,7 @@ def _run_source(ctx: TenantContext, source: SyncSource, run_id: str, progress: P
     error: BaseException | None = None
     try:
         source.run(ctx, run)
-    except Exception as exc:  # noqa: BLE001 (one source's failure must not stop the others)
+    except Exception as exc:  # one source's failure must not stop the others
         error = exc
         if not isinstance(exc, SmtpAuthError):
             log.debug("%s/%s failed", tenant, source.name, exc_info=True)
@@ -119,7 +119,7 @@ def _run_source(ctx: TenantContext, source: SyncSource, run_id: str, progress: P
     if error is None:
         status, cov_status, reason, fix = "succeeded", run.coverage_status, run.coverage_reason, None
     else:
-        status, cov_status, reason, fix = _classify(error, source)
+        status, cov_status, reason, fix = classify_error(error, source.name, source.permission)
     with ctx.store.transaction() as tx:
         runs.finish_run(
             tx,

@@ -5,7 +5,10 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 __all__ = ["LogProgress", "Progress", "RichProgress", "SourceOutcome", "make_progress"]
 
@@ -103,14 +106,12 @@ class RichProgress:
             console=self._console,
             transient=False,
         )
-        self._tasks: dict[tuple[str, str], int] = {}
+        self._tasks: dict[tuple[str, str], "TaskID"] = {}
         self._lock = threading.Lock()
 
     def started(self, tenant: str, source: str) -> None:
         with self._lock:
-            self._tasks[(tenant, source)] = self._progress.add_task(
-                f"{tenant}/{source}", total=None, detail=""
-            )
+            self._tasks[(tenant, source)] = self._progress.add_task(f"{tenant}/{source}", total=None, detail="")
 
     def advanced(self, tenant: str, source: str, rows: int, detail: str = "") -> None:
         task = self._tasks.get((tenant, source))

@@ -46,8 +46,7 @@ def _quote(value: str) -> str:
 
 def trace_filter(sender: str, start: datetime, end: datetime) -> str:
     return (
-        f"receivedDateTime ge {_iso(start)} and receivedDateTime le {_iso(end)} "
-        f"and senderAddress eq '{_quote(sender)}'"
+        f"receivedDateTime ge {_iso(start)} and receivedDateTime le {_iso(end)} and senderAddress eq '{_quote(sender)}'"
     )
 
 
@@ -65,37 +64,46 @@ def known_smtp_senders(conn: Connection, tenant: str) -> list[str]:
         _signin.c.user_principal_name.is_not(None),
     )
     union = sa.union(from_usage, from_signins).subquery()
-    rows = conn.execute(sa.select(sa.func.lower(union.c.addr)).distinct().order_by(1)).scalars()
+    addr = sa.func.lower(union.c.addr)
+    rows = conn.execute(sa.select(addr).distinct().order_by(addr)).scalars()
     return [r for r in rows if r and "@" in r]
 
 
-def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime, window: timedelta) -> None:
-    """Set ``from_smtp_signin_ip`` on the sender's rows received since ``since`` (only rows whose value changes)."""
-    lo = _trace.c.received_at - window
-    hi = _trace.c.received_at + window
-    matched = (
-        sa.exists()
-        .where(
+def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime, window: timedelta) -> int:
+    """Set ``from_smtp_signin_ip`` on the sender's rows received since ``since``; return how many changed.
+
+    A row is marked when the sender had a successful Authenticated SMTP sign-in from the row's ``fromIP`` within
+    ``window`` of its receipt. Done in Python per sender (a handful of IPs, bounded rows) so the date arithmetic
+    is the same on SQLite and PostgreSQL.
+    """
+    signins: dict[str, list[datetime]] = {}
+    for ip, created in conn.execute(
+        sa.select(_signin.c.ip_address, _signin.c.created_at).where(
             _signin.c.tenant == tenant,
             _signin.c.user_principal_name == sender,
             _signin.c.error_code == 0,
-            _signin.c.ip_address == _trace.c.from_ip,
-            _signin.c.created_at >= lo,
-            _signin.c.created_at <= hi,
+            _signin.c.ip_address.is_not(None),
+            _signin.c.created_at >= since - window,
         )
-        .correlate(_trace)
-    )
-    flag = sa.case((matched, sa.true()), else_=sa.false())
-    conn.execute(
-        sa.update(_trace)
-        .where(
-            _trace.c.tenant == tenant,
-            _trace.c.sender_address == sender,
-            _trace.c.received_at >= since,
-            sa.or_(_trace.c.from_smtp_signin_ip.is_(None), _trace.c.from_smtp_signin_ip != flag),
+    ):
+        signins.setdefault(ip, []).append(created)
+    changes: list[dict[str, object]] = []
+    for row_id, from_ip, received, flag in conn.execute(
+        sa.select(_trace.c.id, _trace.c.from_ip, _trace.c.received_at, _trace.c.from_smtp_signin_ip).where(
+            _trace.c.tenant == tenant, _trace.c.sender_address == sender, _trace.c.received_at >= since
         )
-        .values(from_smtp_signin_ip=flag)
-    )
+    ):
+        matched = any(abs(received - t) <= window for t in signins.get(from_ip, ()))
+        if flag is not matched:
+            changes.append({"row_id": row_id, "flag": matched})
+    if changes:
+        conn.execute(
+            sa.update(_trace)
+            .where(_trace.c.id == sa.bindparam("row_id"))
+            .values(from_smtp_signin_ip=sa.bindparam("flag")),
+            changes,
+        )
+    return len(changes)
 
 
 class MessageTraceSource:
@@ -156,7 +164,9 @@ class MessageTraceSource:
         requests = 0
         for attempt in range(MAX_WINDOW_RESTARTS + 1):
             params = {"$filter": trace_filter(sender, start, end), "$top": str(PAGE_SIZE)}
-            pages = ctx.client.iter_pages("v1.0/admin/exchange/tracing/messageTraces", params=params, family=MESSAGE_TRACE)
+            pages = ctx.client.iter_pages(
+                "v1.0/admin/exchange/tracing/messageTraces", params=params, family=MESSAGE_TRACE
+            )
             try:
                 page = next(pages, None)
                 while page is not None:
@@ -172,12 +182,18 @@ class MessageTraceSource:
                         )
                         if following is None:
                             runs.set_watermark(
-                                tx, tenant, self.name, f"sender:{sender}", end.isoformat(), now=ctx.clock.now()
+                                tx,
+                                tenant,
+                                self.name,
+                                f"sender:{sender}",
+                                end.isoformat(),
+                                now=ctx.clock.now(),
                             )
                     page = following
-                return requests
             except ExpiredLinkError:
                 if attempt == MAX_WINDOW_RESTARTS:
                     raise
                 log.info("%s/message_trace: next link expired, restarting window at %s", tenant, _iso(start))
+            else:
+                return requests
         return requests

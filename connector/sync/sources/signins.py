@@ -35,8 +35,7 @@ def _iso(moment: datetime) -> str:
 def signin_filter(start: datetime, end: datetime) -> str:
     """The OData filter of one slice: ``start <= createdDateTime <= end``."""
     return (
-        f"clientAppUsed eq 'Authenticated SMTP' and createdDateTime ge {_iso(start)} "
-        f"and createdDateTime le {_iso(end)}"
+        f"clientAppUsed eq 'Authenticated SMTP' and createdDateTime ge {_iso(start)} and createdDateTime le {_iso(end)}"
     )
 
 

@@ -11,7 +11,7 @@ stored, since this connector is about SMTP AUTH and a 300,000-user tenant would 
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from connector.config import TenantSettings
 from connector.errors import BadRequestError
@@ -83,7 +83,7 @@ def _fetch_report(
         etag = runs.get_watermark(conn, tenant, source, etag_key) if etag_key else None
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         result = ctx.client.download_report(
-            f"v1.0/reports/{api}({arg})", family=reports_csv_family(api), dest=spool, etag=etag
+            f"v1.0/reports/{api}({arg})", family=reports_csv_family(api), dest=cast(BinaryIO, spool), etag=etag
         )
         run.note_request(result.request_id)
         if result.not_modified:
@@ -97,6 +97,11 @@ def _fetch_report(
             for wk, wv in extra_watermarks(tracker.refresh):
                 runs.set_watermark(tx, tenant, source, wk, wv, now=now)
     return True, tracker.refresh
+
+
+def _day_mark(view: str, refresh: date) -> Callable[[date | None], Iterable[tuple[str, str]]]:
+    # the per-date view is captured: remember with which refresh it was read
+    return lambda _newest: [(f"date:{view}", refresh.isoformat())]
 
 
 def _smtp_rows(row: dict[str, Any]) -> bool:
@@ -184,7 +189,7 @@ class UsageDetailSource:
                     model=UsageUserDetail,
                     key=DETAIL_KEY,
                     keep=_smtp_rows,
-                    extra_watermarks=lambda _d, v=view: [(f"date:{v}", refresh.isoformat())],
+                    extra_watermarks=_day_mark(view, refresh),
                 )
             except BadRequestError:
                 # Graph serves per-date views for about 28 days: this one is gone
@@ -246,9 +251,7 @@ class UsageAppsKpiSource:
             f"period='{self.period}'",
             etag_key=f"etag:{self.period}",
             csv_normalizer=lambda src: norm.normalize_apps_user_counts_csv(src, tenant=tenant, period=self.period),
-            json_normalizer=lambda page: norm.normalize_apps_user_counts_json(
-                page, tenant=tenant, period=self.period
-            ),
+            json_normalizer=lambda page: norm.normalize_apps_user_counts_json(page, tenant=tenant, period=self.period),
             model=UsageAppsKpi,
             key=("tenant", "report_refresh_date", "period"),
             extra_watermarks=lambda d: [("refresh_date", d.isoformat())] if d else [],
