@@ -389,7 +389,10 @@ class Population:
         )
 
     def _recipient_pool(self, rng: random.Random, kind: AccountKind) -> list[str]:
-        """Printers and scanners mail a few colleagues; applications mail customers and a couple of colleagues."""
+        """Printers and scanners mail a few colleagues; applications mail customers and a couple of colleagues.
+        Ordinary mailboxes get none: their background mail picks recipients per message."""
+        if kind is AccountKind.MAILBOX:
+            return [f"customer{rng.randrange(10_000)}@example.net", f"partner{rng.randrange(1_000)}@example.net"]
         colleagues = [self._mailbox_upn(rng.randrange(self.n_senders, self.users)) for _ in range(rng.randint(1, 6))]
         if kind in (AccountKind.PRINTER, AccountKind.SCANNER):
             return colleagues
