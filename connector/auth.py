@@ -108,8 +108,7 @@ def _advice(code: str | None, error: str | None, tenant: TenantSettings, scope: 
     by_error = {
         "invalid_client": "the credential was rejected: check client_id and the secret or certificate",
         "invalid_scope": invalid_scope,
-        "unauthorized_client": f"application {app} is not allowed in tenant {tid}: check client_id and "
-        "admin consent",
+        "unauthorized_client": f"application {app} is not allowed in tenant {tid}: check client_id and admin consent",
     }
     return by_error.get(error or "")
 
@@ -119,9 +118,7 @@ def _first_line(text: str, limit: int = 300) -> str:
     return redact_text(line)[:limit]
 
 
-def auth_error_from_result(
-    result: Mapping[str, Any], tenant: TenantSettings, scope: str | None = None
-) -> AuthError:
+def auth_error_from_result(result: Mapping[str, Any], tenant: TenantSettings, scope: str | None = None) -> AuthError:
     """An AuthError for an MSAL error dict (``error``, ``error_description``, ``error_codes``,
     ``correlation_id``)."""
     error = result.get("error")
@@ -136,9 +133,7 @@ def auth_error_from_result(
         code = m.group(1)
     correlation = result.get("correlation_id")
     correlation = correlation if isinstance(correlation, str) else None
-    message = (
-        _advice(code, error, tenant, scope) or f"token request failed ({error}): {_first_line(description)}"
-    )
+    message = _advice(code, error, tenant, scope) or f"token request failed ({error}): {_first_line(description)}"
     return AuthError(message, tenant=tenant.name, error=error, aadsts=code, correlation_id=correlation)
 
 
@@ -183,9 +178,7 @@ def _auth_error_from_exception(exc: BaseException, tenant: TenantSettings, scope
         else:
             stage = "the token request" if scope else "MSAL set-up"
             advice = f"{stage} failed: {_first_line(text)}"
-    return AuthError(
-        advice, tenant=tenant.name, error="configuration", aadsts=code, correlation_id=correlation
-    )
+    return AuthError(advice, tenant=tenant.name, error="configuration", aadsts=code, correlation_id=correlation)
 
 
 class _MsalHttp:
@@ -259,9 +252,7 @@ class MsalTokenProvider:
                 raise AuthError("the secret credential is empty", tenant=self._tenant.name)
             return cred.secret.get_secret_value()
         if cred.private_key_pem is None or cred.certificate_pem is None:
-            raise AuthError(
-                "the certificate credential lacks its key or certificate", tenant=self._tenant.name
-            )
+            raise AuthError("the certificate credential lacks its key or certificate", tenant=self._tenant.name)
         # public_certificate lets MSAL sign with PS256 and an x5t#S256 thumbprint (SHA-256), not SHA-1
         value = {
             "private_key": cred.private_key_pem.get_secret_value(),

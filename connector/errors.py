@@ -20,7 +20,7 @@ act on; it never contains a token, secret, client assertion or pre-authenticated
     │   ├── PagingLoopError         the same nextLink came back twice
     │   └── DownloadError           a report download was incomplete or malformed
     ├── SourceUnavailable           a source cannot run for this tenant (cloud, concealment, licence): a coverage reason
-    ├── RecordError                 one input record is unusable: counted as skipped with a reason, never dropped silently
+    ├── RecordError                 one input record is unusable: counted as skipped, never dropped silently
     └── StorageError                the database refused a write or the schema is out of date
 
 Errors that are *expected* in production (config, auth, permission, licence, throttling) are shown to the admin as
@@ -154,7 +154,7 @@ class TransportError(RetryableError):
     kind = "transport"
 
 
-class ThrottleCapExceeded(GraphError):
+class ThrottleCapExceeded(GraphError):  # noqa: N818 (a run outcome, not a failure)
     """Microsoft asked us to wait longer than the configured cap; the source run ends as throttled."""
 
     kind = "throttled"
@@ -216,7 +216,7 @@ class DownloadError(GraphError):
     kind = "download"
 
 
-class SourceUnavailable(SmtpAuthError):
+class SourceUnavailable(SmtpAuthError):  # noqa: N818 (a coverage state, not a failure)
     """A source cannot run for this tenant; ``reason`` is what coverage shows."""
 
     kind = "unavailable"

@@ -84,7 +84,7 @@ def _probes(tenant: TenantSettings, client: GraphClient, clock: Clock) -> dict[s
 
     return {
         "report_settings": report_settings,
-        "usage_detail": usage,
+        "usage_user_detail": usage,
         "signins": signins,
         "message_trace": message_trace,
     }

@@ -40,9 +40,7 @@ class SmtpCsReportRow(SQLModel, table=True):
 
     __tablename__ = "smtp_cs_report_row"
     __table_args__ = (
-        UniqueConstraint(
-            "tenant", "occurred_at", "sender_address", "message_id", name="uq_smtp_cs_report_row_key"
-        ),
+        UniqueConstraint("tenant", "occurred_at", "sender_address", "message_id", name="uq_smtp_cs_report_row_key"),
         Index("ix_smtp_cs_report_row_sender", "tenant", "sender_address", "occurred_at"),
         Index("ix_smtp_cs_report_row_domain", "tenant", "sender_domain", "occurred_at"),
     )
@@ -93,9 +91,7 @@ class MailboxSmtpPosture(SQLModel, table=True):
 
     __tablename__ = "mailbox_smtp_posture"
     __table_args__ = (
-        UniqueConstraint(
-            "tenant", "snapshot_date", "user_principal_name", name="uq_mailbox_smtp_posture_key"
-        ),
+        UniqueConstraint("tenant", "snapshot_date", "user_principal_name", name="uq_mailbox_smtp_posture_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -94,9 +94,7 @@ class UsageAppsKpi(SQLModel, table=True):
     """Distinct users per app over a period (``getEmailAppUsageAppsUserCounts``), per refresh date."""
 
     __tablename__ = "usage_apps_kpi"
-    __table_args__ = (
-        UniqueConstraint("tenant", "report_refresh_date", "period", name="uq_usage_apps_kpi_key"),
-    )
+    __table_args__ = (UniqueConstraint("tenant", "report_refresh_date", "period", name="uq_usage_apps_kpi_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
     tenant: str

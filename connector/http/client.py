@@ -69,8 +69,7 @@ def _ssl_context(tenant: TenantSettings) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=certifi.where())
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
-            f"cannot load the CA bundle {bundle} ({exc.__class__.__name__}): point it at a PEM file of CA "
-            "certificates",
+            f"cannot load the CA bundle {bundle} ({exc.__class__.__name__}): point it at a PEM file of CA certificates",
             key=f"tenants.{tenant.name}.ca_bundle",
         ) from None
 
@@ -198,16 +197,12 @@ class GraphClient:
     # ---- public calls
     # -------------------------------------------------------------------------------------------
 
-    def get_json(
-        self, url_or_path: str, *, params: Mapping[str, str] | None = None, family: str
-    ) -> GraphResponse:
+    def get_json(self, url_or_path: str, *, params: Mapping[str, str] | None = None, family: str) -> GraphResponse:
         """GET one JSON document. Raises GraphError (and subclasses), AuthError."""
         url = self._resolve(url_or_path)
         return self._call("GET", url, params=params, family=family, handle=self._json_response)
 
-    def iter_pages(
-        self, url_or_path: str, *, params: Mapping[str, str] | None = None, family: str
-    ) -> Iterator[Page]:
+    def iter_pages(self, url_or_path: str, *, params: Mapping[str, str] | None = None, family: str) -> Iterator[Page]:
         """Every page of an OData collection, following ``@odata.nextLink`` exactly as given.
 
         Raises ExpiredLinkError when a skiptoken expired mid-way (restart the time slice), PagingLoopError,
@@ -267,9 +262,7 @@ class GraphClient:
             reset_dest(dest, start)
             raise
 
-    def _download(
-        self, url: str, *, family: str, dest: BinaryIO, start: int, etag: str | None
-    ) -> DownloadResult:
+    def _download(self, url: str, *, family: str, dest: BinaryIO, start: int, etag: str | None) -> DownloadResult:
         headers = {"If-None-Match": etag} if etag else {}
         for attempt in range(1, self._max_link_requests + 1):
             response = self._call(
@@ -294,9 +287,7 @@ class GraphClient:
             location = self._download_location(response)
 
             def fetch(loc: str = location) -> tuple[int, httpx.Headers]:
-                return fetch_download(
-                    self._http, loc, dest, start, clock=self._clock, chunk_size=self._chunk_size
-                )
+                return fetch_download(self._http, loc, dest, start, clock=self._clock, chunk_size=self._chunk_size)
 
             try:
                 size, dl_headers = self._policy.call(
@@ -439,9 +430,7 @@ class GraphClient:
                 )
             if response.status_code in accept:
                 return handle(response)
-            raise error_for_response(
-                response, family=family, url=redact_url(str(response.url)), now=self._clock.now()
-            )
+            raise error_for_response(response, family=family, url=redact_url(str(response.url)), now=self._clock.now())
 
         def retryable(exc: BaseException) -> bool:
             if idempotent:
@@ -482,9 +471,7 @@ class GraphClient:
         try:
             response = self._http.send(request, auth=None)
         except httpx.RequestError as exc:
-            log.info(
-                "%s %s -> %s after %.2f s", method, shown, type(exc).__name__, self._clock.monotonic() - began
-            )
+            log.info("%s %s -> %s after %.2f s", method, shown, type(exc).__name__, self._clock.monotonic() - began)
             raise TransportError(f"{type(exc).__name__}: {redact_text(str(exc))}", url=shown) from None
         elapsed = self._clock.monotonic() - began
         log.debug(

@@ -96,6 +96,4 @@ def fetch_download(
         finally:
             response.close()
     except httpx.RequestError as exc:
-        raise TransportError(
-            f"download failed ({type(exc).__name__}: {redact_text(str(exc))})", url=shown
-        ) from None
+        raise TransportError(f"download failed ({type(exc).__name__}: {redact_text(str(exc))})", url=shown) from None

@@ -77,9 +77,7 @@ class NextLinkPaginator:
                 url=redact_url(link),
             )
         if link in self._seen:
-            raise PagingLoopError(
-                "the server returned a nextLink that was already followed", url=redact_url(link)
-            )
+            raise PagingLoopError("the server returned a nextLink that was already followed", url=redact_url(link))
         self._seen.add(link)
         self._next = link
         return rows

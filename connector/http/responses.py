@@ -147,9 +147,7 @@ def error_for_response(response: httpx.Response, *, family: str, url: str, now: 
                 "sign-in logs need an Entra ID P1 or P2 licence in this tenant", permission=permission, **meta
             )
         grant = (
-            f": grant {permission} to the app registration (API permissions, then admin consent)"
-            if permission
-            else ""
+            f": grant {permission} to the app registration (API permissions, then admin consent)" if permission else ""
         )
         return PermissionDeniedError(f"access denied{grant}{said}", permission=permission, **meta)
     if status == 404:

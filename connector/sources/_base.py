@@ -59,8 +59,7 @@ class SourceSpec:
     """One input we pull: where from, with which permission, into which table, on which natural key."""
 
     name: str
-    #: API family, the unit of rate limiting: graph-reports, graph-reports-beta, graph-signins,
-    #: graph-messagetrace, exchange-admin
+    #: API family (connector.http.families), the unit of rate limiting
     family: str
     #: the least-privilege application permission (and role, for Exchange) the source needs
     permission: str
@@ -69,7 +68,7 @@ class SourceSpec:
     model: type[Any]
     key: tuple[str, ...]
     #: clouds other than "global" where the source exists; Graph message trace is global-only
-    clouds: tuple[str, ...] = field(default=("global", "usgovhigh", "usgovdod", "china"))
+    clouds: tuple[str, ...] = field(default=("global", "usgov", "usgovdod", "china"))
     #: opt-in sources (the Exchange admin endpoint is undocumented)
     opt_in: bool = False
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
+from connector.http.families import EXCHANGE
 from connector.sources._base import (
     BytesSource,
     InvalidRecordError,
@@ -35,7 +36,7 @@ __all__ = [
 
 CAS_MAILBOX = SourceSpec(
     name="cas_mailbox",
-    family="exchange-admin",
+    family=EXCHANGE,
     permission="Exchange.ManageAsApp + View-Only Organization Management (or Global Reader)",
     path="Get-CASMailbox -ResultSize Unlimited",
     model=MailboxSmtpPosture,

@@ -8,6 +8,7 @@ unknown statuses are kept. Volume is counted by distinct ``message_id``, not row
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from connector.http.families import MESSAGE_TRACE as MESSAGE_TRACE_FAMILY
 from connector.sources._base import (
     InvalidRecordError,
     Normalized,
@@ -25,7 +26,7 @@ __all__ = ["MESSAGE_TRACE", "normalize_message_trace", "normalize_message_trace_
 
 MESSAGE_TRACE = SourceSpec(
     name="message_trace",
-    family="graph-messagetrace",
+    family=MESSAGE_TRACE_FAMILY,
     permission="ExchangeMessageTrace.Read.All",
     path="/v1.0/admin/exchange/tracing/messageTraces",
     model=MessageTrace,

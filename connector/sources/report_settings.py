@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from connector.http.families import REPORT_SETTINGS as REPORT_SETTINGS_FAMILY
 from connector.sources._base import InvalidRecordError, SourceSpec
 from models import ReportSettingsSnapshot
 
@@ -14,7 +15,7 @@ __all__ = ["REPORT_SETTINGS", "normalize_report_settings"]
 
 REPORT_SETTINGS = SourceSpec(
     name="report_settings",
-    family="graph-reports",
+    family=REPORT_SETTINGS_FAMILY,
     permission="ReportSettings.Read.All",
     path="/v1.0/admin/reportSettings",
     model=ReportSettingsSnapshot,

@@ -7,6 +7,7 @@ unknown enum values (``unknownFutureValue``) are kept as they are. Beta-only fie
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from connector.http.families import SIGNINS as SIGNINS_FAMILY
 from connector.sources._base import (
     InvalidRecordError,
     Normalized,
@@ -25,7 +26,7 @@ __all__ = ["SIGNINS", "normalize_signin", "normalize_signins_page"]
 
 SIGNINS = SourceSpec(
     name="signins",
-    family="graph-signins",
+    family=SIGNINS_FAMILY,
     permission="AuditLog.Read.All + Directory.Read.All (Entra ID P1/P2 licence)",
     path="/v1.0/auditLogs/signIns",
     model=SignIn,

@@ -9,6 +9,7 @@ loosely (case, ``_``, spaces) with a few spellings each; the encoding follows th
 from collections.abc import Iterator
 from typing import Any
 
+from connector.http.families import EXCHANGE
 from connector.sources._base import (
     BytesSource,
     InvalidRecordError,
@@ -27,12 +28,12 @@ __all__ = ["SMTP_CS_REPORT", "normalize_smtp_cs_report"]
 
 SMTP_CS_REPORT = SourceSpec(
     name="smtp_cs_report",
-    family="exchange-admin",
+    family=EXCHANGE,
     permission="Exchange.ManageAsApp + View-Only Organization Management (or Global Reader)",
     path="Start-HistoricalSearch -ReportType SmtpCSReport",
     model=SmtpCsReportRow,
     key=("tenant", "occurred_at", "sender_address", "message_id"),
-    clouds=("global", "usgovhigh", "usgovdod", "china"),
+    clouds=("global", "usgov", "usgovdod", "china"),
     opt_in=True,
 )
 

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from connector.http.families import EXCHANGE
 from connector.sources._base import InvalidRecordError, SourceSpec, parse_bool, parse_field
 from models import TransportConfigSnapshot
 
@@ -11,7 +12,7 @@ __all__ = ["TRANSPORT_CONFIG", "normalize_transport_config"]
 
 TRANSPORT_CONFIG = SourceSpec(
     name="transport_config",
-    family="exchange-admin",
+    family=EXCHANGE,
     permission="Exchange.ManageAsApp + View-Only Organization Management (or Global Reader)",
     path="Get-TransportConfig",
     model=TransportConfigSnapshot,

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
+from connector.http.families import REPORTS_CSV
 from connector.sources._base import (
     BytesSource,
     InvalidRecordError,
@@ -52,7 +53,7 @@ PERIODS = ("D7", "D30", "D90", "D180")
 
 USER_DETAIL = SourceSpec(
     name="usage_user_detail",
-    family="graph-reports",
+    family=REPORTS_CSV,
     permission="Reports.Read.All",
     path="/v1.0/reports/getEmailAppUsageUserDetail({view})",
     model=UsageUserDetail,
@@ -60,7 +61,7 @@ USER_DETAIL = SourceSpec(
 )
 USER_COUNTS = SourceSpec(
     name="usage_user_counts",
-    family="graph-reports",
+    family=REPORTS_CSV,
     permission="Reports.Read.All",
     path="/v1.0/reports/getEmailAppUsageUserCounts(period='{period}')",
     model=UsageUserCounts,
@@ -68,7 +69,7 @@ USER_COUNTS = SourceSpec(
 )
 APPS_USER_COUNTS = SourceSpec(
     name="usage_apps_kpi",
-    family="graph-reports",
+    family=REPORTS_CSV,
     permission="Reports.Read.All",
     path="/v1.0/reports/getEmailAppUsageAppsUserCounts(period='{period}')",
     model=UsageAppsKpi,

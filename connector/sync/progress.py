@@ -106,7 +106,7 @@ class RichProgress:
             console=self._console,
             transient=False,
         )
-        self._tasks: dict[tuple[str, str], "TaskID"] = {}
+        self._tasks: dict[tuple[str, str], TaskID] = {}
         self._lock = threading.Lock()
 
     def started(self, tenant: str, source: str) -> None:

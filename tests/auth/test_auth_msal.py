@@ -150,9 +150,7 @@ def test_invalidate_forces_a_new_token(http_factory) -> None:
         (70011, "invalid_scope", "is invalid"),
     ],
 )
-def test_aadsts_errors_become_actionable_auth_errors(
-    http_factory, code: int, error: str, expected: str
-) -> None:
+def test_aadsts_errors_become_actionable_auth_errors(http_factory, code: int, error: str, expected: str) -> None:
     idp = IdentityPlatform(lambda form: aad_error(code, error, "Something failed."))
     provider = MsalTokenProvider(tenant(), secret_credential(), http_client=http_factory(idp))
     with pytest.raises(AuthError) as info:
@@ -210,9 +208,7 @@ def test_the_msal_app_is_built_once_and_reused(http_factory) -> None:
 
 def test_known_microsoft_host_works_through_the_same_client(http_factory) -> None:
     idp = IdentityPlatform()
-    provider = MsalTokenProvider(
-        tenant(authority_host=None), secret_credential(), http_client=http_factory(idp)
-    )
+    provider = MsalTokenProvider(tenant(authority_host=None), secret_credential(), http_client=http_factory(idp))
     assert provider.authority == f"https://login.microsoftonline.com/{TENANT_ID}"
     assert provider.token(SCOPE) == "at-1"
 

@@ -30,8 +30,9 @@ def tenant_block(name: str = "contoso", **extra: str) -> str:
     ]
     if not any(k in extra for k in ("client_secret_file", "certificate_path", "private_key_path")):
         extra.setdefault("client_secret_env", "CONTOSO_SECRET")
-    lines += [f'{k} = "{v}"' if not v.startswith(("[", "{", "true", "false")) else f"{k} = {v}" for k, v in
-              extra.items()]
+    lines += [
+        f'{k} = "{v}"' if not v.startswith(("[", "{", "true", "false")) else f"{k} = {v}" for k, v in extra.items()
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -63,12 +64,8 @@ def make_cert(tmp_path: Path, *, encrypted: bytes | None = None, stem: str = "ap
     cert_path = tmp_path / f"{stem}.crt"
     key_path = tmp_path / f"{stem}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    algo = (
-        serialization.BestAvailableEncryption(encrypted) if encrypted else serialization.NoEncryption()
-    )
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algo)
-    )
+    algo = serialization.BestAvailableEncryption(encrypted) if encrypted else serialization.NoEncryption()
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algo))
     key_path.chmod(0o600)
     return cert_path, key_path
 
@@ -134,8 +131,11 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
 
 
 def test_bad_type(tmp_path: Path) -> None:
-    expect_error(write(tmp_path, '[http]\ntimeout_seconds = "soon"\n' + tenant_block()), "http.timeout_seconds",
-                 "invalid value")
+    expect_error(
+        write(tmp_path, '[http]\ntimeout_seconds = "soon"\n' + tenant_block()),
+        "http.timeout_seconds",
+        "invalid value",
+    )
 
 
 def test_bad_cloud(tmp_path: Path) -> None:
@@ -160,8 +160,11 @@ def test_placeholder_secret(tmp_path: Path, value: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("client_id", "<application-client-id>"), ("client_id", "00000000-0000-0000-0000-000000000000"),
-     ("tenant_id", "<tenant-id>")],
+    [
+        ("client_id", "<application-client-id>"),
+        ("client_id", "00000000-0000-0000-0000-000000000000"),
+        ("tenant_id", "<tenant-id>"),
+    ],
 )
 def test_placeholder_ids(tmp_path: Path, field: str, value: str) -> None:
     text = tenant_block()
@@ -179,12 +182,19 @@ def test_no_credential(tmp_path: Path) -> None:
 
 
 def test_two_credentials(tmp_path: Path) -> None:
-    expect_error(write(tmp_path, tenant_block(client_secret_env="CONTOSO_SECRET", client_secret_file="/x")), "tenants[contoso]", "more than one")
+    expect_error(
+        write(tmp_path, tenant_block(client_secret_env="CONTOSO_SECRET", client_secret_file="/x")),
+        "tenants[contoso]",
+        "more than one",
+    )
 
 
 def test_http_endpoint_override_must_be_https(tmp_path: Path) -> None:
-    expect_error(write(tmp_path, tenant_block(graph_endpoint="http://graph.example")),
-                 "tenants[contoso].graph_endpoint", "https")
+    expect_error(
+        write(tmp_path, tenant_block(graph_endpoint="http://graph.example")),
+        "tenants[contoso].graph_endpoint",
+        "https",
+    )
 
 
 def test_secret_file_loads_and_world_readable_is_refused(tmp_path: Path) -> None:
@@ -210,8 +220,11 @@ def test_certificate_loads(tmp_path: Path) -> None:
 
 def test_certificate_without_key(tmp_path: Path) -> None:
     cert, _ = make_cert(tmp_path)
-    expect_error(write(tmp_path, tenant_block(certificate_path=str(cert))), "tenants[contoso]",
-                 "needs both certificate_path and private_key_path")
+    expect_error(
+        write(tmp_path, tenant_block(certificate_path=str(cert))),
+        "tenants[contoso]",
+        "needs both certificate_path and private_key_path",
+    )
 
 
 def test_unreadable_certificate(tmp_path: Path) -> None:
@@ -253,8 +266,10 @@ def test_encrypted_key_needs_passphrase(tmp_path: Path) -> None:
     cert, key = make_cert(tmp_path, encrypted=b"pw-1234")
     path = write(tmp_path, tenant_block(certificate_path=str(cert), private_key_path=str(key)))
     expect_error(path, "private_key_passphrase_env", "encrypted")
-    path = write(tmp_path, tenant_block(certificate_path=str(cert), private_key_path=str(key),
-                                        private_key_passphrase_env="KEY_PW"))
+    path = write(
+        tmp_path,
+        tenant_block(certificate_path=str(cert), private_key_path=str(key), private_key_passphrase_env="KEY_PW"),
+    )
     expect_error(path, "private_key_passphrase_env", "KEY_PW is not set")
     assert load(path, KEY_PW="pw-1234").tenants[0].load_credential({"KEY_PW": "pw-1234"}).passphrase is not None
     expect_error(path, "private_key_path", "cannot be decrypted", KEY_PW="wrong")

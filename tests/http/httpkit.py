@@ -64,7 +64,5 @@ def scripted(responses: list[httpx.Response | Exception]) -> Handler:
 def graph_error(
     status: int, code: str, message: str = "", request_id: str = "rid-err", **headers: str
 ) -> httpx.Response:
-    body = {
-        "error": {"code": code, "message": message, "innerError": {"request-id": request_id, "date": "x"}}
-    }
+    body = {"error": {"code": code, "message": message, "innerError": {"request-id": request_id, "date": "x"}}}
     return httpx.Response(status, json=body, headers=headers)

@@ -12,10 +12,7 @@ from connector.http import RetryPolicy
 
 REPORT = "v1.0/reports/getEmailAppUsageUserDetail(period='D7')"
 FAMILY = "reports_csv:getEmailAppUsageUserDetail"
-CSV = (
-    b"\xef\xbb\xbfReport Refresh Date,User Principal Name,SMTP App\n"
-    + b"2026-11-27,user@contoso.com,Yes\n" * 2000
-)
+CSV = b"\xef\xbb\xbfReport Refresh Date,User Principal Name,SMTP App\n" + b"2026-11-27,user@contoso.com,Yes\n" * 2000
 
 
 class ReportServer:

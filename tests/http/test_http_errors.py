@@ -27,9 +27,7 @@ def map_(response: httpx.Response, family: str = "graph") -> GraphError:
 
 
 def test_error_body_is_parsed_with_its_request_id() -> None:
-    body = parse_error_body(
-        graph_error(400, "Request_UnsupportedQuery", "Unsupported filter", request_id="abc-1")
-    )
+    body = parse_error_body(graph_error(400, "Request_UnsupportedQuery", "Unsupported filter", request_id="abc-1"))
     assert (body.code, body.message, body.request_id) == (
         "Request_UnsupportedQuery",
         "Unsupported filter",

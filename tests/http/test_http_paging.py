@@ -112,9 +112,7 @@ def test_token_expiring_mid_paging_is_renewed_once(make_client, tokens: Tokens) 
 
 
 def test_a_second_401_is_unauthorized(make_client, tokens: Tokens) -> None:
-    client, rec = make_client(
-        lambda request: graph_error(401, "InvalidAuthenticationToken", request_id="r401")
-    )
+    client, rec = make_client(lambda request: graph_error(401, "InvalidAuthenticationToken", request_id="r401"))
     with pytest.raises(UnauthorizedError) as info:
         client.get_json("v1.0/x", family="graph")
     assert len(rec.requests) == 2
@@ -126,9 +124,7 @@ def test_a_second_401_is_unauthorized(make_client, tokens: Tokens) -> None:
 def test_expired_skiptoken_raises_expired_link(make_client) -> None:
     def expired(request: httpx.Request) -> httpx.Response:
         if request.url.params.get("$skiptoken"):
-            return graph_error(
-                400, "Directory_ExpiredPageToken", "The specified page token value has expired"
-            )
+            return graph_error(400, "Directory_ExpiredPageToken", "The specified page token value has expired")
         return three_pages(request)
 
     client, _ = make_client(expired)
@@ -146,9 +142,7 @@ def test_a_page_without_value_is_rejected(make_client) -> None:
         list(client.iter_pages(SIGNINS, family="signins"))
 
 
-def test_invoke_command_posts_the_cmdlet_and_follows_pages_with_the_same_body(
-    make_client, tokens: Tokens
-) -> None:
+def test_invoke_command_posts_the_cmdlet_and_follows_pages_with_the_same_body(make_client, tokens: Tokens) -> None:
     from httpkit import EXCHANGE, TENANT_ID
 
     endpoint = f"{EXCHANGE}/adminapi/beta/{TENANT_ID}/InvokeCommand"
@@ -177,7 +171,5 @@ def test_invoke_command_posts_the_cmdlet_and_follows_pages_with_the_same_body(
 def test_non_idempotent_cmdlets_are_not_retried_on_5xx(make_client) -> None:
     client, rec = make_client(lambda request: httpx.Response(503))
     with pytest.raises(GraphError):
-        list(
-            client.invoke_command("Start-HistoricalSearch", {"ReportType": "SmtpCSReport"}, idempotent=False)
-        )
+        list(client.invoke_command("Start-HistoricalSearch", {"ReportType": "SmtpCSReport"}, idempotent=False))
     assert len(rec.requests) == 1

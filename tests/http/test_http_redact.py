@@ -126,9 +126,7 @@ def test_no_secret_reaches_the_logs_across_a_run_with_retries_and_errors(
     assert result.link_requests == 2
     with pytest.raises(SmtpAuthError) as throttle_error:
         client.get_json("v1.0/throttle", family="graph")
-    logging.getLogger("test").warning(
-        "request failed with headers %s", {"Authorization": "Bearer token-graph-2"}
-    )
+    logging.getLogger("test").warning("request failed with headers %s", {"Authorization": "Bearer token-graph-2"})
 
     text = "\n".join(
         [caplog.text, str(paging_error.value), str(throttle_error.value)]

@@ -56,9 +56,7 @@ def test_503_with_retry_after_is_throttling(make_client, clock: FakeClock) -> No
 
 
 def test_without_retry_after_backoff_is_jittered_within_bounds(make_client, clock: FakeClock) -> None:
-    policy = RetryPolicy(
-        max_attempts=6, backoff_initial_seconds=1.0, backoff_max_seconds=4.0, rng=random.Random(1)
-    )
+    policy = RetryPolicy(max_attempts=6, backoff_initial_seconds=1.0, backoff_max_seconds=4.0, rng=random.Random(1))
     replies: list[httpx.Response | Exception] = [
         httpx.Response(429),
         httpx.Response(503),
@@ -84,9 +82,7 @@ def test_without_retry_after_backoff_is_jittered_within_bounds(make_client, cloc
         (404, "ResourceNotFound", NotFoundError),
     ],
 )
-def test_other_4xx_are_not_retried(
-    make_client, clock: FakeClock, status: int, code: str, error: type
-) -> None:
+def test_other_4xx_are_not_retried(make_client, clock: FakeClock, status: int, code: str, error: type) -> None:
     client, rec = make_client(scripted([graph_error(status, code)]))
     with pytest.raises(error):
         client.get_json("v1.0/x", family="graph")
@@ -96,9 +92,7 @@ def test_other_4xx_are_not_retried(
 
 def test_attempts_are_bounded(make_client, clock: FakeClock) -> None:
     policy = RetryPolicy(max_attempts=3, rng=random.Random(1))
-    client, rec = make_client(
-        scripted([httpx.Response(429, headers={"Retry-After": "1"})] * 3), policy=policy
-    )
+    client, rec = make_client(scripted([httpx.Response(429, headers={"Retry-After": "1"})] * 3), policy=policy)
     with pytest.raises(ThrottledError) as info:
         client.get_json("v1.0/x", family="graph")
     assert len(rec.requests) == 3
@@ -108,9 +102,7 @@ def test_attempts_are_bounded(make_client, clock: FakeClock) -> None:
 
 def test_total_wait_is_bounded(make_client, clock: FakeClock) -> None:
     policy = RetryPolicy(max_attempts=10, max_total_wait_seconds=25, rng=random.Random(1))
-    client, rec = make_client(
-        scripted([httpx.Response(429, headers={"Retry-After": "10"})] * 4), policy=policy
-    )
+    client, rec = make_client(scripted([httpx.Response(429, headers={"Retry-After": "10"})] * 4), policy=policy)
     with pytest.raises(ThrottledError):
         client.get_json("v1.0/x", family="graph")
     # a third wait would take the total to 30 s > 25 s: stop before sleeping it
@@ -120,9 +112,7 @@ def test_total_wait_is_bounded(make_client, clock: FakeClock) -> None:
 
 def test_retry_after_over_the_cap_raises_at_once_without_sleeping(make_client, clock: FakeClock) -> None:
     policy = RetryPolicy(retry_after_cap_seconds=300, rng=random.Random(1))
-    client, rec = make_client(
-        scripted([graph_error(429, "TooManyRequests", **{"Retry-After": "3600"})]), policy=policy
-    )
+    client, rec = make_client(scripted([graph_error(429, "TooManyRequests", **{"Retry-After": "3600"})]), policy=policy)
     with pytest.raises(ThrottleCapExceeded) as info:
         client.get_json("v1.0/x", family="graph")
     assert clock.sleeps == []

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from connector.clouds import Cloud
+from connector.http.families import FAMILIES
 from connector.sources import SOURCES, SourceSpec
 from connector.sources._base import InvalidRecordError
 from connector.sources.cas_mailbox import normalize_cas_mailboxes_page
@@ -80,13 +82,8 @@ def test_declaration_is_complete(spec: SourceSpec) -> None:
     uniques = [{c.name for c in u.columns} for u in table.constraints if isinstance(u, sa.UniqueConstraint)]
     assert set(spec.key) in uniques
     assert spec.permission
-    assert spec.family in {
-        "graph-reports",
-        "graph-reports-beta",
-        "graph-signins",
-        "graph-messagetrace",
-        "exchange-admin",
-    }
+    assert spec.family in FAMILIES
+    assert set(spec.clouds) <= {c.value for c in Cloud}
     assert spec.path
 
 

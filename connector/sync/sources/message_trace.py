@@ -18,6 +18,7 @@ from connector.clouds import CLOUDS
 from connector.config import TenantSettings
 from connector.errors import ExpiredLinkError, SourceUnavailable
 from connector.http.families import MESSAGE_TRACE
+from connector.sources.message_trace import MESSAGE_TRACE as TRACE_SPEC
 from connector.sources.message_trace import normalize_message_trace_page
 from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
@@ -107,8 +108,8 @@ def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime,
 
 
 class MessageTraceSource:
-    name = "message_trace"
-    permission = "ExchangeMessageTrace.Read.All"
+    name = TRACE_SPEC.name
+    permission = TRACE_SPEC.permission
     opt_in = False
 
     def enabled(self, tenant: TenantSettings) -> bool:

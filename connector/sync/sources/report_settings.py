@@ -2,6 +2,7 @@
 
 from connector.config import TenantSettings
 from connector.http.families import REPORT_SETTINGS
+from connector.sources.report_settings import REPORT_SETTINGS as REPORT_SETTINGS_SPEC
 from connector.sources.report_settings import normalize_report_settings
 from connector.sync.context import SourceRun, TenantContext
 from models import ReportSettingsSnapshot
@@ -10,8 +11,8 @@ __all__ = ["ReportSettingsSource"]
 
 
 class ReportSettingsSource:
-    name = "report_settings"
-    permission = "ReportSettings.Read.All"
+    name = REPORT_SETTINGS_SPEC.name
+    permission = REPORT_SETTINGS_SPEC.permission
     opt_in = False
 
     def enabled(self, tenant: TenantSettings) -> bool:

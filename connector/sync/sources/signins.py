@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from connector.config import TenantSettings
 from connector.errors import ExpiredLinkError, RetryableError
 from connector.http.families import SIGNINS
+from connector.sources.signins import SIGNINS as SIGNINS_SPEC
 from connector.sources.signins import normalize_signins_page
 from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
@@ -40,8 +41,8 @@ def signin_filter(start: datetime, end: datetime) -> str:
 
 
 class SignInsSource:
-    name = "signins"
-    permission = "AuditLog.Read.All"
+    name = SIGNINS_SPEC.name
+    permission = SIGNINS_SPEC.permission
     opt_in = False
 
     def enabled(self, tenant: TenantSettings) -> bool:

@@ -111,8 +111,8 @@ def _smtp_rows(row: dict[str, Any]) -> bool:
 class UsageDetailSource:
     """``getEmailAppUsageUserDetail``: the D7 snapshot, then each per-date view not captured yet."""
 
-    name = "usage_detail"
-    permission = "Reports.Read.All"
+    name = norm.USER_DETAIL.name
+    permission = norm.USER_DETAIL.permission
     opt_in = False
     period = "D7"
 
@@ -200,8 +200,8 @@ class UsageDetailSource:
 class UsageCountsSource:
     """``getEmailAppUsageUserCounts``: SMTP users per day (D180 on the first run, then D30)."""
 
-    name = "usage_counts"
-    permission = "Reports.Read.All"
+    name = norm.USER_COUNTS.name
+    permission = norm.USER_COUNTS.permission
     opt_in = False
 
     def enabled(self, tenant: TenantSettings) -> bool:
@@ -234,8 +234,8 @@ class UsageCountsSource:
 class UsageAppsKpiSource:
     """``getEmailAppUsageAppsUserCounts(period='D7')``: the admin center widget, one value kept per refresh."""
 
-    name = "usage_kpi"
-    permission = "Reports.Read.All"
+    name = norm.APPS_USER_COUNTS.name
+    permission = norm.APPS_USER_COUNTS.permission
     opt_in = False
     period = "D7"
 
