@@ -30,6 +30,8 @@ DETAIL_API = "getEmailAppUsageUserDetail"
 COUNTS_API = "getEmailAppUsageUserCounts"
 APPS_API = "getEmailAppUsageAppsUserCounts"
 DETAIL_KEY = ("tenant", "report_view", "user_principal_name")
+#: watermark value of a per-date view that Graph no longer served when we asked
+UNAVAILABLE = "unavailable"
 
 
 def _as_of(day: date | None) -> datetime | None:
@@ -157,8 +159,8 @@ class UsageDetailSource:
         missed = self._capture_days(ctx, run, refresh, detail_csv, detail_json)
         if missed:
             run.coverage_reason = (
-                f"per-day detail no longer available from Microsoft for {len(missed)} day(s): "
-                f"{', '.join(d.isoformat() for d in missed[:5])}{' ...' if len(missed) > 5 else ''}"
+                f"per-day detail was no longer served by Microsoft for {len(missed)} day(s) in the last "
+                f"{ctx.options.usage_detail_days}: {', '.join(missed[:5])}{' ...' if len(missed) > 5 else ''}"
             )
 
     def _capture_days(
@@ -168,14 +170,17 @@ class UsageDetailSource:
         refresh: date,
         detail_csv: Callable[[str], Callable[[BytesSource], Iterator[Normalized]]],
         detail_json: Callable[[str], Callable[[Mapping[str, Any]], Iterator[Normalized]]],
-    ) -> list[date]:
-        """Fetch every per-date view still served and not captured yet, oldest first (it expires first)."""
+    ) -> list[str]:
+        """Fetch every per-date view still served and not captured yet, oldest first (it expires first).
+
+        A day Graph no longer serves is remembered as ``unavailable`` (asking again would only spend the
+        report's request budget); the days in the window marked so are returned for coverage.
+        """
         tenant = ctx.tenant.name
         days = [refresh - timedelta(days=i) for i in range(ctx.options.usage_detail_days - 1, -1, -1)]
         with ctx.store.read() as conn:
-            todo = [d for d in days if runs.get_watermark(conn, tenant, self.name, f"date:{d}") is None]
-        missed: list[date] = []
-        for day in todo:
+            marks = {d: runs.get_watermark(conn, tenant, self.name, f"date:{d}") for d in days}
+        for day in [d for d in days if marks[d] is None]:
             view = day.isoformat()
             try:
                 _fetch_report(
@@ -192,13 +197,19 @@ class UsageDetailSource:
                     extra_watermarks=_day_mark(view, refresh),
                 )
             except BadRequestError:
-                # Graph serves per-date views for about 28 days: this one is gone
-                missed.append(day)
-        return missed
+                # Graph serves per-date views for about 28 days (API notes section 1): this one is gone
+                with ctx.store.transaction() as tx:
+                    runs.set_watermark(tx, tenant, self.name, f"date:{view}", UNAVAILABLE, now=ctx.clock.now())
+                marks[day] = UNAVAILABLE
+        return [d.isoformat() for d in days if marks[d] == UNAVAILABLE]
 
 
 class UsageCountsSource:
-    """``getEmailAppUsageUserCounts``: SMTP users per day (D180 on the first run, then D30)."""
+    """``getEmailAppUsageUserCounts(period='D180')``: SMTP users per day.
+
+    Always the longest period: one small file, and late corrections by Microsoft to any day still served reach
+    us. A shorter period would also change ``report_period`` on every stored day for nothing.
+    """
 
     name = norm.USER_COUNTS.name
     permission = norm.USER_COUNTS.permission
@@ -209,15 +220,12 @@ class UsageCountsSource:
 
     def run(self, ctx: TenantContext, run: SourceRun) -> None:
         tenant = ctx.tenant.name
-        with ctx.store.read() as conn:
-            first = runs.get_watermark(conn, tenant, self.name, "refresh_date") is None
-        period = "D180" if first else "D30"
         _, refresh = _fetch_report(
             ctx,
             run,
             COUNTS_API,
-            f"period='{period}'",
-            etag_key=f"etag:{period}",
+            "period='D180'",
+            etag_key="etag:D180",
             csv_normalizer=lambda src: norm.normalize_user_counts_csv(src, tenant=tenant),
             json_normalizer=lambda page: norm.normalize_user_counts_json(page, tenant=tenant),
             model=UsageUserCounts,
