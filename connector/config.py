@@ -119,10 +119,14 @@ class SyncSettings(_Strict):
     signin_slice_hours: float = Field(default=24.0, gt=0)
     #: smallest slice before a throttled or timing-out slice is given up for this run
     signin_min_slice_minutes: float = Field(default=15.0, gt=0)
+    #: sign-ins per page ($top, Graph allows 1-1000)
+    signin_page_size: int = Field(default=1000, ge=1, le=1000)
     #: first sync of message trace reaches back this far (Graph allows 90)
     message_trace_backfill_days: int = Field(default=90, ge=1, le=90)
     #: message trace window per request (Graph allows at most 10 days)
     message_trace_window_days: float = Field(default=10.0, gt=0, le=10)
+    #: message-trace rows per page ($top, Graph allows 1-5000)
+    message_trace_page_size: int = Field(default=5000, ge=1, le=5000)
     #: message trace is re-read this far before each sender's watermark (late messages)
     message_trace_overlap_hours: float = Field(default=6.0, ge=0)
     #: a trace row is marked as SMTP-AUTH-submitted when its fromIP is one of the sender's successful SMTP

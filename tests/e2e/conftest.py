@@ -65,7 +65,8 @@ class SimEnv:
     tmp: Path
     db_url: str
     tenants: list[tuple[str, str, str]] = field(default_factory=lambda: [("contoso", "contoso", "reader")])
-    sync_toml: str = ""
+    #: small pages so that paging (and its faults) happens on a small tenant
+    sync_toml: str = "signin_page_size = 200\nmessage_trace_page_size = 100"
     http_toml: str = "[http]\npace_requests = false\nmax_attempts = 12\n"
     environ: dict[str, str] = field(default_factory=dict)
     _store: Store | None = None

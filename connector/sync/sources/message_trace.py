@@ -28,7 +28,6 @@ __all__ = ["MessageTraceSource", "known_smtp_senders", "mark_signin_ips", "trace
 
 log = logging.getLogger("smtpauth.sync")
 
-PAGE_SIZE = 5000
 MAX_WINDOW_RESTARTS = 3
 
 _trace: sa.Table = MessageTrace.__table__  # type: ignore[attr-defined]
@@ -164,7 +163,7 @@ class MessageTraceSource:
         tenant = ctx.tenant.name
         requests = 0
         for attempt in range(MAX_WINDOW_RESTARTS + 1):
-            params = {"$filter": trace_filter(sender, start, end), "$top": str(PAGE_SIZE)}
+            params = {"$filter": trace_filter(sender, start, end), "$top": str(ctx.options.message_trace_page_size)}
             pages = ctx.client.iter_pages(
                 "v1.0/admin/exchange/tracing/messageTraces", params=params, family=MESSAGE_TRACE
             )

@@ -24,7 +24,6 @@ __all__ = ["SignInsSource", "signin_filter"]
 log = logging.getLogger("smtpauth.sync")
 
 WATERMARK = "created_until"
-PAGE_SIZE = 1000
 #: restarts of one slice after expired skiptokens before the run gives up (the next run retries)
 MAX_SLICE_RESTARTS = 3
 
@@ -84,7 +83,7 @@ class SignInsSource:
 
     def _slice(self, ctx: TenantContext, run: SourceRun, start: datetime, end: datetime) -> None:
         tenant = ctx.tenant.name
-        params = {"$filter": signin_filter(start, end), "$top": str(PAGE_SIZE)}
+        params = {"$filter": signin_filter(start, end), "$top": str(ctx.options.signin_page_size)}
         pages = ctx.client.iter_pages("v1.0/auditLogs/signIns", params=params, family=SIGNINS)
         page = next(pages, None)
         while page is not None:
