@@ -8,6 +8,7 @@ IPs near that time, so volume can be shown both as "all mail of SMTP AUTH sender
 SMTP AUTH clients".
 """
 
+import bisect
 import logging
 from datetime import datetime, timedelta
 
@@ -69,6 +70,14 @@ def known_smtp_senders(conn: Connection, tenant: str) -> list[str]:
     return [r for r in rows if r and "@" in r]
 
 
+def _near(times: list[datetime] | None, moment: datetime, window: timedelta) -> bool:
+    """Is any of the sorted ``times`` within ``window`` of ``moment``?"""
+    if not times:
+        return False
+    i = bisect.bisect_left(times, moment - window)
+    return i < len(times) and times[i] <= moment + window
+
+
 def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime, window: timedelta) -> int:
     """Set ``from_smtp_signin_ip`` on the sender's rows received since ``since``; return how many changed.
 
@@ -87,13 +96,15 @@ def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime,
         )
     ):
         signins.setdefault(ip, []).append(created)
+    for times in signins.values():
+        times.sort()
     changes: list[dict[str, object]] = []
     for row_id, from_ip, received, flag in conn.execute(
         sa.select(_trace.c.id, _trace.c.from_ip, _trace.c.received_at, _trace.c.from_smtp_signin_ip).where(
             _trace.c.tenant == tenant, _trace.c.sender_address == sender, _trace.c.received_at >= since
         )
     ):
-        matched = any(abs(received - t) <= window for t in signins.get(from_ip, ()))
+        matched = _near(signins.get(from_ip), received, window)
         if flag is not matched:
             changes.append({"row_id": row_id, "flag": matched})
     if changes:
