@@ -184,6 +184,11 @@ class Simulator:
             self._downloads[token] = download
         return token
 
+    def download_tokens(self) -> list[str]:
+        """The credentials embedded in every download link handed out so far (tests scan logs for them)."""
+        with self._lock:
+            return list(self._downloads)
+
     def take_download(self, token: str) -> Download | None:
         with self._lock:
             return self._downloads.get(token)

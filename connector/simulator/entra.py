@@ -55,6 +55,11 @@ class TokenStore:
         with self._lock:
             return self._grants.get(token)
 
+    def issued(self) -> list[str]:
+        """Every token issued so far (tests scan logs for them)."""
+        with self._lock:
+            return list(self._grants)
+
     def revoke_all(self) -> None:
         with self._lock:
             self._grants.clear()

@@ -68,6 +68,8 @@ class SimEnv:
     #: small pages so that paging (and its faults) happens on a small tenant
     sync_toml: str = "signin_page_size = 200\nmessage_trace_page_size = 100"
     http_toml: str = "[http]\npace_requests = false\nmax_attempts = 12\n"
+    #: keys added to every [[tenants]] table
+    tenant_extra: str = ""
     environ: dict[str, str] = field(default_factory=dict)
     _store: Store | None = None
 
@@ -78,7 +80,7 @@ class SimEnv:
         env: dict[str, str] = {}
         for name, tenant, app in self.tenants:
             text, secret_env = tenant_toml(self.sim, tenant, app, self.tmp, name=name)
-            parts.append(text)
+            parts.append(text + self.tenant_extra)
             env.update(secret_env)
         path = self.tmp / "smtpauth.toml"
         path.write_text("\n".join(parts))
