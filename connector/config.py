@@ -134,6 +134,24 @@ class SyncSettings(_Strict):
     signin_ip_match_hours: float = Field(default=24.0, gt=0)
     #: stop requesting message trace after this many requests in one run (the rest continues next run)
     message_trace_max_requests: int = Field(default=5000, ge=1)
+    #: SmtpCSReport (exchange_admin tenants): the first searches reach back this far (Exchange allows 90)
+    smtp_cs_backfill_days: int = Field(default=90, ge=1, le=90)
+    #: data reaches the historical search service 1-4 h late: searches end this many hours before now
+    smtp_cs_latency_hours: float = Field(default=4.0, ge=1, le=48)
+    #: days per search until the rows per day of loaded files are known
+    smtp_cs_search_days: float = Field(default=7.0, gt=0, le=90)
+    #: rows one report file may hold (Exchange caps historical search reports at 100,000)
+    smtp_cs_max_rows: int = Field(default=100_000, ge=1000)
+    #: historical searches allowed per 24 h (Exchange's quota is 250, shared with admins' own searches)
+    smtp_cs_quota_per_day: int = Field(default=250, ge=1)
+    #: at most this many searches submitted in one run (the rest waits for the next run)
+    smtp_cs_max_searches_per_run: int = Field(default=30, ge=1)
+    #: a search not finished after this many hours is given up and searched again
+    smtp_cs_job_timeout_hours: float = Field(default=24.0, gt=0)
+    #: a range whose search failed is searched again this many times, then shown as failed in coverage
+    smtp_cs_max_retries: int = Field(default=2, ge=0)
+    #: a report file can be downloaded about 20 times: stop before Exchange refuses it
+    smtp_cs_download_limit: int = Field(default=20, ge=1)
 
 
 class TenantCredential(_Strict):

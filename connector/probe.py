@@ -2,7 +2,8 @@
 
 Each probe ends in a :class:`ProbeResult`: the source works, or why not and what to do (missing permission,
 missing Entra P1 licence, cloud not supported, message-trace service principal missing). Probes are read-only and
-light: one small report download (the 7-day app counts), one sign-in, one message-trace row, one cmdlet.
+light: one small report download (the 7-day app counts), one sign-in, one message-trace row and, for tenants
+with ``exchange_admin``, ``Get-TransportConfig`` (which proves Exchange.ManageAsApp, the role and the anchor mailbox).
 """
 
 import io
@@ -19,6 +20,7 @@ from connector.http.client import GraphClient
 from connector.http.families import MESSAGE_TRACE, REPORT_SETTINGS, SIGNINS, reports_csv_family
 from connector.sync.engine import classify_error
 from connector.sync.sources import SOURCES
+from connector.sync.sources.exchange_admin import exchange_errors, require_anchor
 
 __all__ = ["ProbeResult", "TenantCheck", "check_tenant"]
 
@@ -82,12 +84,23 @@ def _probes(tenant: TenantSettings, client: GraphClient, clock: Clock) -> dict[s
         )
         return "message trace readable"
 
-    return {
+    def exchange_posture() -> str:
+        require_anchor(tenant)
+        with exchange_errors():
+            config = list(client.invoke_command("Get-TransportConfig"))
+        disabled = config[0].get("SmtpClientAuthenticationDisabled") if config else None
+        state = "off" if disabled is True else "on" if disabled is False else "unknown"
+        return f"Exchange admin API readable (SMTP AUTH is {state} for the organization)"
+
+    probes: dict[str, Callable[[], str]] = {
         "report_settings": report_settings,
         "usage_user_detail": usage,
         "signins": signins,
         "message_trace": message_trace,
     }
+    if tenant.exchange_admin:
+        probes["exchange_posture"] = exchange_posture
+    return probes
 
 
 def check_tenant(tenant: TenantSettings, tokens: MsalTokenProvider, client: GraphClient, clock: Clock) -> TenantCheck:

@@ -1,6 +1,7 @@
 """The sync job: every configured tenant (or a chosen few), every source, into the database.
 
-The CLI (``smtpauth sync``), the demo and the scheduler all run this one function.
+The CLI (``smtpauth sync``), the demo and the scheduler all run this one function. It first imports the files
+waiting in the data directory's ``inbox/`` (see :mod:`connector.imports.inbox`).
 """
 
 from collections.abc import Sequence
@@ -9,6 +10,7 @@ import httpx
 
 from connector.clock import Clock, SystemClock
 from connector.config import Settings
+from connector.imports.inbox import process_inbox
 from connector.store.store import Store
 from connector.sync.engine import TenantResult, run_sync
 from connector.sync.factory import build_context, make_limiter, open_settings_store
@@ -34,6 +36,8 @@ def run_sync_job(
     db = store or open_settings_store(settings)
     limiter = make_limiter(settings, clock)
     try:
+        # files an admin dropped in the inbox are loaded first, so this run's coverage and artifacts include them
+        process_inbox(settings.inbox_dir, db, clock, [t.name for t in chosen])
         factories = [
             (lambda t=t: build_context(settings, t, db, clock=clock, limiter=limiter, transport=transport))
             for t in chosen

@@ -262,6 +262,36 @@ class GraphClient:
             reset_dest(dest, start)
             raise
 
+    def download_file(self, url: str, *, family: str, dest: BinaryIO) -> int:
+        """Stream a pre-authenticated file URL (a historical search's ``FileUrl``) into ``dest``; return its size.
+
+        The URL is the credential: it is fetched without any token, never logged unredacted, and must be https
+        (or the scheme of the API it came from, for the simulator). ``dest`` is written from its current
+        position and truncated back to it on any error. Pacing uses ``family``; transport errors, truncated
+        bodies and 429/503/504 are retried. Raises ExpiredLinkError when the host refuses the link (403/404/410:
+        expired, or downloaded too many times), TransportError when the body stayed incomplete, DownloadError
+        otherwise.
+        """
+        scheme = httpx.URL(url).scheme
+        allowed = {"https", httpx.URL(self._exchange_base or self._graph_base).scheme}
+        if scheme not in allowed:
+            raise DownloadError("the file link is not https", url=redact_url(url))
+        start = dest.tell()
+
+        def fetch() -> tuple[int, httpx.Headers]:
+            paced = self._limiter.acquire(self.tenant_name, family)
+            self.stats.add(requests=1, paced_seconds=paced)
+            return fetch_download(self._http, url, dest, start, clock=self._clock, chunk_size=self._chunk_size)
+
+        try:
+            size, _headers = self._policy.call(
+                fetch, clock=self._clock, stats=self.stats, what=f"download {redact_url(url)}"
+            )
+        except BaseException:
+            reset_dest(dest, start)
+            raise
+        return size
+
     def _download(self, url: str, *, family: str, dest: BinaryIO, start: int, etag: str | None) -> DownloadResult:
         headers = {"If-None-Match": etag} if etag else {}
         for attempt in range(1, self._max_link_requests + 1):

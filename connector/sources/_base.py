@@ -31,6 +31,7 @@ __all__ = [
     "parse_datetime",
     "parse_field",
     "parse_int",
+    "read_csv_header",
     "text_or_none",
 ]
 
@@ -271,3 +272,15 @@ def guarded(items: Iterable[tuple[str, R]], mapper: Callable[[str, R], dict[str,
             yield mapper(location, raw)
         except InvalidRecordError as skipped:
             yield skipped
+
+
+def read_csv_header(source: BytesSource, default_encoding: str = "utf-8-sig") -> list[str]:
+    """The header cells of a CSV (encoding as :func:`iter_csv`; a PowerShell ``#TYPE`` line is skipped).
+
+    Raises DownloadError when the bytes do not decode; an empty file gives ``[]``.
+    """
+    reader = csv.reader(_lines(_text(source, default_encoding)), strict=False)
+    header = next(reader, None)
+    if header and header[0].startswith("#TYPE"):
+        header = next(reader, None)
+    return header or []

@@ -1,0 +1,123 @@
+"""Load normalized rows from one file as one recorded run: all rows or none, skipped rows counted, the file's
+sha256 remembered so the same file is never loaded twice."""
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from connector.clock import Clock
+from connector.errors import DownloadError, RecordError, SmtpAuthError
+from connector.sources._base import Normalized
+from connector.store import runs
+from connector.store.store import Store
+
+__all__ = ["IMPORTS", "ImportRefused", "ImportResult", "already_imported", "load_file_rows", "sha256_of"]
+
+#: the ``watermark.source`` under which imported files are remembered, keyed ``sha256:<hex>``
+IMPORTS = "file_import"
+BATCH = 2000
+
+
+class ImportRefused(SmtpAuthError):  # noqa: N818 (an outcome shown to the admin, like SourceUnavailable)
+    """A file that was not loaded (unknown kind, missing columns, undecodable, no period): nothing was stored."""
+
+    kind = "import"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    path: str
+    kind: str
+    sha256: str
+    already_imported: bool = False
+    rows_seen: int = 0
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+    def summary(self) -> str:
+        if self.already_imported:
+            return f"{self.path}: already imported ({self.kind}); nothing changed"
+        return (
+            f"{self.path}: {self.kind}, {self.rows_seen} row(s): {self.inserted} new, {self.updated} updated, "
+            f"{self.skipped} skipped"
+        )
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def already_imported(store: Store, tenant: str, sha256: str) -> str | None:
+    """What the file with this hash was loaded as, or None."""
+    with store.read() as conn:
+        return runs.get_watermark(conn, tenant, IMPORTS, f"sha256:{sha256}")
+
+
+def load_file_rows(
+    store: Store,
+    clock: Clock,
+    *,
+    tenant: str,
+    source: str,
+    path: Path,
+    sha256: str,
+    model: Any,
+    key: tuple[str, ...],
+    rows: Callable[[], Iterable[Normalized]],
+) -> ImportResult:
+    """Load ``rows()`` into ``model`` in one transaction, recorded as a ``sync_run`` of ``source``.
+
+    Raises ImportRefused (and records the run as failed) when the input as a whole is unusable.
+    """
+    now = clock.now()
+    run_id = f"import-{now:%Y%m%dT%H%M%S%fZ}-{sha256[:12]}"
+    with store.transaction() as tx:
+        run_pk = runs.start_run(tx, tenant=tenant, source=source, run_id=run_id, now=now)
+    counts = runs.RunCounts()
+    try:
+        with store.transaction() as tx:
+            items = iter(rows())
+            while batch := list(islice(items, BATCH)):
+                good: list[dict[str, Any]] = []
+                for item in batch:
+                    counts.rows_seen += 1
+                    if isinstance(item, RecordError):
+                        counts.rows_skipped += 1
+                        runs.record_skipped(tx, tenant=tenant, source=source, run=run_pk, error=item, now=now)
+                    else:
+                        good.append(item)
+                result = store.upsert(tx, model, good, key=key)
+                counts.rows_inserted += result.inserted
+                counts.rows_updated += result.updated
+            mark = json.dumps({"file": path.name, "as": source, "at": _iso(clock.now())})
+            runs.set_watermark(tx, tenant, IMPORTS, f"sha256:{sha256}", mark, now=clock.now())
+    except DownloadError as exc:
+        refused = ImportRefused(f"{path.name}: {exc}")
+        with store.transaction() as tx:
+            runs.finish_run(tx, run_pk, status="failed", now=clock.now(), counts=runs.RunCounts(), error=refused)
+        raise refused from None
+    with store.transaction() as tx:
+        runs.finish_run(tx, run_pk, status="succeeded", now=clock.now(), counts=counts)
+    return ImportResult(
+        str(path),
+        source,
+        sha256,
+        rows_seen=counts.rows_seen,
+        inserted=counts.rows_inserted,
+        updated=counts.rows_updated,
+        skipped=counts.rows_skipped,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
