@@ -79,12 +79,22 @@ def _near(times: list[datetime] | None, moment: datetime, window: timedelta) -> 
 
 
 def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime, window: timedelta) -> int:
-    """Set ``from_smtp_signin_ip`` on the sender's rows received since ``since``; return how many changed.
+    """Set ``from_smtp_signin_ip`` on the sender's rows received since ``since`` and on any row not marked yet;
+    return how many changed.
 
     A row is marked when the sender had a successful Authenticated SMTP sign-in from the row's ``fromIP`` within
     ``window`` of its receipt. Done in Python per sender (a handful of IPs, bounded rows) so the date arithmetic
     is the same on SQLite and PostgreSQL.
     """
+    # rows of a run that stopped before marking them are caught up whatever their date
+    candidates = sa.and_(
+        _trace.c.tenant == tenant,
+        _trace.c.sender_address == sender,
+        sa.or_(_trace.c.received_at >= since, _trace.c.from_smtp_signin_ip.is_(None)),
+    )
+    oldest = conn.execute(sa.select(sa.func.min(_trace.c.received_at)).where(candidates)).scalar()
+    if oldest is None:
+        return 0
     signins: dict[str, list[datetime]] = {}
     for ip, created in conn.execute(
         sa.select(_signin.c.ip_address, _signin.c.created_at).where(
@@ -92,7 +102,7 @@ def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime,
             _signin.c.user_principal_name == sender,
             _signin.c.error_code == 0,
             _signin.c.ip_address.is_not(None),
-            _signin.c.created_at >= since - window,
+            _signin.c.created_at >= oldest - window,
         )
     ):
         signins.setdefault(ip, []).append(created)
@@ -100,9 +110,7 @@ def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime,
         times.sort()
     changes: list[dict[str, object]] = []
     for row_id, from_ip, received, flag in conn.execute(
-        sa.select(_trace.c.id, _trace.c.from_ip, _trace.c.received_at, _trace.c.from_smtp_signin_ip).where(
-            _trace.c.tenant == tenant, _trace.c.sender_address == sender, _trace.c.received_at >= since
-        )
+        sa.select(_trace.c.id, _trace.c.from_ip, _trace.c.received_at, _trace.c.from_smtp_signin_ip).where(candidates)
     ):
         matched = _near(signins.get(from_ip), received, window)
         if flag is not matched:
