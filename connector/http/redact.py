@@ -170,9 +170,11 @@ class RedactingFilter(logging.Filter):
 
 
 def scrub_record(record: logging.LogRecord) -> None:
-    """Render the record's message, redact it in place and drop the args (idempotent)."""
-    if getattr(record, "_smtpauth_redacted", False):
-        return
+    """Render the record's message, redact it in place and drop the args.
+
+    Idempotent, and safe to run again on a record changed after it was created (a traceback attached later is
+    still scrubbed): redacting redacted text changes nothing.
+    """
     try:
         message = record.getMessage()
     except (TypeError, ValueError):
@@ -185,7 +187,6 @@ def scrub_record(record: logging.LogRecord) -> None:
         record.exc_text = redact_text(record.exc_text)
     if record.stack_info:
         record.stack_info = redact_text(record.stack_info)
-    record._smtpauth_redacted = True
 
 
 _installed = False
