@@ -1,8 +1,9 @@
-"""The summary table printed at the end of a sync: one row per tenant and source, then the notes."""
+"""The summary table printed at the end of a sync: per tenant, one row per source, then the notes."""
 
 import sys
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -12,30 +13,31 @@ from connector.sync.engine import TenantResult
 __all__ = ["print_sync_summary"]
 
 _STYLE = {"succeeded": "green", "unavailable": "yellow", "throttled": "yellow", "failed": "red"}
-_COLUMNS = ("tenant", "source", "status", "seen", "inserted", "updated", "skipped", "requests", "429s")
+#: rows seen, inserted, updated, skipped; requests; 429 answers
+_COLUMNS = ("source", "status", "rows", "new", "upd", "skip", "req", "429")
 
 
 def print_sync_summary(results: Sequence[TenantResult], console: Console | None = None) -> None:
     # a log file or pipe gets wide lines rather than a table squeezed into 80 columns
     console = console or Console(width=None if sys.stdout.isatty() else 140)
-    table = Table(title="smtpauth sync")
+    table = Table(title="smtpauth sync", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for i, col in enumerate(_COLUMNS):
-        table.add_column(col, justify="left" if i < 3 else "right", no_wrap=True)
+        table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
     notes: list[str] = []
     for result in results:
+        table.add_row(f"[bold]{escape(result.tenant)}[/bold]", "[red]failed[/red]" if result.error else "")
         if result.error:
-            table.add_row(result.tenant, "-", "[red]failed[/red]", *[""] * 6)
             notes.append(f"{result.tenant}: {result.error}")
         for o in result.outcomes:
             style = _STYLE.get(o.status, "white")
             table.add_row(
-                o.tenant,
-                o.source,
+                f"  {o.source}",
                 f"[{style}]{o.status}[/{style}]",
                 *(f"{n:,}" for n in (o.rows_seen, o.inserted, o.updated, o.skipped, o.requests, o.throttled)),
             )
             if o.message:
                 notes.append(f"{o.tenant}/{o.source}: {o.message}")
+        table.add_section()
     console.print(table)
     for note in notes:
         console.print(f"  • {escape(note)}", soft_wrap=True)

@@ -159,7 +159,8 @@ def test_sync_over_https_exit_codes_and_summary(simulator: tuple[Path, str], tmp
     # fabrikam's sign-ins are unavailable for a stated reason, not a failure
     assert result.returncode == 0, result.stdout + result.stderr
     assert "fabrikam/signins: unavailable: Entra ID P1/P2 licence required" in result.stdout
-    assert re.search(r"contoso\s+│\s+signins\s+│\s+succeeded", result.stdout)
+    assert re.search(r"^\s+signins\s+succeeded\s+[\d,]+", result.stdout, re.MULTILINE)
+    assert re.search(r"^\s+signins\s+unavailable\s+0\s", result.stdout, re.MULTILINE)
 
 
 def test_config_error_exits_2_with_one_line(tmp_path: Path) -> None:

@@ -129,12 +129,14 @@ def test_sigkill_at_random_points_then_rerun_equals_clean_sync(
     killed = 0
     for target in targets:
         proc = start_sync(cfg)
-        while proc.poll() is None and stored_rows(db) < target:
-            time.sleep(0.01)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed += 1
-        proc.wait(timeout=60)
+        try:
+            while proc.poll() is None and stored_rows(db) < target:
+                time.sleep(0.01)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                killed += 1
+            proc.wait(timeout=60)
     assert killed >= CRASH_POINTS * 3 // 4, f"only {killed} of {CRASH_POINTS} runs were killed mid-way"
     assert start_sync(cfg).wait(timeout=300) == 0
 
