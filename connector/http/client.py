@@ -486,8 +486,23 @@ class GraphClient:
         json_body: Any,
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
-        paced = self._limiter.acquire(self.tenant_name, family)
-        self.stats.add(requests=1, paced_seconds=paced)
+        slot = self._limiter.reserve(self.tenant_name, family)
+        self.stats.add(requests=1, paced_seconds=slot.waited)
+        try:
+            return self._send_paced(method, url, scope=scope, params=params, json_body=json_body, headers=headers)
+        finally:
+            slot.complete()
+
+    def _send_paced(
+        self,
+        method: str,
+        url: str,
+        *,
+        scope: str,
+        params: Mapping[str, str] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
         token = self._tokens.token(scope)
         request = self._http.build_request(
             method,

@@ -22,7 +22,7 @@ from connector.http.families import (
     base_family,
 )
 
-__all__ = ["DEFAULT_LIMITS", "RateLimiter", "Window"]
+__all__ = ["DEFAULT_LIMITS", "RateLimiter", "Reservation", "Window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,22 @@ DEFAULT_LIMITS: Mapping[str, tuple[Window, ...]] = {
 }
 
 
+class Reservation:
+    """A granted request slot; ``complete()`` re-dates it to when the response came back."""
+
+    __slots__ = ("_cells", "_clock", "waited")
+
+    def __init__(self, clock: Clock, cells: list[list[float]], waited: float) -> None:
+        self._clock = clock
+        self._cells = cells
+        self.waited = waited
+
+    def complete(self) -> None:
+        now = self._clock.monotonic()
+        for cell in self._cells:
+            cell.append(now)
+
+
 class RateLimiter:
     """Sliding-window pacing per (tenant, family); thread-safe; shared by every client of a run.
 
@@ -77,7 +93,8 @@ class RateLimiter:
         self._scale = time_scale
         self._enabled = enabled
         self._lock = threading.Lock()
-        self._sent: dict[tuple[str, str], deque[float]] = {}
+        #: per (tenant, window key): one cell per request, [granted] or [granted, completed]
+        self._sent: dict[tuple[str, str], deque[list[float]]] = {}
         self.waited_seconds = 0.0
 
     @classmethod
@@ -94,9 +111,18 @@ class RateLimiter:
 
     def acquire(self, tenant: str, family: str) -> float:
         """Block until one more request of ``family`` for ``tenant`` fits every window; return the seconds
-        waited."""
+        waited. The slot is dated when it is granted; prefer :meth:`reserve` for requests that go on the wire."""
+        return self.reserve(tenant, family).waited
+
+    def reserve(self, tenant: str, family: str) -> "Reservation":
+        """Like :meth:`acquire`, but the caller calls ``complete()`` on the result when the response is in.
+
+        Microsoft counts requests when they *arrive*; a request sent early can arrive late, after a later one.
+        Dating each slot by the moment its response came back (never earlier than its arrival) keeps the next
+        request from landing inside the server's window even when latencies vary.
+        """
         if not self._enabled:
-            return 0.0
+            return Reservation(self._clock, [], 0.0)
         windows = self._windows(family)
         waited = 0.0
         while True:
@@ -104,17 +130,21 @@ class RateLimiter:
                 now = self._clock.monotonic()
                 delay = 0.0
                 for key, window in windows:
-                    sent = self._sent.setdefault((tenant, key), deque())
                     span = window.seconds / self._scale
-                    while sent and sent[0] <= now - span:
-                        sent.popleft()
+                    # completion can re-date a slot past later ones: keep every slot still inside the window
+                    sent = deque(c for c in self._sent.get((tenant, key), ()) if max(c) > now - span)
+                    self._sent[(tenant, key)] = sent
                     if len(sent) >= window.requests:
-                        delay = max(delay, sent[len(sent) - window.requests] + span - now)
+                        times = sorted(max(cell) for cell in sent)
+                        delay = max(delay, times[len(times) - window.requests] + span - now)
                 if delay <= 0:
+                    cells = []
                     for key, _window in windows:
-                        self._sent[(tenant, key)].append(now)
+                        cell = [now]
+                        self._sent[(tenant, key)].append(cell)
+                        cells.append(cell)
                     self.waited_seconds += waited
-                    return waited
+                    return Reservation(self._clock, cells, waited)
             # sleep outside the lock so other tenants and families keep flowing
             self._clock.sleep(delay)
             waited += delay

@@ -100,3 +100,19 @@ def test_invalid_windows_are_refused() -> None:
         Window(0, 10)
     with pytest.raises(ValueError, match="time_scale"):
         RateLimiter(FakeClock(), time_scale=0)
+
+
+def test_a_slot_is_dated_by_its_response_so_a_slow_request_does_not_let_the_next_one_in_early() -> None:
+    """Microsoft counts arrivals: the window of a request that took 3 s to answer ends 3 s later."""
+    clock = FakeClock()
+    limiter = RateLimiter(clock, {"signins": (Window(5, 10.0),)})
+    slow = limiter.reserve("contoso", "signins")
+    for _ in range(4):
+        limiter.reserve("contoso", "signins").complete()
+    clock.advance(3.0)
+    slow.complete()  # its response came back at t=3
+    clock.advance(7.5)  # t=10.5: the four fast ones have left the window, the slow one has not
+    for _ in range(4):
+        assert limiter.reserve("contoso", "signins").waited == 0.0
+    # dated by its send time (t=0) the slow one would have left too; dated by its response it holds a slot to t=13
+    assert limiter.reserve("contoso", "signins").waited == pytest.approx(2.5)
