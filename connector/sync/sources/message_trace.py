@@ -23,6 +23,7 @@ from connector.sources.message_trace import MESSAGE_TRACE as TRACE_SPEC
 from connector.sources.message_trace import normalize_message_trace_page
 from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
+from connector.sync.prefetch import prefetched
 from models import MessageTrace, SignIn, UsageUserDetail
 
 __all__ = ["MessageTraceSource", "known_smtp_senders", "mark_signin_ips", "trace_filter"]
@@ -183,8 +184,8 @@ class MessageTraceSource:
         requests = 0
         for attempt in range(MAX_WINDOW_RESTARTS + 1):
             params = {"$filter": trace_filter(sender, start, end), "$top": str(ctx.options.message_trace_page_size)}
-            pages = ctx.client.iter_pages(
-                "v1.0/admin/exchange/tracing/messageTraces", params=params, family=MESSAGE_TRACE
+            pages = prefetched(
+                ctx.client.iter_pages("v1.0/admin/exchange/tracing/messageTraces", params=params, family=MESSAGE_TRACE)
             )
             try:
                 page = next(pages, None)

@@ -17,6 +17,7 @@ from connector.sources.signins import SIGNINS as SIGNINS_SPEC
 from connector.sources.signins import normalize_signins_page
 from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
+from connector.sync.prefetch import prefetched
 from models import SignIn
 
 __all__ = ["SignInsSource", "signin_filter"]
@@ -84,7 +85,7 @@ class SignInsSource:
     def _slice(self, ctx: TenantContext, run: SourceRun, start: datetime, end: datetime) -> None:
         tenant = ctx.tenant.name
         params = {"$filter": signin_filter(start, end), "$top": str(ctx.options.signin_page_size)}
-        pages = ctx.client.iter_pages("v1.0/auditLogs/signIns", params=params, family=SIGNINS)
+        pages = prefetched(ctx.client.iter_pages("v1.0/auditLogs/signIns", params=params, family=SIGNINS))
         page = next(pages, None)
         while page is not None:
             run.note_request(page.request_id)
