@@ -87,13 +87,13 @@ def test_concealed_names_are_flagged_and_never_joined(env: SimEnv) -> None:
     assert not hashed & traced
 
 
-def test_token_expiring_mid_paging_is_renewed_once(sqlite_env: SimEnv) -> None:
-    sqlite_env.sync_toml += "\nsignin_slice_hours = 720.0"
-    sqlite_env.sim.faults.add(Fault("signins", "expired_token", skip=2))
-    issued_before = sqlite_env.sim.stats["tokens.issued"]
-    (result,) = sqlite_env.sync(sources=["signins"])
+def test_token_expiring_mid_paging_is_renewed_once(env: SimEnv) -> None:
+    env.sync_toml += "\nsignin_slice_hours = 720.0"
+    env.sim.faults.add(Fault("signins", "expired_token", skip=2))
+    issued_before = env.sim.stats["tokens.issued"]
+    (result,) = env.sync(sources=["signins"])
     assert result.ok
     # one token for the run, one renewal after the 401 on the third page
-    assert sqlite_env.sim.stats["tokens.issued"] - issued_before == 2
-    wm = sqlite_env.rows("SELECT value FROM watermark WHERE source = 'signins'")[0][0]
-    assert datetime.fromisoformat(wm) == sqlite_env.clock.now().replace(microsecond=0)
+    assert env.sim.stats["tokens.issued"] - issued_before == 2
+    wm = env.rows("SELECT value FROM watermark WHERE source = 'signins'")[0][0]
+    assert datetime.fromisoformat(wm) == env.clock.now().replace(microsecond=0)
