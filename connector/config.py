@@ -36,6 +36,7 @@ __all__ = [
     "DatabaseSettings",
     "HttpSettings",
     "OutputSettings",
+    "ReportSettings",
     "Settings",
     "SyncSettings",
     "TenantCredential",
@@ -152,6 +153,30 @@ class SyncSettings(_Strict):
     smtp_cs_max_retries: int = Field(default=2, ge=0)
     #: a report file can be downloaded about 20 times: stop before Exchange refuses it
     smtp_cs_download_limit: int = Field(default=20, ge=1)
+
+
+ArtifactFormat = Literal["html", "csv", "xlsx", "parquet"]
+ARTIFACT_FORMATS: tuple[ArtifactFormat, ...] = ("html", "csv", "xlsx", "parquet")
+
+
+def _all_formats() -> list[ArtifactFormat]:
+    return list(ARTIFACT_FORMATS)
+
+
+class ReportSettings(_Strict):
+    #: formats `smtpauth report` and request-report jobs write when none is given
+    formats: list[ArtifactFormat] = Field(default_factory=_all_formats)
+    #: count only message-trace rows whose fromIP was a successful Authenticated SMTP sign-in IP of the sender
+    #: (drops the sender's Outlook mail, but also every OAuth submission: OAuth leaves no such sign-in)
+    trace_signin_ip_only: bool = False
+    #: longest date range one report may cover, days
+    max_range_days: int = Field(default=366, ge=1, le=3660)
+    #: rows of one table shown in the HTML file (the CSV, XLSX and Parquet files always hold every row)
+    html_max_rows: int = Field(default=5000, ge=100, le=200_000)
+    #: artifacts of request-report jobs are deleted this many days after the job finished (0 keeps them)
+    retention_days: int = Field(default=30, ge=0)
+    #: a job another host marked running this long ago is recovered as failed (same host: when its worker is gone)
+    job_stale_minutes: int = Field(default=240, ge=1)
 
 
 class TenantCredential(_Strict):
@@ -394,6 +419,7 @@ class Settings(BaseSettings):
     output: OutputSettings = OutputSettings()
     http: HttpSettings = HttpSettings()
     sync: SyncSettings = SyncSettings()
+    report: ReportSettings = ReportSettings()
     #: how many tenants sync at the same time
     max_parallel_tenants: int = Field(default=4, ge=1, le=32)
     tenants: Annotated[list[TenantSettings], Field(default_factory=list)]
@@ -426,6 +452,11 @@ class Settings(BaseSettings):
     @property
     def output_dir(self) -> Path:
         return Path(self.output.dir).expanduser() if self.output.dir else self.data_dir / "artifacts"
+
+    @property
+    def report_jobs_dir(self) -> Path:
+        """Where request-report jobs keep their artifacts (one folder per job)."""
+        return self.output_dir / "report-jobs"
 
     @property
     def inbox_dir(self) -> Path:

@@ -16,18 +16,21 @@ from models.exchange import (
 )
 from models.message_trace import MessageTrace
 from models.ops import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
+from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
 from models.signins import SignIn
 from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, UsageUserDetail
 
 __all__ = [
     "ALL_MODELS",
     "COVERAGE_STATUSES",
+    "REPORT_JOB_STATUSES",
     "RUN_STATUSES",
     "Coverage",
     "HistoricalSearchJob",
     "ImportedTlsAggregate",
     "MailboxSmtpPosture",
     "MessageTrace",
+    "ReportJob",
     "ReportSettingsSnapshot",
     "SQLModel",
     "SignIn",
@@ -59,4 +62,5 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     Watermark,
     Coverage,
     SkippedRecord,
+    ReportJob,
 )

@@ -2,11 +2,11 @@
 
 from connector.commands.check import check
 from connector.commands.demo import demo
-from connector.commands.report import report, reports, request_report
 from connector.commands.imports import import_
+from connector.commands.report import report, reports, request_report
 from connector.commands.simulate import simulate
 from connector.commands.sync import sync
 
 __all__ = ["COMMANDS"]
 
-COMMANDS = (check, sync, import_, simulate, demo)
+COMMANDS = (check, sync, import_, report, request_report, reports, simulate, demo)

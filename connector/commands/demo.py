@@ -2,12 +2,39 @@
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from connector.commands.common import EXIT_FAILED, EXIT_OK, Ctx, expected_errors
 
+if TYPE_CHECKING:
+    from connector.config import Settings
+
 __all__ = ["demo"]
+
+
+def _build_reports(settings: "Settings") -> list[Path]:
+    """The last 7 days' report of every demo tenant, in ``output_dir/<tenant>``; the HTML paths."""
+    from datetime import UTC, datetime, timedelta
+
+    from connector.artifacts import ReportParams, build_report
+    from connector.sync.factory import open_settings_store
+
+    today = datetime.now(UTC).date()
+    store = open_settings_store(settings)
+    try:
+        paths = []
+        for tenant in settings.tenants:
+            params = ReportParams.build(
+                settings, tenant=tenant.name, date_from=today - timedelta(days=6), date_to=today
+            )
+            html = build_report(store, params, settings.output_dir / tenant.name).html
+            if html is not None:
+                paths.append(html)
+        return paths
+    finally:
+        store.close()
 
 
 @click.command("demo")
@@ -42,10 +69,13 @@ def demo(obj: Ctx, data_dir: Path, seed: int, users: int) -> None:
         results = run_sync_job(env.settings, progress=make_progress())
         print_sync_summary(results, console)
         settings = env.settings
+        html_paths = _build_reports(settings)
     console.print()
     console.print(f"configuration: {env.config_path}")
     console.print(f"database:      {settings.database_url}")
     console.print(f"artifacts:     {settings.output_dir}")
+    for path in html_paths:
+        console.print(f"open the report: {path.resolve().as_uri()}")
     # the tenants without an Entra P1 licence or with concealed names are there on purpose: their coverage
     # rows say why a section is empty, and the exit code stays 0 for them
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)

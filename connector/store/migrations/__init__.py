@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import StorageError
-from connector.store.migrations import v0001_initial
+from connector.store.migrations import v0001_initial, v0002_report_jobs_and_bi_views
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
 
@@ -35,7 +35,10 @@ class Migration:
     upgrade: Callable[[Connection], None]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, v0001_initial.DESCRIPTION, v0001_initial.upgrade),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, v0001_initial.DESCRIPTION, v0001_initial.upgrade),
+    Migration(2, v0002_report_jobs_and_bi_views.DESCRIPTION, v0002_report_jobs_and_bi_views.upgrade),
+)
 
 _meta = sa.MetaData()
 _schema_version = sa.Table(

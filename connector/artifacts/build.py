@@ -1,0 +1,225 @@
+"""Build the report artifacts of one tenant from the database (no Graph call).
+
+Each query runs once; its rows stream in batches to every requested format (CSV, XLSX, Parquet, HTML), so memory
+stays flat whatever the tenant's size. Every file appears atomically; if the build fails, none of the files it was
+writing appears, and files of an earlier build under the same names are left as they were.
+"""
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from connector.artifacts.coverage import SECTION_SOURCES, coverage_rows, empty_reason
+from connector.artifacts.html_sink import HtmlSink
+from connector.artifacts.kpi import flyout, latest_kpi
+from connector.artifacts.params import ReportParams
+from connector.artifacts.safety import atomic_open
+from connector.artifacts.sinks import CsvSink, Sink
+from connector.artifacts.sql import Dialect, ud
+from connector.artifacts.tables import COVERAGE_TABLE, TABLES, TableSpec
+from connector.artifacts.tls_auth import tls_rows
+from connector.artifacts.volume import smtp_cs_days
+from connector.store.store import Store
+
+__all__ = ["BATCH_ROWS", "SUMMARY_NAME", "BuildResult", "build_report", "run_queries"]
+
+SUMMARY_NAME = "summary.json"
+BATCH_ROWS = 5000
+FORMAT_VERSION = 1
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    paths: list[Path] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def html(self) -> Path | None:
+        return next((p for p in self.paths if p.suffix == ".html"), None)
+
+
+def _stream(conn: Connection, d: Dialect, params: ReportParams, spec: TableSpec) -> Any:
+    if spec.query is None:
+        raise ValueError(f"table {spec.name} has no query")
+    result = conn.execute(spec.query(d, params), execution_options={"stream_results": True, "yield_per": BATCH_ROWS})
+    for part in result.partitions(BATCH_ROWS):
+        rows = [tuple(r) for r in part]
+        yield [spec.transform(r) for r in rows] if spec.transform else rows
+
+
+def run_queries(store: Store, params: ReportParams) -> dict[str, int]:
+    """Run every aggregate query and fetch its rows, writing nothing (the benchmark's baseline)."""
+    d = Dialect(store.dialect)
+    counts: dict[str, int] = {}
+    with store.read() as conn:
+        for spec in TABLES:
+            counts[spec.name] = sum(len(b) for b in _stream(conn, d, params, spec))
+        coverage_rows(conn, params)
+        latest_kpi(conn, params)
+        flyout(conn, d, params)
+    return counts
+
+
+def _make_sinks(params: ReportParams, out_dir: Path) -> tuple[list[Sink], HtmlSink | None]:
+    sinks: list[Sink] = []
+    if "csv" in params.formats:
+        sinks.append(CsvSink(out_dir))
+    if "xlsx" in params.formats:
+        from connector.artifacts.xlsx_sink import XlsxSink
+
+        sinks.append(XlsxSink(out_dir))
+    if "parquet" in params.formats:
+        from connector.artifacts.parquet_sink import ParquetSink
+
+        sinks.append(ParquetSink(out_dir))
+    html = HtmlSink(out_dir, params.html_max_rows) if "html" in params.formats else None
+    if html is not None:
+        sinks.append(html)
+    return sinks, html
+
+
+def _feed(sinks: Sequence[Sink], spec: TableSpec, batches: Any) -> int:
+    n = 0
+    for sink in sinks:
+        sink.begin(spec)
+    for rows in batches:
+        n += len(rows)
+        for sink in sinks:
+            sink.write(spec, rows)
+    for sink in sinks:
+        sink.end(spec)
+    return n
+
+
+def _facts(conn: Connection, d: Dialect, params: ReportParams) -> dict[str, Any]:
+    days = [r[0].isoformat() for r in conn.execute(smtp_cs_days(d, params))]
+    t = tls_rows(d, params)
+    tls_sources = {
+        str(src): int(n) for src, n in conn.execute(sa.select(t.c.tls_source, sa.func.count()).group_by(t.c.tls_source))
+    }
+    concealed = conn.execute(
+        sa.select(sa.func.count(sa.distinct(ud.c.user_principal_name))).where(
+            ud.c.tenant == params.tenant, ud.c.concealed.is_(True), ud.c.smtp_app.is_(True)
+        )
+    ).scalar_one()
+    return {"cs_days": days, "tls_sources": tls_sources, "concealed": int(concealed)}
+
+
+def _summary(
+    params: ReportParams,
+    *,
+    now: datetime,
+    facts: dict[str, Any],
+    kpi: dict[str, Any],
+    week: dict[str, Any],
+    coverage: list[Any],
+    rows: dict[str, int],
+) -> dict[str, Any]:
+    n_days = (params.date_to - params.date_from).days + 1
+    cs_days = facts["cs_days"]
+    trace_rows = "rows from the sender's SMTP sign-in IPs only" if params.trace_signin_ip_only else "all their mail"
+    ts = facts["tls_sources"]
+    notes = {
+        "sending_volume": (
+            f"{len(cs_days)} of {n_days} days rest on SmtpCSReport rows (exact SMTP AUTH submissions, "
+            f"SUM(message_count)); the other {n_days - len(cs_days)} on message trace: COUNT(DISTINCT messageId) "
+            f"of the SMTP AUTH senders, {trace_rows}."
+        ),
+        "tls_usage": (
+            f"{ts.get('smtp_cs_report', 0)} senders from SmtpCSReport rows, {ts.get('imported_export', 0)} from an "
+            f"imported admin center export, {ts.get('none', 0)} without TLS data (all their messages counted as "
+            "unknown: request an SmtpCSReport or import the export)."
+        ),
+        "auth_protocol": "Basic: SmtpCSReport authMethod, a successful Authenticated SMTP sign-in, or the export; "
+        "OAuth: only OAuth evidence; unknown: no evidence.",
+        "accounts": f"{facts['concealed']} accounts with SMTP AUTH usage have concealed names and are not joined "
+        "(turn off concealed names in the Microsoft 365 admin center to see them)."
+        if facts["concealed"]
+        else "Every source joined by lower-cased address.",
+        "kpi": "usage_apps_kpi (D7) per report refresh date; usage_user_counts per day.",
+    }
+    tables: dict[str, dict[str, Any]] = {
+        s.name: {
+            "file": f"{s.name}.csv",
+            "section": s.section,
+            "rows": rows.get(s.name, 0),
+            "columns": list(s.column_names),
+        }
+        for s in (*TABLES, COVERAGE_TABLE)
+    }
+    sections: dict[str, Any] = {}
+    for section, sources in SECTION_SOURCES.items():
+        n = sum(t["rows"] for t in tables.values() if t["section"] == section)
+        sections[section] = {
+            "sources": list(sources),
+            "source_note": notes[section],
+            "rows": n,
+            "empty_reason": None if n else empty_reason(coverage, section),
+        }
+    return {
+        "format_version": FORMAT_VERSION,
+        "tenant": params.tenant,
+        "generated_at": now.isoformat(),
+        "parameters": params.as_json(),
+        "kpi": kpi,
+        "flyout": week,
+        "volume_sources": {
+            "smtp_cs_report_days": cs_days,
+            "message_trace_rows": "smtp_signin_ip_only" if params.trace_signin_ip_only else "all",
+        },
+        "tls_sources": ts,
+        "concealed_smtp_accounts": facts["concealed"],
+        "sections": sections,
+        "tables": tables,
+        "coverage": [r.as_dict() for r in coverage],
+    }
+
+
+def build_report(
+    store: Store, params: ReportParams, out_dir: Path, *, now: Callable[[], datetime] | None = None
+) -> BuildResult:
+    """Write the artifacts of ``params.formats`` plus ``summary.json`` into ``out_dir``.
+
+    Raises StorageError (database) or OSError (the folder cannot be written).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    generated = (now or (lambda: datetime.now(UTC)))()
+    d = Dialect(store.dialect)
+    result = BuildResult(out_dir)
+    sinks, html = _make_sinks(params, out_dir)
+    with store.read() as conn:
+        try:
+            for spec in TABLES:
+                result.rows[spec.name] = _feed(sinks, spec, _stream(conn, d, params, spec))
+            coverage = coverage_rows(conn, params)
+            cov_rows = [tuple(r.as_dict().values()) for r in coverage]
+            result.rows[COVERAGE_TABLE.name] = _feed(sinks, COVERAGE_TABLE, [cov_rows])
+            facts = _facts(conn, d, params)
+            kpi, week = latest_kpi(conn, params), flyout(conn, d, params)
+            for sink in sinks:
+                result.paths.extend(sink.close())
+        except BaseException:
+            for sink in sinks:
+                sink.abort()
+            raise
+    result.summary = _summary(
+        params, now=generated, facts=facts, kpi=kpi, week=week, coverage=coverage, rows=result.rows
+    )
+    if html is not None:
+        meta = {**params.as_json(), "generated_at": generated.isoformat(timespec="seconds")}
+        result.paths.append(html.finish(meta, result.summary))
+    summary_path = out_dir / SUMMARY_NAME
+    result.summary["artifacts"] = sorted(str(p.relative_to(out_dir)) for p in [*result.paths, summary_path])
+    with atomic_open(summary_path) as fh:
+        json.dump(result.summary, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")
+    result.paths.append(summary_path)
+    return result

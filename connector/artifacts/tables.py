@@ -1,0 +1,180 @@
+"""The tables of the report: stable names, typed columns, and the query that fills each.
+
+The names and columns are part of the product (documented in ``docs/artifacts.md``): add columns at the end,
+never rename or reorder.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.sql import Select
+
+from connector.artifacts.accounts import ACTIONS, accounts
+from connector.artifacts.kpi import kpi_history
+from connector.artifacts.params import ReportParams
+from connector.artifacts.sql import Dialect
+from connector.artifacts.tls_auth import auth_by_sender, tls_by_sender
+from connector.artifacts.volume import volume_by_domain_day, volume_by_sender_day, volume_by_sender_total
+
+__all__ = ["COVERAGE_TABLE", "TABLES", "Column", "ColumnType", "TableSpec"]
+
+ColumnType = Literal["date", "datetime", "text", "int", "float", "bool"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: str
+    section: str
+    columns: tuple[Column, ...]
+    query: Callable[[Dialect, ReportParams], Select[Any]] | None
+    #: turns a query row into the output row (same order as ``columns``)
+    transform: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _cols(*spec: str) -> tuple[Column, ...]:
+    out = []
+    for item in spec:
+        name, _, typ = item.partition(":")
+        out.append(Column(name, typ or "text"))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def _evidence(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    sender, domain, protocol, cs_basic, cs_oauth, signins, export, tls_source = row
+    parts = []
+    if cs_basic or cs_oauth:
+        parts.append(f"SmtpCSReport: {cs_basic} Basic, {cs_oauth} OAuth messages")
+    if signins:
+        parts.append(f"{signins} successful Authenticated SMTP (Basic) sign-ins")
+    if export:
+        parts.append(f"admin center export: {export}")
+    if not parts:
+        parts.append("no SmtpCSReport rows, Basic sign-ins or export for this sender (OAuth leaves no sign-in)")
+    return (sender, domain, protocol, "; ".join(parts), cs_basic, cs_oauth, signins, export, tls_source)
+
+
+def _action(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (*row[:4], ACTIONS.get(row[3], ""), *row[4:])
+
+
+TLS_COLUMNS = _cols(
+    "sender_address",
+    "sender_domain",
+    "messages:int",
+    "tls10_messages:int",
+    "tls11_messages:int",
+    "tls12_messages:int",
+    "tls13_messages:int",
+    "tls_unknown_messages:int",
+    "tls10_pct:float",
+    "tls11_pct:float",
+    "tls12_pct:float",
+    "tls13_pct:float",
+    "auth_protocol",
+)
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        "sending_volume_by_domain",
+        "Sending volume by domain per day",
+        "sending_volume",
+        _cols("date:date", "sender_domain", "messages:int"),
+        volume_by_domain_day,
+    ),
+    TableSpec(
+        "sending_volume_by_sender",
+        "Sending volume by sender per day",
+        "sending_volume",
+        _cols("date:date", "sender_address", "sender_domain", "messages:int"),
+        volume_by_sender_day,
+    ),
+    TableSpec(
+        "sending_volume_sender_totals",
+        "Sending volume per sender",
+        "sending_volume",
+        _cols("sender_address", "sender_domain", "messages:int", "active_days:int"),
+        volume_by_sender_total,
+    ),
+    TableSpec("tls_usage_by_sender", "TLS usage per sender", "tls_usage", TLS_COLUMNS, tls_by_sender),
+    TableSpec(
+        "auth_protocol_by_sender",
+        "Authentication protocol per sender",
+        "auth_protocol",
+        _cols(
+            "sender_address",
+            "sender_domain",
+            "auth_protocol",
+            "evidence",
+            "smtp_cs_basic_messages:int",
+            "smtp_cs_oauth_messages:int",
+            "basic_signins:int",
+            "export_auth_protocol",
+            "tls_source",
+        ),
+        auth_by_sender,
+        _evidence,
+    ),
+    TableSpec(
+        "accounts",
+        "Accounts",
+        "accounts",
+        _cols(
+            "account",
+            "domain",
+            "display_name",
+            "status",
+            "action",
+            "auth_protocol",
+            "messages:int",
+            "legacy_tls_messages:int",
+            "tls_source",
+            "basic_signins:int",
+            "failed_signins:int",
+            "last_signin_at:datetime",
+            "usage_report_smtp:bool",
+            "usage_last_activity_date:date",
+            "smtp_auth_enabled:bool",
+            "posture_snapshot_date:date",
+        ),
+        accounts,
+        _action,
+    ),
+    TableSpec(
+        "kpi_history",
+        "Accounts using SMTP AUTH over time",
+        "kpi",
+        _cols("date:date", "smtp_accounts_7d:int", "daily_smtp_users:int"),
+        lambda d, p: kpi_history(p),
+    ),
+)
+
+#: filled from the coverage rows, not from a query
+COVERAGE_TABLE = TableSpec(
+    "coverage",
+    "Coverage",
+    "coverage",
+    _cols(
+        "section",
+        "source",
+        "status",
+        "rows_in_range:int",
+        "data_as_of",
+        "last_run_status",
+        "last_run_at",
+        "reason",
+        "fix",
+    ),
+    None,
+)

@@ -1,0 +1,227 @@
+"""``smtpauth report``, ``smtpauth request-report`` and ``smtpauth reports list / show / download``."""
+
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from connector.commands.common import EXIT_FAILED, EXIT_OK, Ctx, expected_errors
+
+if TYPE_CHECKING:
+    from connector.artifacts import ReportParams
+    from connector.config import Settings
+
+__all__ = ["report", "reports", "request_report"]
+
+_FORMATS_HELP = "Comma-separated formats: html, csv, xlsx, parquet (default: report.formats)."
+
+
+def _range_options(fn: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(
+        (
+            click.option("--tenant", "-t", required=True, help="Tenant name from the configuration."),
+            click.option("--from", "date_from", required=True, help="First day (UTC), YYYY-MM-DD."),
+            click.option("--to", "date_to", required=True, help="Last day (UTC, included), YYYY-MM-DD."),
+            click.option("--domain", "domains", multiple=True, help="Only this sender domain (repeatable)."),
+            click.option("--sender", "senders", multiple=True, help="Only this sender address (repeatable)."),
+            click.option("--format", "formats", multiple=True, help=_FORMATS_HELP),
+            click.option(
+                "--signin-ip-only/--all-trace-rows",
+                "signin_ip_only",
+                default=None,
+                help="Message-trace volume: only rows from the sender's SMTP sign-in IPs (default: "
+                "report.trace_signin_ip_only).",
+            ),
+        )
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _params(
+    obj: Ctx,
+    tenant: str,
+    date_from: str,
+    date_to: str,
+    domains: tuple[str, ...],
+    senders: tuple[str, ...],
+    formats: tuple[str, ...],
+    signin_ip_only: bool | None,
+) -> "tuple[Settings, ReportParams]":
+    from connector.artifacts import ReportParams, parse_date, parse_formats
+
+    settings = obj.settings()
+    params = ReportParams.build(
+        settings,
+        tenant=tenant,
+        date_from=parse_date(date_from, "--from"),
+        date_to=parse_date(date_to, "--to"),
+        domains=domains,
+        senders=senders,
+        formats=parse_formats(formats) if formats else None,
+        trace_signin_ip_only=signin_ip_only,
+    )
+    return settings, params
+
+
+@click.command("report")
+@_range_options
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Folder.")
+@click.pass_obj
+@expected_errors
+def report(
+    obj: Ctx,
+    tenant: str,
+    date_from: str,
+    date_to: str,
+    domains: tuple[str, ...],
+    senders: tuple[str, ...],
+    formats: tuple[str, ...],
+    signin_ip_only: bool | None,
+    out_dir: Path,
+) -> None:
+    """Build the SMTP AUTH clients report from the database (no call to Microsoft)."""
+    from connector.artifacts import build_report
+    from connector.sync.factory import open_settings_store
+
+    settings, params = _params(obj, tenant, date_from, date_to, domains, senders, formats, signin_ip_only)
+    store = open_settings_store(settings)
+    try:
+        result = build_report(store, params, out_dir)
+    finally:
+        store.close()
+    for path in result.paths:
+        click.echo(f"wrote {path}")
+    for name, section in result.summary["sections"].items():
+        if section["empty_reason"]:
+            click.echo(f"note: {name} is empty: {section['empty_reason']}")
+    if result.html is not None:
+        click.echo(f"open {result.html.resolve().as_uri()}")
+
+
+@click.command("request-report")
+@_range_options
+@click.option("--wait", is_flag=True, help="Run the job in this process and wait for it.")
+@click.pass_obj
+@expected_errors
+def request_report(
+    obj: Ctx,
+    tenant: str,
+    date_from: str,
+    date_to: str,
+    domains: tuple[str, ...],
+    senders: tuple[str, ...],
+    formats: tuple[str, ...],
+    signin_ip_only: bool | None,
+    wait: bool,
+) -> None:
+    """Queue a report and build it in the background; follow it with `smtpauth reports show JOB_ID`."""
+    from connector.sync.factory import open_settings_store
+    from jobs import report as jobs
+
+    settings, params = _params(obj, tenant, date_from, date_to, domains, senders, formats, signin_ip_only)
+    store = open_settings_store(settings)
+    try:
+        jobs.recover_report_jobs(settings, store)
+        job_id = jobs.request_report(store, params)
+        if wait:
+            job = jobs.run_report_job(settings, store, job_id)
+            click.echo(f"{job_id} {job.status}" + (f": {job.error}" if job.error else ""))
+            sys.exit(EXIT_OK if job.status == "succeeded" else EXIT_FAILED)
+        pid = jobs.spawn_worker(obj.config_path, job_id, settings.report_jobs_dir / "logs")
+    finally:
+        store.close()
+    click.echo(f"{job_id} queued (worker pid {pid}); see: smtpauth reports show {job_id}")
+
+
+@click.group("reports")
+def reports() -> None:
+    """Requested reports: list, show, download."""
+
+
+@reports.command("list")
+@click.option("--tenant", "-t", default=None, help="Only this tenant.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.pass_obj
+@expected_errors
+def list_cmd(obj: Ctx, tenant: str | None, limit: int) -> None:
+    """Newest requested reports first."""
+    from connector.sync.factory import open_settings_store
+    from jobs import report as jobs
+
+    settings = obj.settings()
+    store = open_settings_store(settings)
+    try:
+        jobs.recover_report_jobs(settings, store)
+        rows = jobs.list_report_jobs(store, tenant=tenant, limit=limit)
+    finally:
+        store.close()
+    if not rows:
+        click.echo("no requested reports")
+    for j in rows:
+        state = "purged" if j.purged_at else j.status
+        click.echo(f"{j.job_id}  {j.tenant}  {j.date_from}..{j.date_to}  {state}  {j.requested_at:%Y-%m-%d %H:%M}Z")
+
+
+@reports.command("show")
+@click.argument("job_id")
+@click.pass_obj
+@expected_errors
+def show(obj: Ctx, job_id: str) -> None:
+    """Status, parameters and artifacts of one requested report."""
+    import json
+
+    from connector.sync.factory import open_settings_store
+    from jobs import report as jobs
+
+    settings = obj.settings()
+    store = open_settings_store(settings)
+    try:
+        jobs.recover_report_jobs(settings, store)
+        j = jobs.get_report_job(store, job_id)
+    finally:
+        store.close()
+    click.echo(f"job:        {j.job_id}\ntenant:     {j.tenant}\nrange:      {j.date_from} .. {j.date_to}")
+    click.echo(f"parameters: {json.dumps(j.parameters)}\nstatus:     {j.status}")
+    for label, value in (("requested", j.requested_at), ("started", j.started_at), ("finished", j.finished_at)):
+        if value is not None:
+            click.echo(f"{label + ':':<12}{value.isoformat()}")
+    if j.error:
+        click.echo(f"error:      {j.error}")
+    if j.purged_at:
+        click.echo(f"artifacts removed by the retention policy on {j.purged_at:%Y-%m-%d}")
+    elif j.artifact_dir:
+        click.echo(f"folder:     {j.artifact_dir}")
+        for name in j.artifacts:
+            click.echo(f"  {name}")
+
+
+@reports.command("download")
+@click.argument("job_id")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.pass_obj
+@expected_errors
+def download(obj: Ctx, job_id: str, out_dir: Path) -> None:
+    """Copy the artifacts of a finished report into a folder."""
+    from connector.errors import ConfigError
+    from connector.sync.factory import open_settings_store
+    from jobs import report as jobs
+
+    settings = obj.settings()
+    store = open_settings_store(settings)
+    try:
+        j = jobs.get_report_job(store, job_id)
+    finally:
+        store.close()
+    if j.status != "succeeded":
+        raise ConfigError(f"report {job_id} is {j.status}" + (f": {j.error}" if j.error else ""), key="JOB_ID")
+    if j.purged_at or not j.artifact_dir or not Path(j.artifact_dir).is_dir():
+        raise ConfigError(f"the artifacts of report {job_id} were removed by the retention policy", key="JOB_ID")
+    source = Path(j.artifact_dir)
+    for name in j.artifacts:
+        target = out_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, target)
+        click.echo(f"wrote {target}")

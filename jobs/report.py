@@ -1,0 +1,238 @@
+"""Report jobs: build a report now, or queue one (the admin center's "Request report") and run it in the background.
+
+The ``report_job`` table is the record of every requested report: ``queued`` → ``running`` → ``succeeded`` /
+``failed`` (with the reason). :func:`request_report` queues; :func:`run_report_job` claims a queued job (an atomic
+``UPDATE ... WHERE status = 'queued'``), builds its artifacts under ``settings.report_jobs_dir / job_id`` and
+records the outcome; :func:`spawn_worker` runs it in a detached process. :func:`recover_report_jobs` marks jobs
+whose worker is gone as failed, so a crash never leaves a job "running" forever; :func:`purge_expired_reports`
+applies ``report.retention_days``. The CLI and the service call these functions.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.artifacts import ReportParams, build_report
+from connector.config import Settings
+from connector.errors import ConfigError, SmtpAuthError
+from connector.store.store import Store
+from models import ReportJob
+
+__all__ = [
+    "ReportJobView",
+    "get_report_job",
+    "list_report_jobs",
+    "purge_expired_reports",
+    "recover_report_jobs",
+    "request_report",
+    "run_report_job",
+    "spawn_worker",
+]
+
+_job: sa.Table = ReportJob.__table__  # type: ignore[attr-defined]
+_MAX_ERROR = 2000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ReportJobView:
+    job_id: str
+    tenant: str
+    date_from: date
+    date_to: date
+    parameters: dict[str, Any]
+    status: str
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    artifact_dir: str | None
+    artifacts: list[str]
+    error: str | None
+    purged_at: datetime | None
+
+
+def _view(row: Any) -> ReportJobView:
+    return ReportJobView(
+        job_id=row.job_id,
+        tenant=row.tenant,
+        date_from=row.date_from,
+        date_to=row.date_to,
+        parameters=json.loads(row.parameters),
+        status=row.status,
+        requested_at=row.requested_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        artifact_dir=row.artifact_dir,
+        artifacts=json.loads(row.artifacts) if row.artifacts else [],
+        error=row.error,
+        purged_at=row.purged_at,
+    )
+
+
+def request_report(store: Store, params: ReportParams, *, now: datetime | None = None) -> str:
+    """Queue a report; return its job id."""
+    job_id = str(uuid.uuid4())
+    with store.transaction() as tx:
+        tx.execute(
+            _job.insert().values(
+                job_id=job_id,
+                tenant=params.tenant,
+                date_from=params.date_from,
+                date_to=params.date_to,
+                parameters=json.dumps(params.as_json()),
+                status="queued",
+                requested_at=now or _now(),
+            )
+        )
+    return job_id
+
+
+def get_report_job(store: Store, job_id: str) -> ReportJobView:
+    """Raises ConfigError for an unknown job id."""
+    with store.read() as conn:
+        row = conn.execute(sa.select(_job).where(_job.c.job_id == job_id)).first()
+    if row is None:
+        raise ConfigError(f"no report job {job_id!r}: see `smtpauth reports list`", key="JOB_ID")
+    return _view(row)
+
+
+def list_report_jobs(store: Store, *, tenant: str | None = None, limit: int = 50) -> list[ReportJobView]:
+    q = sa.select(_job).order_by(_job.c.requested_at.desc(), _job.c.id.desc()).limit(limit)
+    if tenant:
+        q = q.where(_job.c.tenant == tenant)
+    with store.read() as conn:
+        return [_view(r) for r in conn.execute(q)]
+
+
+def _params(settings: Settings, job: ReportJobView) -> ReportParams:
+    p = job.parameters
+    return ReportParams.build(
+        settings,
+        tenant=job.tenant,
+        date_from=job.date_from,
+        date_to=job.date_to,
+        domains=p.get("domains", []),
+        senders=p.get("senders", []),
+        formats=p.get("formats") or None,
+        trace_signin_ip_only=bool(p.get("trace_signin_ip_only", False)),
+        today=job.requested_at.date(),
+    )
+
+
+def run_report_job(settings: Settings, store: Store, job_id: str) -> ReportJobView:
+    """Claim the queued job ``job_id``, build its artifacts, record the outcome, apply retention.
+
+    Returns the job as it ended. A job that is not queued (another worker took it) is returned untouched.
+    """
+    with store.transaction() as tx:
+        claimed = tx.execute(
+            _job.update()
+            .where(_job.c.job_id == job_id, _job.c.status == "queued")
+            .values(status="running", started_at=_now(), worker_host=socket.gethostname(), worker_pid=os.getpid())
+        ).rowcount
+    job = get_report_job(store, job_id)
+    if not claimed:
+        return job
+    out_dir = settings.report_jobs_dir / job_id
+    values: dict[str, Any]
+    try:
+        result = build_report(store, _params(settings, job), out_dir)
+        names = sorted(str(p.relative_to(out_dir)) for p in result.paths)
+        values = {"status": "succeeded", "artifact_dir": str(out_dir), "artifacts": json.dumps(names)}
+    except (SmtpAuthError, OSError, ValueError) as exc:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        values = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]}
+    with store.transaction() as tx:
+        tx.execute(_job.update().where(_job.c.job_id == job_id).values(finished_at=_now(), **values))
+    purge_expired_reports(settings, store)
+    return get_report_job(store, job_id)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_report_jobs(settings: Settings, store: Store, *, now: datetime | None = None) -> list[str]:
+    """Mark as failed every running job whose worker is gone; return their ids.
+
+    Same host: the worker process no longer exists. Another host (a shared PostgreSQL): the job has been running
+    longer than ``report.job_stale_minutes``.
+    """
+    now = now or _now()
+    host = socket.gethostname()
+    stale = now - timedelta(minutes=settings.report.job_stale_minutes)
+    recovered: list[str] = []
+    with store.transaction() as tx:
+        for row in tx.execute(sa.select(_job).where(_job.c.status == "running")).all():
+            same_host = row.worker_host == host
+            gone = (same_host and (row.worker_pid is None or not _alive(row.worker_pid))) or (
+                not same_host and (row.started_at is None or row.started_at < stale)
+            )
+            if gone:
+                tx.execute(
+                    _job.update()
+                    .where(_job.c.id == row.id, _job.c.status == "running")
+                    .values(
+                        status="failed",
+                        finished_at=now,
+                        error="interrupted: the worker stopped before finishing (request the report again)",
+                    )
+                )
+                recovered.append(row.job_id)
+    return recovered
+
+
+def purge_expired_reports(settings: Settings, store: Store, *, now: datetime | None = None) -> list[str]:
+    """Delete the artifacts of jobs finished more than ``report.retention_days`` ago; the records stay."""
+    days = settings.report.retention_days
+    if days <= 0:
+        return []
+    cutoff = (now or _now()) - timedelta(days=days)
+    purged: list[str] = []
+    with store.transaction() as tx:
+        rows = tx.execute(
+            sa.select(_job.c.id, _job.c.job_id, _job.c.artifact_dir).where(
+                _job.c.finished_at < cutoff, _job.c.purged_at.is_(None), _job.c.artifact_dir.is_not(None)
+            )
+        ).all()
+        for row in rows:
+            folder = Path(row.artifact_dir)
+            if folder.parent.resolve() == settings.report_jobs_dir.resolve():
+                shutil.rmtree(folder, ignore_errors=True)
+            tx.execute(_job.update().where(_job.c.id == row.id).values(purged_at=now or _now()))
+            purged.append(row.job_id)
+    return purged
+
+
+def spawn_worker(config_path: Path | None, job_id: str, log_dir: Path, extra_env: dict[str, str] | None = None) -> int:
+    """Start ``python -m jobs.report_worker`` detached from this process; return its pid."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    argv: Sequence[str] = [sys.executable, "-m", "jobs.report_worker", "--job", job_id]
+    if config_path is not None:
+        argv = [*argv, "--config", str(config_path)]
+    env = {**os.environ, **(extra_env or {})}
+    with (log_dir / f"{job_id}.log").open("ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env
+        )
+    return proc.pid
