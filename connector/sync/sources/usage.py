@@ -130,9 +130,6 @@ class UsageDetailSource:
         def detail_json(view: str) -> Callable[[Mapping[str, Any]], Iterator[Normalized]]:
             return lambda page: norm.normalize_user_detail_json(page, tenant=tenant, view=view)
 
-        def refresh_mark(day: date | None) -> Iterable[tuple[str, str]]:
-            return [("refresh_date", day.isoformat())] if day else []
-
         modified, refresh = _fetch_report(
             ctx,
             run,
@@ -144,12 +141,9 @@ class UsageDetailSource:
             model=UsageUserDetail,
             key=DETAIL_KEY,
             keep=_smtp_rows,
-            extra_watermarks=refresh_mark,
+            extra_watermarks=_refresh_mark,
         )
-        with ctx.store.read() as conn:
-            stored = runs.get_watermark(conn, tenant, self.name, "refresh_date")
-        if refresh is None and stored:
-            refresh = date.fromisoformat(stored)
+        refresh = refresh or _stored_refresh(ctx, self.name)
         if refresh is None:
             run.coverage_reason = "the usage report has no rows yet (Microsoft refreshes it every 24-48 h)"
             return
@@ -204,7 +198,54 @@ class UsageDetailSource:
         return [d.isoformat() for d in days if marks[d] == UNAVAILABLE]
 
 
-class UsageCountsSource:
+def _refresh_mark(day: date | None) -> Iterable[tuple[str, str]]:
+    return [("refresh_date", day.isoformat())] if day else []
+
+
+def _stored_refresh(ctx: TenantContext, source: str) -> date | None:
+    with ctx.store.read() as conn:
+        stored = runs.get_watermark(conn, ctx.tenant.name, source, "refresh_date")
+    return date.fromisoformat(stored) if stored else None
+
+
+class _CountsReport:
+    """One whole report view (no per-user rows): download, load, remember its refresh date."""
+
+    name: str
+    permission: str
+    opt_in = False
+    api: str
+    period: str
+    model: Any
+    key: tuple[str, ...]
+
+    def enabled(self, tenant: TenantSettings) -> bool:
+        return True
+
+    def normalize_csv(self, source: BytesSource, tenant: str) -> Iterator[Normalized]:
+        raise NotImplementedError
+
+    def normalize_json(self, page: Mapping[str, Any], tenant: str) -> Iterator[Normalized]:
+        raise NotImplementedError
+
+    def run(self, ctx: TenantContext, run: SourceRun) -> None:
+        tenant = ctx.tenant.name
+        _, refresh = _fetch_report(
+            ctx,
+            run,
+            self.api,
+            f"period='{self.period}'",
+            etag_key=f"etag:{self.period}",
+            csv_normalizer=lambda src: self.normalize_csv(src, tenant),
+            json_normalizer=lambda page: self.normalize_json(page, tenant),
+            model=self.model,
+            key=self.key,
+            extra_watermarks=_refresh_mark,
+        )
+        run.data_as_of = _as_of(refresh or _stored_refresh(ctx, self.name))
+
+
+class UsageCountsSource(_CountsReport):
     """``getEmailAppUsageUserCounts(period='D180')``: SMTP users per day.
 
     Always the longest period: one small file, and late corrections by Microsoft to any day still served reach
@@ -213,59 +254,30 @@ class UsageCountsSource:
 
     name = norm.USER_COUNTS.name
     permission = norm.USER_COUNTS.permission
-    opt_in = False
+    api = COUNTS_API
+    period = "D180"
+    model = UsageUserCounts
+    key = norm.USER_COUNTS.key
 
-    def enabled(self, tenant: TenantSettings) -> bool:
-        return True
+    def normalize_csv(self, source: BytesSource, tenant: str) -> Iterator[Normalized]:
+        return norm.normalize_user_counts_csv(source, tenant=tenant)
 
-    def run(self, ctx: TenantContext, run: SourceRun) -> None:
-        tenant = ctx.tenant.name
-        _, refresh = _fetch_report(
-            ctx,
-            run,
-            COUNTS_API,
-            "period='D180'",
-            etag_key="etag:D180",
-            csv_normalizer=lambda src: norm.normalize_user_counts_csv(src, tenant=tenant),
-            json_normalizer=lambda page: norm.normalize_user_counts_json(page, tenant=tenant),
-            model=UsageUserCounts,
-            key=("tenant", "report_date"),
-            extra_watermarks=lambda d: [("refresh_date", d.isoformat())] if d else [],
-        )
-        if refresh is None:
-            with ctx.store.read() as conn:
-                stored = runs.get_watermark(conn, tenant, self.name, "refresh_date")
-            refresh = date.fromisoformat(stored) if stored else None
-        run.data_as_of = _as_of(refresh)
+    def normalize_json(self, page: Mapping[str, Any], tenant: str) -> Iterator[Normalized]:
+        return norm.normalize_user_counts_json(page, tenant=tenant)
 
 
-class UsageAppsKpiSource:
+class UsageAppsKpiSource(_CountsReport):
     """``getEmailAppUsageAppsUserCounts(period='D7')``: the admin center widget, one value kept per refresh."""
 
     name = norm.APPS_USER_COUNTS.name
     permission = norm.APPS_USER_COUNTS.permission
-    opt_in = False
+    api = APPS_API
     period = "D7"
+    model = UsageAppsKpi
+    key = norm.APPS_USER_COUNTS.key
 
-    def enabled(self, tenant: TenantSettings) -> bool:
-        return True
+    def normalize_csv(self, source: BytesSource, tenant: str) -> Iterator[Normalized]:
+        return norm.normalize_apps_user_counts_csv(source, tenant=tenant, period=self.period)
 
-    def run(self, ctx: TenantContext, run: SourceRun) -> None:
-        tenant = ctx.tenant.name
-        _, refresh = _fetch_report(
-            ctx,
-            run,
-            APPS_API,
-            f"period='{self.period}'",
-            etag_key=f"etag:{self.period}",
-            csv_normalizer=lambda src: norm.normalize_apps_user_counts_csv(src, tenant=tenant, period=self.period),
-            json_normalizer=lambda page: norm.normalize_apps_user_counts_json(page, tenant=tenant, period=self.period),
-            model=UsageAppsKpi,
-            key=("tenant", "report_refresh_date", "period"),
-            extra_watermarks=lambda d: [("refresh_date", d.isoformat())] if d else [],
-        )
-        if refresh is None:
-            with ctx.store.read() as conn:
-                stored = runs.get_watermark(conn, tenant, self.name, "refresh_date")
-            refresh = date.fromisoformat(stored) if stored else None
-        run.data_as_of = _as_of(refresh)
+    def normalize_json(self, page: Mapping[str, Any], tenant: str) -> Iterator[Normalized]:
+        return norm.normalize_apps_user_counts_json(page, tenant=tenant, period=self.period)
