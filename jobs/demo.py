@@ -5,12 +5,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from connector.clock import Clock, SystemClock
 from connector.config import Settings, load_settings
-from connector.simulator.app import Simulator
+from connector.simulator.app import Simulator, SimulatorSettings
 from connector.simulator.directory import SimDirectory
 from connector.simulator.server import SimulatorServer
+from connector.store.store import Store
+from connector.sync.progress import Progress
+from jobs.sync import run_sync_job
+from models import HistoricalSearchJob
 
-__all__ = ["DemoEnvironment", "demo_environment", "write_demo_config"]
+__all__ = ["DemoEnvironment", "demo_environment", "wait_for_request_reports", "write_demo_config"]
+
+#: Microsoft's historical searches take hours; the demo's simulated ones take seconds
+DEMO_HISTORY = SimulatorSettings(history_queue_seconds=1.0, history_run_seconds=3.0)
+_WAITING = ("NotStarted", "InProgress", "Done")
 
 #: sync settings that keep the first sync of the demo within Microsoft's request limits in about a minute
 DEMO_SYNC = """
@@ -45,8 +56,34 @@ def demo_environment(
 ) -> Iterator[DemoEnvironment]:
     """Start the simulator over HTTPS and yield settings that point at it; stop it afterwards."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    simulator = Simulator(SimDirectory.default(seed=seed, users=users))
+    simulator = Simulator(SimDirectory.default(seed=seed, users=users), settings=DEMO_HISTORY)
     with SimulatorServer(simulator, data_dir / "simulator") as server:
         config_path = write_demo_config(server, data_dir)
         out(f"simulated tenants on {server.endpoints.graph if server.endpoints else '?'} (config: {config_path})")
         yield DemoEnvironment(load_settings(config_path, environ={}), config_path, server)
+
+
+def _searches_waiting(store: Store) -> int:
+    job: sa.Table = HistoricalSearchJob.__table__  # type: ignore[attr-defined]
+    with store.read() as conn:
+        query = sa.select(sa.func.count()).where(job.c.status.in_(_WAITING), job.c.loaded_at.is_(None))
+        return int(conn.execute(query).scalar_one())
+
+
+def wait_for_request_reports(
+    settings: Settings, store: Store, progress: Progress, *, rounds: int = 10, clock: Clock | None = None
+) -> int:
+    """Run the ``smtp_cs_report`` source until no submitted search is left waiting (at most ``rounds`` times).
+
+    What a nightly schedule does over several nights, compressed for the demo. Returns the searches still
+    waiting at the end.
+    """
+    clock = clock or SystemClock()
+    waiting = _searches_waiting(store)
+    for _ in range(rounds):
+        if not waiting:
+            break
+        clock.sleep(2.0)
+        run_sync_job(settings, sources=["smtp_cs_report"], progress=progress, clock=clock, store=store)
+        waiting = _searches_waiting(store)
+    return waiting

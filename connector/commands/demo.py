@@ -60,8 +60,9 @@ def demo(obj: Ctx, data_dir: Path, seed: int, users: int) -> None:
     from rich.console import Console
 
     from connector.commands.summary import print_sync_summary
-    from connector.sync.progress import make_progress
-    from jobs.demo import demo_environment
+    from connector.sync.factory import open_settings_store
+    from connector.sync.progress import LogProgress, make_progress
+    from jobs.demo import demo_environment, wait_for_request_reports
     from jobs.sync import run_sync_job
 
     console = Console()
@@ -69,6 +70,14 @@ def demo(obj: Ctx, data_dir: Path, seed: int, users: int) -> None:
         results = run_sync_job(env.settings, progress=make_progress())
         print_sync_summary(results, console)
         settings = env.settings
+        console.print("waiting for the simulated 'Request report' searches (hours at Microsoft, seconds here) ...")
+        store = open_settings_store(settings)
+        try:
+            left = wait_for_request_reports(settings, store, LogProgress())
+        finally:
+            store.close()
+        if left:
+            console.print(f"{left} search(es) still running: the next sync picks them up")
         html_paths = _build_reports(settings)
     console.print()
     console.print(f"configuration: {env.config_path}")
