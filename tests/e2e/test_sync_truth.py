@@ -110,3 +110,24 @@ def test_every_source_records_a_run_and_coverage(env: SimEnv) -> None:
     assert coverage == dict.fromkeys(names, "ok")
     as_of = env.rows("SELECT data_as_of FROM coverage WHERE source = 'usage_user_detail'")[0][0]
     assert as_of is not None
+
+
+def test_usage_reports_as_beta_json_give_the_same_rows_as_csv(sqlite_env: SimEnv) -> None:
+    sqlite_env.sync(sources=["usage_user_detail", "usage_user_counts", "usage_apps_kpi"])
+    tables = ("usage_user_detail", "usage_user_counts", "usage_apps_kpi")
+    cols = {
+        "usage_user_detail": "report_view, user_principal_name, report_refresh_date, smtp_app, last_activity_date",
+        "usage_user_counts": "report_date, smtp_app, report_refresh_date",
+        "usage_apps_kpi": "report_refresh_date, period, smtp_app",
+    }
+    from_csv = {t: set(sqlite_env.rows(f"SELECT {cols[t]} FROM {t}")) for t in tables}  # noqa: S608
+    with sqlite_env.store.transaction() as tx:
+        for t in (*tables, "watermark"):
+            tx.exec_driver_sql(f"DELETE FROM {t}")  # noqa: S608
+    sqlite_env.sync_toml += '\nusage_format = "json"'
+    (result,) = sqlite_env.sync(sources=["usage_user_detail", "usage_user_counts", "usage_apps_kpi"])
+    assert result.ok
+    assert sqlite_env.sim.stats["requests.reports_json"] > 0
+    for t in tables:
+        assert set(sqlite_env.rows(f"SELECT {cols[t]} FROM {t}")) == from_csv[t], t  # noqa: S608
+    assert from_csv["usage_user_detail"]
