@@ -35,6 +35,8 @@ __all__ = [
     "DEFAULT_CONFIG_PATHS",
     "DatabaseSettings",
     "HttpSettings",
+    "InsightsSettings",
+    "NotifySettings",
     "OutputSettings",
     "ReportSettings",
     "Settings",
@@ -177,6 +179,96 @@ class ReportSettings(_Strict):
     retention_days: int = Field(default=30, ge=0)
     #: a job another host marked running this long ago is recovered as failed (same host: when its worker is gone)
     job_stale_minutes: int = Field(default=240, ge=1)
+
+
+class InsightsSettings(_Strict):
+    """Thresholds of the unusual-activity rules and of the readiness views (docs/insights.md)."""
+
+    #: look for unusual activity after every sync
+    enabled: bool = True
+    #: days (ending today) judged by each run; older findings stay stored
+    lookback_days: int = Field(default=7, ge=1, le=30)
+    #: days before a judged day that make an account's own baseline
+    baseline_days: int = Field(default=28, ge=7, le=90)
+    #: days of stored history a tenant needs before a day is judged (fewer: no baseline, no finding)
+    min_history_days: int = Field(default=14, ge=1, le=90)
+    #: volume spike: messages above median + this many robust standard deviations (1.4826 x MAD)
+    spike_mad_factor: float = Field(default=6.0, gt=0)
+    #: volume spike: and at least this many messages above the median
+    spike_min_excess: int = Field(default=30, ge=1)
+    #: volume spike: and at least this many times the median
+    spike_min_ratio: float = Field(default=3.0, ge=1)
+    #: a sender without any message in its baseline sending this many messages in a day
+    first_time_min_messages: int = Field(default=100, ge=1)
+    #: new origin: an account needs this many successful sign-ins in its baseline to have an origin history
+    origin_min_baseline_signins: int = Field(default=10, ge=1)
+    #: a new origin this many hours before (or during) a volume spike raises both to high severity
+    correlation_hours: int = Field(default=48, ge=1, le=168)
+    #: Entra error codes counted as failed sign-in attempts (spray, brute force); see docs/insights.md
+    failure_codes: list[int] = Field(default_factory=lambda: [50126, 50034, 50053, 50055, 50057, 53003])
+    #: password spray: failed sign-ins from one IP against at least this many accounts in one UTC day
+    spray_min_accounts: int = Field(default=10, ge=2)
+    #: brute force: at least this many failed sign-ins of one account in one UTC day
+    brute_force_min_failures: int = Field(default=20, ge=2)
+    #: off-hours: the account's baseline needs this many messages
+    off_hours_min_baseline_messages: int = Field(default=40, ge=1)
+    #: off-hours: and a block of at least this many consecutive hours of the day (UTC) without any message
+    off_hours_quiet_hours: int = Field(default=8, ge=1, le=23)
+    #: off-hours: messages in the account's quiet hours (or weekend) in one day that make a finding
+    off_hours_min_messages: int = Field(default=5, ge=1)
+    #: external domains: a device account mails at most this many external domains in its whole baseline
+    device_max_baseline_domains: int = Field(default=2, ge=0)
+    #: external domains: distinct external recipient domains in one day that make a finding
+    external_domains_min: int = Field(default=10, ge=1)
+    #: TLS downgrade: the baseline share of TLS 1.0/1.1 messages is at most this (0-1)
+    tls_baseline_legacy_max_share: float = Field(default=0.1, ge=0, le=1)
+    #: TLS downgrade: a day with at least this share of TLS 1.0/1.1 messages (0-1) ...
+    tls_legacy_share: float = Field(default=0.5, gt=0, le=1)
+    #: ... and at least this many messages
+    tls_min_messages: int = Field(default=5, ge=1)
+    #: readiness: the days (ending today) an account's status is computed over
+    readiness_days: int = Field(default=30, ge=1, le=366)
+    #: burndown: the days (ending today) charted
+    burndown_days: int = Field(default=90, ge=7, le=366)
+
+
+SmtpSecurity = Literal["starttls", "tls", "none"]
+
+
+class NotifySettings(_Strict):
+    """Optional notifications of new high-severity findings. Credentials come from environment variables."""
+
+    #: SMTP relay host for e-mail notifications (empty: no e-mail)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    #: "starttls" (default), "tls" (implicit TLS, usually port 465) or "none" (only without credentials)
+    smtp_security: SmtpSecurity = "starttls"
+    #: names of the environment variables holding the relay user name and password (empty: no login)
+    smtp_username_env: str = ""
+    smtp_password_env: str = ""
+    #: sender and recipients of the notification e-mail
+    mail_from: str = ""
+    mail_to: list[str] = Field(default_factory=list)
+    #: name of the environment variable holding the webhook URL (Teams/Slack incoming webhook; the URL is a
+    #: credential, so it never goes in this file). Empty: no webhook
+    webhook_url_env: str = ""
+    #: CA bundle (PEM) trusted for the relay's and the webhook's TLS certificate; empty: the system store
+    ca_bundle: Path | None = None
+    #: seconds one delivery may take
+    timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    #: a notification that failed this many times is given up (recorded as gave_up)
+    max_attempts: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.smtp_host:
+            if not self.mail_from or not self.mail_to:
+                raise ValueError("smtp_host is set: set mail_from and mail_to as well")
+            if self.smtp_security == "none" and (self.smtp_username_env or self.smtp_password_env):
+                raise ValueError(
+                    'smtp_security = "none" would send the relay password in clear: use "starttls" or "tls"'
+                )
+        return self
 
 
 class TenantCredential(_Strict):
@@ -420,6 +512,8 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     sync: SyncSettings = SyncSettings()
     report: ReportSettings = ReportSettings()
+    insights: InsightsSettings = InsightsSettings()
+    notify: NotifySettings = NotifySettings()
     #: how many tenants sync at the same time
     max_parallel_tenants: int = Field(default=4, ge=1, le=32)
     tenants: Annotated[list[TenantSettings], Field(default_factory=list)]

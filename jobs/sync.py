@@ -1,7 +1,8 @@
 """The sync job: every configured tenant (or a chosen few), every source, into the database.
 
 The CLI (``smtpauth sync``), the demo and the scheduler all run this one function. It first imports the files
-waiting in the data directory's ``inbox/`` (see :mod:`connector.imports.inbox`).
+waiting in the data directory's ``inbox/`` (see :mod:`connector.imports.inbox`), and ends with the insights step
+(findings and their notifications, :mod:`connector.insights.step`).
 """
 
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ import httpx
 from connector.clock import Clock, SystemClock
 from connector.config import Settings
 from connector.imports.inbox import process_inbox
+from connector.insights.step import run_insights_step
 from connector.store.store import Store
 from connector.sync.engine import TenantResult, run_sync
 from connector.sync.factory import build_context, make_limiter, open_settings_store
@@ -43,7 +45,7 @@ def run_sync_job(
             for t in chosen
         ]
         with progress or LogProgress() as prog:
-            return run_sync(
+            results = run_sync(
                 factories,
                 [t.name for t in chosen],
                 sources,
@@ -51,6 +53,9 @@ def run_sync_job(
                 max_parallel=settings.max_parallel_tenants,
                 clock=clock,
             )
+        # findings rest on the stored data only: computed once every tenant's rows are in
+        run_insights_step(settings, db, [t.name for t in chosen], now=clock.now())
+        return results
     finally:
         if own_store:
             db.close()

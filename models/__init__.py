@@ -14,6 +14,7 @@ from models.exchange import (
     SmtpCsReportRow,
     TransportConfigSnapshot,
 )
+from models.findings import FINDING_KINDS, NOTIFICATION_STATUSES, SEVERITIES, Finding, FindingNotification
 from models.message_trace import MessageTrace
 from models.ops import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
 from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
@@ -23,9 +24,14 @@ from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, 
 __all__ = [
     "ALL_MODELS",
     "COVERAGE_STATUSES",
+    "FINDING_KINDS",
+    "NOTIFICATION_STATUSES",
     "REPORT_JOB_STATUSES",
     "RUN_STATUSES",
+    "SEVERITIES",
     "Coverage",
+    "Finding",
+    "FindingNotification",
     "HistoricalSearchJob",
     "ImportedTlsAggregate",
     "MailboxSmtpPosture",
@@ -63,4 +69,6 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     Coverage,
     SkippedRecord,
     ReportJob,
+    Finding,
+    FindingNotification,
 )

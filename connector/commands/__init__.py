@@ -2,6 +2,7 @@
 
 from connector.commands.check import check
 from connector.commands.demo import demo
+from connector.commands.findings import findings, readiness
 from connector.commands.imports import import_
 from connector.commands.report import report, reports, request_report
 from connector.commands.simulate import simulate
@@ -9,4 +10,4 @@ from connector.commands.sync import sync
 
 __all__ = ["COMMANDS"]
 
-COMMANDS = (check, sync, import_, report, request_report, reports, simulate, demo)
+COMMANDS = (check, sync, import_, report, request_report, reports, findings, readiness, simulate, demo)

@@ -82,6 +82,8 @@ class SimulatorSettings:
     smtp_share: float = 0.04
     volume: float = 1.0
     background_rate: float = 0.05
+    #: the compromised-account spike and the password spray (False: a quiet tenant)
+    attack_scenarios: bool = True
 
 
 @dataclass(slots=True)
@@ -174,6 +176,7 @@ class Simulator:
                     smtp_share=s.smtp_share,
                     volume=s.volume,
                     background_rate=s.background_rate,
+                    scenarios=s.attack_scenarios,
                 )
                 self._populations[tenant.tenant_id] = pop
             return pop

@@ -266,7 +266,8 @@ class Population:
 
     ``users`` accounts in total, of which ``smtp_share`` (at least a dozen) send through SMTP AUTH; history
     starts
-    ``days`` before ``now``. ``volume`` scales every sender's message rate (benchmarks raise it).
+    ``days`` before ``now``. ``volume`` scales every sender's message rate (benchmarks raise it). ``scenarios``
+    False leaves out the attacks (the compromised accounts' spike and the password spray): a quiet tenant.
     """
 
     def __init__(
@@ -281,6 +282,7 @@ class Population:
         volume: float = 1.0,
         background_rate: float = 0.05,
         spray_targets: int = 60,
+        scenarios: bool = True,
     ) -> None:
         if users < 20:
             raise ValueError("a population needs at least 20 users")
@@ -296,6 +298,7 @@ class Population:
         self._spray_targets = min(spray_targets, users)
         self._spray_days = (self.anchor.date() - timedelta(days=6), self.anchor.date() - timedelta(days=5))
         self._spike_from = self.anchor.date() - timedelta(days=2)
+        self.scenarios = scenarios
         self._senders = [self._make_account(i) for i in range(self.n_senders)]
 
     # ----------------------------------------------------------------- accounts
@@ -416,7 +419,7 @@ class Population:
             return 0
         rng = random.Random(f"{self.seed}:{account.upn}:{day.isoformat()}")
         n = max(0, round(rng.gauss(account.rate, account.rate * 0.3)))
-        if account.kind is AccountKind.COMPROMISED and day >= self._spike_from:
+        if account.kind is AccountKind.COMPROMISED and self.scenarios and day >= self._spike_from:
             n += round(40 * max(1.0, self.volume) * (1 + rng.random()))
         return n
 
@@ -433,7 +436,12 @@ class Population:
         for k in range(n_smtp):
             offset = rng.uniform(7 * 3600, 18 * 3600) if business else rng.uniform(0, 86_399)
             site = account.site
-            if account.kind is AccountKind.COMPROMISED and day >= self._spike_from and k >= n_smtp // 4:
+            if (
+                account.kind is AccountKind.COMPROMISED
+                and self.scenarios
+                and day >= self._spike_from
+                and k >= n_smtp // 4
+            ):
                 site = _ATTACKERS[account.index % len(_ATTACKERS)]
             versions, weights = zip(*account.tls, strict=True)
             tls = rng.choices(versions, weights)[0]
@@ -558,7 +566,7 @@ class Population:
                     out.append(
                         SignIn(m.signin_id, m.received - timedelta(milliseconds=800), a, site, 0, "", _guid(rng))
                     )
-        if day in self._spray_days:
+        if self.scenarios and day in self._spray_days:
             out.extend(self._spray(day))
         out.sort(key=lambda s: (s.created, s.id), reverse=True)
         return tuple(out)

@@ -14,7 +14,7 @@ from typing import Any
 from connector.clock import FakeClock
 from connector.simulator.app import Simulator
 from connector.simulator.directory import SimDirectory, SimTenant
-from connector.simulator.population import Message, Population
+from connector.simulator.population import AccountKind, Message, Population
 
 __all__ = ["GroundTruth", "main"]
 
@@ -119,6 +119,26 @@ class GroundTruth:
 
     def d7_count(self) -> int:
         return len(self.smtp_users(7))
+
+    def compromised_accounts(self) -> dict[str, date]:
+        """UPN of each account behaving like a compromised one, and the first day of its volume spike (none
+        when the population runs without attack scenarios)."""
+        if not self.pop.scenarios:
+            return {}
+        return {a.upn: self.pop._spike_from for a in self.pop.senders if a.kind is AccountKind.COMPROMISED}
+
+    def spray_window(self) -> tuple[datetime, datetime] | None:
+        """First and last failed sign-in of the password spray (None without attack scenarios)."""
+        if not self.pop.scenarios:
+            return None
+        times = [s.created for day in self.pop._spray_days for s in self.pop._spray(day)]
+        return min(times), max(times)
+
+    def spray_targets(self) -> set[str]:
+        """UPNs the password spray tried."""
+        if not self.pop.scenarios:
+            return set()
+        return {s.account.upn for day in self.pop._spray_days for s in self.pop._spray(day)}
 
     def summary(self) -> dict[str, Any]:
         now = self.now

@@ -1,0 +1,172 @@
+"""Readiness for the Basic auth switch-off: per-account status with the next step, and a burndown.
+
+Microsoft's dates (API notes section 8): Basic auth for SMTP AUTH client submission is disabled by default for
+existing tenants at the end of December 2026 (admins can re-enable it); the final removal date is to be
+announced in the second half of 2027. Clients then get ``550 5.7.30 Basic authentication is not supported for
+Client Submission``.
+
+Account statuses come from the report's ``accounts`` table (:mod:`connector.artifacts.accounts`), so the report
+and the readiness view never disagree; this module adds the devices/IPs behind each Basic account and the
+concrete next step.
+"""
+
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.artifacts.accounts import accounts
+from connector.artifacts.params import ReportParams
+from connector.artifacts.sql import Dialect, auth_key, cs, si
+from connector.store.store import Store
+
+__all__ = ["BASIC_OFF_BY_DEFAULT", "BURNDOWN_COLUMNS", "READINESS_COLUMNS", "burndown", "next_step", "readiness"]
+
+#: Basic SMTP AUTH disabled by default for existing tenants (end of December 2026); removal: 2H 2027 (TBA)
+BASIC_OFF_BY_DEFAULT = date(2026, 12, 31)
+
+READINESS_COLUMNS = (
+    "account",
+    "status",
+    "auth_protocol",
+    "last_seen",
+    "messages",
+    "basic_signins",
+    "failed_signins",
+    "legacy_tls_messages",
+    "client_ips",
+    "smtp_auth_enabled",
+    "next_step",
+)
+BURNDOWN_COLUMNS = (
+    "date",
+    "iso_week",
+    "basic_accounts",
+    "basic_signins",
+    "basic_messages_smtp_cs",
+    "days_to_default_off",
+)
+
+_DISABLE = "Set-CASMailbox -Identity {a} -SmtpClientAuthenticationDisabled $true"
+_STEPS = {
+    "blocked_but_attempting": "Find the device at {ips} still trying to sign in; reconfigure or retire it, then "
+    + _DISABLE
+    + ".",
+    "basic_in_use": "Before the end of December 2026: move the client at {ips} to OAuth (or a relay/connector that "
+    "does not use Basic auth), then " + _DISABLE + ".",
+    "legacy_tls_in_use": "Update the client to TLS 1.2 (TLS 1.0/1.1 work only on smtp-legacy.office365.com).",
+    "oauth_only": "Nothing to do for the switch-off.",
+    "failed_signins_only": "Only failed sign-ins: likely a password spray; " + _DISABLE + " if unused.",
+    "enabled_but_unused": "SMTP AUTH is on but unused: " + _DISABLE + ".",
+    "in_use_protocol_unknown": "Request an SmtpCSReport (exchange_admin = true) or import the admin center export "
+    "to learn whether it uses Basic auth.",
+    "no_activity_in_range": "No SMTP AUTH activity: " + _DISABLE + " if the mailbox is enabled.",
+}
+
+
+def next_step(status: str, account: str, ips: str) -> str:
+    return _STEPS.get(status, "").format(a=account, ips=ips or "an unknown IP")
+
+
+def _ips(store: Store, tenant: str, params: ReportParams) -> dict[str, str]:
+    q = (
+        sa.select(si.c.user_principal_name, si.c.ip_address)
+        .where(
+            si.c.tenant == tenant,
+            si.c.created_at >= params.start,
+            si.c.created_at < params.end,
+            si.c.ip_address.is_not(None),
+            si.c.user_principal_name.is_not(None),
+        )
+        .distinct()
+    )
+    out: dict[str, set[str]] = {}
+    with store.read() as conn:
+        for upn, ip in conn.execute(q):
+            out.setdefault(str(upn), set()).add(str(ip))
+    return {k: " ".join(sorted(v)) for k, v in out.items()}
+
+
+def readiness(store: Store, tenant: str, *, today: date, days: int) -> list[tuple[Any, ...]]:
+    """One row per account (``READINESS_COLUMNS``), the most urgent statuses first."""
+    params = ReportParams(tenant=tenant, date_from=today - timedelta(days=days - 1), date_to=today)
+    ips = _ips(store, tenant, params)
+    with store.read() as conn:
+        rows = list(conn.execute(accounts(Dialect(store.dialect), params)))
+    order = {s: k for k, s in enumerate(_STEPS)}
+    out = []
+    for r in rows:
+        addr = str(r.sender_address)
+        out.append(
+            (
+                addr,
+                r.status,
+                r.auth_protocol,
+                r.last_signin_at.isoformat() if r.last_signin_at else None,
+                int(r.messages),
+                int(r.basic_signins),
+                int(r.failed_signins),
+                int(r.legacy_tls_messages),
+                ips.get(addr, ""),
+                r.smtp_auth_enabled,
+                next_step(r.status, addr, ips.get(addr, "")),
+            )
+        )
+    out.sort(key=lambda row: (order.get(row[1], 99), row[0]))
+    return out
+
+
+def burndown(store: Store, tenant: str, *, today: date, days: int) -> list[tuple[Any, ...]]:
+    """Per day (``BURNDOWN_COLUMNS``): accounts with Basic SMTP AUTH evidence (a successful Authenticated SMTP
+    sign-in or an SmtpCSReport row with a Basic auth method), their successful sign-ins (one per Basic SMTP
+    session), the Basic messages of SmtpCSReport (None for days without its rows), and the days left before
+    the default switch-off."""
+    d = Dialect(store.dialect)
+    first = today - timedelta(days=days - 1)
+    span = ReportParams(tenant=tenant, date_from=first, date_to=today)
+    start, end = span.start, span.end
+    sday = d.day(si.c.created_at)
+    sig = (
+        sa.select(sday.label("day"), si.c.user_principal_name.label("account"), sa.func.count().label("n"))
+        .where(si.c.tenant == tenant, si.c.error_code == 0, si.c.created_at >= start, si.c.created_at < end)
+        .where(si.c.user_principal_name.is_not(None))
+        .group_by(sday, si.c.user_principal_name)
+    )
+    cday = d.day(cs.c.occurred_at)
+    basic = auth_key(cs.c.auth_method) == sa.literal_column("'Basic'")
+    csq = (
+        sa.select(cday.label("day"), cs.c.sender_address.label("account"), sa.func.sum(cs.c.message_count))
+        .where(cs.c.tenant == tenant, basic, cs.c.occurred_at >= start, cs.c.occurred_at < end)
+        .group_by(cday, cs.c.sender_address)
+    )
+    accounts_by_day: dict[date, set[str]] = {}
+    signins: dict[date, int] = {}
+    messages: dict[date, int] = {}
+    with store.read() as conn:
+        for day, account, n in conn.execute(sig):
+            dd = _d(day)
+            accounts_by_day.setdefault(dd, set()).add(str(account))
+            signins[dd] = signins.get(dd, 0) + int(n)
+        for day, account, n in conn.execute(csq):
+            dd = _d(day)
+            accounts_by_day.setdefault(dd, set()).add(str(account))
+            messages[dd] = messages.get(dd, 0) + int(n or 0)
+    out = []
+    for k in range(days):
+        dd = first + timedelta(days=k)
+        iso = dd.isocalendar()
+        out.append(
+            (
+                dd,
+                f"{iso.year}-W{iso.week:02d}",
+                len(accounts_by_day.get(dd, ())),
+                signins.get(dd, 0),
+                messages.get(dd),
+                (BASIC_OFF_BY_DEFAULT - dd).days,
+            )
+        )
+    return out
+
+
+def _d(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
