@@ -145,6 +145,9 @@ def _summary(
         if facts["concealed"]
         else "Every source joined by lower-cased address.",
         "kpi": "usage_apps_kpi (D7) per report refresh date; usage_user_counts per day.",
+        "findings": "Detected after each sync from sign-ins, message trace and SmtpCSReport rows (volume spikes, "
+        "new origins, password spray, off-hours sending, new external domains, TLS downgrades; docs/insights.md). "
+        "Acknowledged findings stay listed with the time they were acknowledged.",
     }
     tables: dict[str, dict[str, Any]] = {
         s.name: {

@@ -23,6 +23,7 @@ SECTION_SOURCES: dict[str, tuple[str, ...]] = {
     "tls_usage": ("smtp_cs_report", "eac_export"),
     "auth_protocol": ("smtp_cs_report", "signins", "eac_export"),
     "accounts": ("usage_user_detail", "signins", "message_trace", "smtp_cs_report", "exchange_posture"),
+    "findings": ("signins", "message_trace", "smtp_cs_report"),
 }
 
 #: sources that are files an admin imports, not synced: their freshness is the newest imported period

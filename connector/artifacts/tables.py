@@ -11,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy.sql import Select
 
 from connector.artifacts.accounts import ACTIONS, accounts
+from connector.artifacts.findings import findings_in_range
 from connector.artifacts.kpi import kpi_history
 from connector.artifacts.params import ReportParams
 from connector.artifacts.sql import Dialect
@@ -157,6 +158,25 @@ TABLES: tuple[TableSpec, ...] = (
         "kpi",
         _cols("date:date", "smtp_accounts_7d:int", "daily_smtp_users:int"),
         lambda d, p: kpi_history(p),
+    ),
+    TableSpec(
+        "findings",
+        "Unusual activity",
+        "findings",
+        _cols(
+            "id:int",
+            "severity",
+            "kind",
+            "account",
+            "window_start:datetime",
+            "window_end:datetime",
+            "summary",
+            "action",
+            "acknowledged_at:datetime",
+            "first_seen_at:datetime",
+            "last_seen_at:datetime",
+        ),
+        findings_in_range,
     ),
 )
 

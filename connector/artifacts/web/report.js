@@ -163,6 +163,8 @@
   $("#tls-source").textContent = data.summary.sections.tls_usage.source_note;
   renderTable($("#auth-table"), T.auth_protocol_by_sender, T.auth_protocol_by_sender.rows);
   renderTable($("#accounts-table"), T.accounts, T.accounts.rows);
+  $("#findings-source").textContent = data.summary.sections.findings.source_note;
+  renderTable($("#findings-table"), T.findings, T.findings.rows);
   renderTable($("#kpi-table"), T.kpi_history, T.kpi_history.rows);
   renderTable($("#coverage-table"), T.coverage, T.coverage.rows);
   if (!canChart) document.querySelectorAll(".chart-box").forEach((b) => b.replaceChildren(el("p", "Charts could not be drawn in this browser; use the details table.", "note")));
