@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -39,6 +40,8 @@ __all__ = [
     "NotifySettings",
     "OutputSettings",
     "ReportSettings",
+    "ScheduleSettings",
+    "ServiceSettings",
     "Settings",
     "SyncSettings",
     "TenantCredential",
@@ -269,6 +272,79 @@ class NotifySettings(_Strict):
                     'smtp_security = "none" would send the relay password in clear: use "starttls" or "tls"'
                 )
         return self
+
+
+_CRON_FIELDS = 5
+
+
+def _check_cron(expr: str, timezone: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        tz = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {timezone!r}: use an IANA name such as Europe/Berlin or UTC") from None
+    if len(expr.split()) != _CRON_FIELDS:
+        raise ValueError(f"{expr!r} is not a cron expression: use 5 fields (minute hour day month weekday)")
+    try:
+        CronTrigger.from_crontab(expr, timezone=tz)
+    except ValueError as exc:
+        raise ValueError(f"{expr!r} is not a valid cron expression ({exc})") from None
+
+
+class ScheduleSettings(_Strict):
+    """When the nightly sync of a tenant runs."""
+
+    #: IANA time zone the cron expression is read in
+    timezone: str = "UTC"
+    #: cron expression (minute hour day-of-month month day-of-week) of the nightly sync
+    cron: str = "30 2 * * *"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        _check_cron("0 0 * * *", v)
+        return v
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str, info: ValidationInfo) -> str:
+        _check_cron(v, info.data.get("timezone", "UTC"))
+        return v
+
+
+class ServiceSettings(_Strict):
+    """``smtpauth serve``: the HTTP API, the dashboard and the scheduler (docs/service.md)."""
+
+    #: address to listen on; keep 127.0.0.1 and put a TLS reverse proxy in front for remote access
+    host: str = "127.0.0.1"
+    port: int = Field(default=8465, ge=1, le=65535)
+    #: names of environment variables each holding one API token (at least 32 characters)
+    token_envs: list[str] = Field(default_factory=list)
+    #: file (not readable by others) with one SHA-256 hex digest of an API token per line
+    token_hashes_file: Path | None = None
+    #: nightly sync of every tenant without an entry in tenant_schedules
+    schedule: ScheduleSettings = ScheduleSettings()
+    #: per-tenant nightly sync: {tenant name = {cron = "...", timezone = "..."}}
+    tenant_schedules: dict[str, ScheduleSettings] = Field(default_factory=dict)
+    #: each nightly sync starts up to this many seconds after its cron time, so tenants do not all start at once
+    jitter_seconds: int = Field(default=600, ge=0, le=3600)
+    #: a nightly sync missed (service down) is still run if the service is back within this many hours
+    misfire_grace_hours: float = Field(default=6.0, gt=0, le=23)
+    #: run the scheduler in this process (false: API and dashboard only)
+    scheduler: bool = True
+    #: seconds between attempts of an API-only instance to take over the scheduler lock of a stopped one
+    lock_poll_seconds: float = Field(default=15.0, gt=0)
+    #: seconds between looks for report jobs queued by other processes
+    report_poll_seconds: float = Field(default=5.0, gt=0)
+    #: seconds SIGTERM waits for running jobs before they are marked interrupted
+    shutdown_grace_seconds: float = Field(default=60.0, ge=0)
+    #: largest request body accepted, bytes
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    #: largest page of a data endpoint, rows
+    max_page_rows: int = Field(default=5000, ge=10, le=100_000)
 
 
 class TenantCredential(_Strict):
@@ -514,6 +590,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     insights: InsightsSettings = InsightsSettings()
     notify: NotifySettings = NotifySettings()
+    service: ServiceSettings = ServiceSettings()
     #: how many tenants sync at the same time
     max_parallel_tenants: int = Field(default=4, ge=1, le=32)
     tenants: Annotated[list[TenantSettings], Field(default_factory=list)]
@@ -537,6 +614,15 @@ class Settings(BaseSettings):
             if t.name in seen:
                 raise ValueError(f"duplicate tenant name {t.name!r}: give each [[tenants]] table its own name")
             seen.add(t.name)
+        return self
+
+    @model_validator(mode="after")
+    def _scheduled_tenants_exist(self) -> Self:
+        for name in self.service.tenant_schedules:
+            if name not in {t.name for t in self.tenants}:
+                raise ValueError(
+                    f"service.tenant_schedules names {name!r}, which is not a configured tenant: fix the name"
+                )
         return self
 
     @property

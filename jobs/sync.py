@@ -30,8 +30,12 @@ def run_sync_job(
     clock: Clock | None = None,
     store: Store | None = None,
     transport: httpx.BaseTransport | None = None,
+    run_id: str | None = None,
 ) -> list[TenantResult]:
-    """Sync and return one result per tenant. Raises ConfigError for an unknown tenant name."""
+    """Sync and return one result per tenant. Raises ConfigError for an unknown tenant name.
+
+    ``run_id`` names the run in ``sync_run`` (default: a new one), so a caller can hand it out before it starts.
+    """
     clock = clock or SystemClock()
     chosen = settings.select_tenants(list(tenants) if tenants else None)
     own_store = store is None
@@ -52,6 +56,7 @@ def run_sync_job(
                 prog,
                 max_parallel=settings.max_parallel_tenants,
                 clock=clock,
+                run_id=run_id,
             )
         # findings rest on the stored data only: computed once every tenant's rows are in
         run_insights_step(settings, db, [t.name for t in chosen], now=clock.now())

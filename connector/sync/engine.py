@@ -37,7 +37,7 @@ from connector.sync.context import SourceRun, TenantContext
 from connector.sync.progress import Progress, SourceOutcome
 from connector.sync.sources import SOURCES, SyncSource
 
-__all__ = ["TenantResult", "classify_error", "run_sync", "sync_tenant"]
+__all__ = ["TenantResult", "classify_error", "new_run_id", "run_sync", "sync_tenant"]
 
 log = logging.getLogger("smtpauth.sync")
 
@@ -172,6 +172,11 @@ def sync_tenant(
     return result
 
 
+def new_run_id(clock: Clock) -> str:
+    """A sync run id: UTC start time and a random suffix (sorts by time, unique)."""
+    return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
 def run_sync(
     contexts: Sequence[Callable[[], TenantContext]],
     names: Sequence[str],
@@ -180,12 +185,13 @@ def run_sync(
     *,
     max_parallel: int,
     clock: Clock,
+    run_id: str | None = None,
 ) -> list[TenantResult]:
     """Sync tenants in parallel (bounded). ``contexts[i]()`` builds tenant ``names[i]``'s context in its worker.
 
     A tenant whose context cannot be built (auth, TLS) is reported as failed; the others carry on.
     """
-    run_id = f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    run_id = run_id or new_run_id(clock)
     results: list[TenantResult] = []
 
     def work(i: int) -> TenantResult:

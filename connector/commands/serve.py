@@ -1,0 +1,62 @@
+"""``smtpauth serve``: the HTTP API, the web dashboard and the nightly scheduler (docs/service.md)."""
+
+import logging
+import os
+
+import click
+
+from connector.commands.common import EXIT_OK, Ctx, expected_errors
+
+__all__ = ["serve"]
+
+log = logging.getLogger("smtpauth.service")
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default: service.host, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: service.port).")
+@click.option("--no-scheduler", is_flag=True, help="Serve the API and dashboard only; run no job.")
+@click.pass_obj
+@expected_errors
+def serve(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool) -> None:
+    """Serve the API and dashboard and run the nightly syncs and report jobs.
+
+    One process per database runs the scheduler; another one serves the API and takes over when it stops.
+    SIGTERM lets running jobs finish (service.shutdown_grace_seconds), then marks them interrupted.
+    """
+    import uvicorn
+
+    from connector.http.redact import install_log_redaction
+    from connector.service import JobRunner, TokenVerifier, create_app
+    from connector.service.server import ServiceServer
+    from connector.sync.factory import open_settings_store
+
+    settings = obj.settings()
+    if no_scheduler:
+        settings = settings.model_copy(update={"service": settings.service.model_copy(update={"scheduler": False})})
+    verifier = TokenVerifier.from_settings(settings.service)
+    install_log_redaction()
+    store = open_settings_store(settings)
+    runner = JobRunner(settings, store)
+    runner.start()
+    app = create_app(settings, store, runner, verifier)
+    config = uvicorn.Config(
+        app,
+        host=host or settings.service.host,
+        port=port or settings.service.port,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+        log_level="info" if obj.verbose else "warning",
+        timeout_graceful_shutdown=10,
+    )
+    server = ServiceServer(config)
+    try:
+        server.run()
+    finally:
+        finished = runner.stop()
+        store.close()
+    if not finished:
+        # worker threads of abandoned jobs would keep the interpreter alive: they are marked interrupted already
+        logging.shutdown()
+        os._exit(EXIT_OK)

@@ -1,0 +1,158 @@
+"""The FastAPI application of ``smtpauth serve``, built by :func:`create_app` (nothing happens at import time).
+
+Every ``/api`` route, the OpenAPI document included, needs a bearer token. The dashboard's page and its assets
+(no data in them) are public: the page asks for the token and sends it as a bearer header. Responses carry a
+Content-Security-Policy that allows only this origin's own scripts and styles.
+"""
+
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from connector.config import Settings
+from connector.service.auth import Authorized, TokenVerifier
+from connector.service.routes_data import router as data_router
+from connector.service.routes_ops import router as ops_router
+from connector.service.routes_reports import router as reports_router
+from connector.service.runtime import JobRunner
+from connector.store.store import Store
+
+__all__ = ["CSP", "create_app"]
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+#: dashboard assets: URL name → (package folder, file, content type); nothing else is served
+ASSETS = {
+    "dashboard.js": ("connector.service", "web/dashboard.js", "text/javascript; charset=utf-8"),
+    "dashboard.css": ("connector.service", "web/dashboard.css", "text/css; charset=utf-8"),
+    "chart.umd.min.js": ("connector.artifacts", "vendor/chart.umd.min.js", "text/javascript; charset=utf-8"),
+}
+
+
+class BodyLimit:
+    """413 for a request body above ``max_bytes`` (declared by Content-Length or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _BodyTooLargeError
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLargeError:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": {"error": f"request body larger than service.max_body_bytes = {self.max_bytes}"}},
+            status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers += [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                if scope["path"].startswith("/api/") and not any(k == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _asset(package: str, name: str) -> bytes:
+    return resources.files(package).joinpath(name).read_bytes()
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else [{"msg": str(exc)}]
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path")]
+    param = ".".join(loc) or None
+    return JSONResponse(
+        {"detail": {"error": f"{param + ': ' if param else ''}{first.get('msg', 'invalid request')}", "param": param}},
+        status_code=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def create_app(settings: Settings, store: Store, runner: JobRunner, verifier: TokenVerifier) -> FastAPI:
+    """The application; the caller owns ``store`` and ``runner`` (starts and stops them)."""
+    app = FastAPI(
+        title="smtpauth",
+        summary="Microsoft 365 SMTP AUTH usage: sync status, report jobs and report tables",
+        version="1",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.runner = runner
+    app.state.verifier = verifier
+    app.include_router(ops_router)
+    app.include_router(reports_router)
+    app.include_router(data_router)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi(_: Authorized) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> Response:
+        return Response(_asset("connector.service", "web/dashboard.html"), media_type="text/html; charset=utf-8")
+
+    @app.get("/assets/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
+        found = ASSETS.get(name)
+        if found is None:
+            return JSONResponse({"detail": {"error": "not found"}}, status_code=status.HTTP_404_NOT_FOUND)
+        package, path, media = found
+        return Response(_asset(package, path), media_type=media, headers={"Cache-Control": "no-cache"})
+
+    app.add_middleware(BodyLimit, max_bytes=settings.service.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,125 @@
+"""What the API reads: tenant status, sync runs, and pages of the report tables (the artifacts' own queries)."""
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.artifacts import TABLES, ReportParams, TableSpec
+from connector.artifacts.coverage import coverage_rows
+from connector.artifacts.kpi import flyout, latest_kpi
+from connector.artifacts.sql import Dialect
+from connector.config import Settings
+from connector.store.store import Store
+from models import Coverage, SyncRun
+
+__all__ = ["DATA_TABLES", "data_page", "summary", "sync_runs", "tenant_status"]
+
+_run: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
+_cov: sa.Table = Coverage.__table__  # type: ignore[attr-defined]
+
+#: report tables served by ``/api/v1/data/{table}``
+DATA_TABLES: dict[str, TableSpec] = {t.name: t for t in TABLES}
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _run_dict(row: Any) -> dict[str, Any]:
+    return {
+        "run_id": row.run_id,
+        "tenant": row.tenant,
+        "source": row.source,
+        "status": row.status,
+        "started_at": _iso(row.started_at),
+        "ended_at": _iso(row.ended_at),
+        "rows_seen": row.rows_seen,
+        "rows_inserted": row.rows_inserted,
+        "rows_updated": row.rows_updated,
+        "rows_skipped": row.rows_skipped,
+        "error_class": row.error_class,
+        "error_message": row.error_message,
+    }
+
+
+def tenant_status(store: Store, settings: Settings) -> list[dict[str, Any]]:
+    """Every configured tenant with, per source, its coverage (status, reason, fix) and its last sync run."""
+    with store.read() as conn:
+        coverage = conn.execute(sa.select(_cov)).all()
+        newest = (
+            sa.select(_run.c.tenant, _run.c.source, sa.func.max(_run.c.id).label("id"))
+            .group_by(_run.c.tenant, _run.c.source)
+            .subquery()
+        )
+        last_runs = conn.execute(sa.select(_run).join(newest, newest.c.id == _run.c.id)).all()
+    out = []
+    for tenant in settings.tenants:
+        sources: dict[str, dict[str, Any]] = {}
+        for c in coverage:
+            if c.tenant == tenant.name:
+                sources.setdefault(c.source, {"source": c.source, "last_run": None})["coverage"] = {
+                    "status": c.status,
+                    "reason": c.reason,
+                    "fix": c.fix,
+                    "data_as_of": _iso(c.data_as_of),
+                    "checked_at": _iso(c.checked_at),
+                }
+        for r in last_runs:
+            if r.tenant == tenant.name:
+                sources.setdefault(r.source, {"source": r.source, "coverage": None})["last_run"] = _run_dict(r)
+        for s in sources.values():
+            s.setdefault("coverage", None)
+            s.setdefault("last_run", None)
+        out.append({"name": tenant.name, "sources": [sources[k] for k in sorted(sources)]})
+    return out
+
+
+def sync_runs(
+    store: Store, *, tenant: str | None, status: str | None, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    q = sa.select(_run)
+    if tenant:
+        q = q.where(_run.c.tenant == tenant)
+    if status:
+        q = q.where(_run.c.status == status)
+    with store.read() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+        rows = conn.execute(q.order_by(_run.c.id.desc()).limit(limit).offset(offset)).all()
+    return int(total), [_run_dict(r) for r in rows]
+
+
+def data_page(store: Store, spec: TableSpec, params: ReportParams, *, limit: int, offset: int) -> tuple[int, list[Any]]:
+    """One page of a report table (rows as tuples in ``spec.columns`` order) and the table's total row count."""
+    if spec.query is None:
+        raise ValueError(f"table {spec.name} has no query")
+    d = Dialect(store.dialect)
+    query = spec.query(d, params)
+    with store.read() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        rows = [tuple(r) for r in conn.execute(query.limit(limit).offset(offset))]
+    if spec.transform is not None:
+        rows = [spec.transform(r) for r in rows]
+    return int(total), rows
+
+
+def summary(store: Store, params: ReportParams) -> dict[str, Any]:
+    """The widget (latest 7-day count), its history, the flyout and coverage of a range."""
+    d = Dialect(store.dialect)
+    kpi_spec = DATA_TABLES["kpi_history"]
+    if kpi_spec.query is None:
+        raise ValueError("kpi_history has no query")
+    with store.read() as conn:
+        history = [
+            {"date": _iso(r[0]), "smtp_accounts_7d": r[1], "daily_smtp_users": r[2]}
+            for r in conn.execute(kpi_spec.query(d, params))
+        ]
+        return {
+            "tenant": params.tenant,
+            "from": params.date_from.isoformat(),
+            "to": params.date_to.isoformat(),
+            "kpi": latest_kpi(conn, params),
+            "kpi_history": history,
+            "flyout": flyout(conn, d, params),
+            "coverage": [c.as_dict() for c in coverage_rows(conn, params)],
+        }

@@ -1,0 +1,112 @@
+"""The report tables for BI and scripts, as JSON or CSV, filtered and paged; the dashboard's summary."""
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from connector.artifacts.sinks import csv_cell
+from connector.service.auth import Authorized
+from connector.service.inputs import fail, report_params
+from connector.service.queries import DATA_TABLES, data_page, summary
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["data"])
+
+_FORMATS = ("json", "csv")
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _csv(columns: tuple[str, ...], rows: list[Any]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+        if buf.tell() > 65536:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+@router.get("/data/{table}", response_model=None)
+def data(
+    request: Request,
+    table: str,
+    _: Authorized,
+    *,
+    tenant: Annotated[str, Query(max_length=63)],
+    date_from: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+    domain: Annotated[list[str] | None, Query(max_length=100)] = None,
+    sender: Annotated[list[str] | None, Query(max_length=1000)] = None,
+    fmt: Annotated[str, Query(alias="format", max_length=10)] = "json",
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+) -> Response | dict[str, Any]:
+    """A report table (docs/artifacts.md) for one tenant and range (default: the 30 days ending yesterday),
+    filtered by domain and sender, ``limit`` rows from ``offset``. CSV cells that look like formulas are
+    neutralized; the ``X-Total-Count`` header holds the table's row count."""
+    spec = DATA_TABLES.get(table)
+    if spec is None:
+        fail(status.HTTP_404_NOT_FOUND, f"unknown table {table!r}: one of {', '.join(DATA_TABLES)}", "table")
+    if fmt not in _FORMATS:
+        fail(status.HTTP_400_BAD_REQUEST, f"unknown format {fmt!r}: json or csv", "format")
+    settings = request.app.state.settings
+    max_rows = settings.service.max_page_rows
+    if limit is not None and limit > max_rows:
+        fail(status.HTTP_400_BAD_REQUEST, f"limit {limit} is above service.max_page_rows = {max_rows}", "limit")
+    today = request.app.state.runner.clock.now().date()
+    params = report_params(
+        settings, tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain, senders=sender
+    )
+    size = limit or max_rows
+    total, rows = data_page(request.app.state.store, spec, params, limit=size, offset=offset)
+    headers = {"X-Total-Count": str(total)}
+    if fmt == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{spec.name}.csv"'
+        return StreamingResponse(_csv(spec.column_names, rows), media_type="text/csv; charset=utf-8", headers=headers)
+    body = {
+        "table": spec.name,
+        "tenant": tenant,
+        "from": params.date_from.isoformat(),
+        "to": params.date_to.isoformat(),
+        "columns": list(spec.column_names),
+        "total": total,
+        "limit": size,
+        "offset": offset,
+        "rows": [{c: _json_value(v) for c, v in zip(spec.column_names, r, strict=True)} for r in rows],
+    }
+    return _with_headers(body, headers)
+
+
+def _with_headers(body: dict[str, Any], headers: dict[str, str]) -> Response:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(body, headers=headers)
+
+
+@router.get("/summary")
+def range_summary(
+    request: Request,
+    _: Authorized,
+    *,
+    tenant: Annotated[str, Query(max_length=63)],
+    date_from: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+    domain: Annotated[list[str] | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    """The widget (latest 7-day SMTP AUTH account count) with its history, the flyout and coverage."""
+    today = request.app.state.runner.clock.now().date()
+    params = report_params(
+        request.app.state.settings, tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain
+    )
+    return summary(request.app.state.store, params)

@@ -1,0 +1,250 @@
+"""The HTTP API: authentication on every endpoint, status, data, validation, report jobs and downloads."""
+
+import csv
+import io
+import uuid
+
+import httpx
+import pytest
+
+from connector.artifacts import build_report
+from connector.service.auth import TokenVerifier, hash_token
+from tests.service.conftest import AUTH, DATE_FROM, DATE_TO, Served, wait_for
+
+RANGE = {"tenant": "contoso", "from": DATE_FROM.isoformat(), "to": DATE_TO.isoformat()}
+
+
+def _concrete(path: str) -> str:
+    return path.replace("{table}", "accounts").replace("{job_id}", str(uuid.uuid4())).replace("{name}", "summary.json")
+
+
+def test_every_api_endpoint_answers_401_without_a_valid_token(served: Served) -> None:
+    endpoints = [(m.upper(), p) for p, ops in served.app.openapi()["paths"].items() for m in ops]
+    endpoints.append(("GET", "/api/v1/openapi.json"))
+    assert len(endpoints) >= 11
+    for method, path in endpoints:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+            r = served.client.request(method, _concrete(path), headers=headers, params=RANGE)
+            assert r.status_code == 401, (method, path, headers)
+            assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_openapi_is_published_to_token_holders(served: Served) -> None:
+    spec = served.get("/api/v1/openapi.json").json()
+    assert {"/api/v1/health", "/api/v1/data/{table}", "/api/v1/reports/{job_id}/artifacts/{name}"} <= set(spec["paths"])
+    assert served.client.get("/docs").status_code == 404  # no UI loaded from a CDN
+
+
+def test_tokens_are_checked_against_hashes() -> None:
+    verifier = TokenVerifier([hash_token("a" * 40), hash_token("b" * 40)])
+    assert verifier.verify("b" * 40)
+    assert not verifier.verify("c" * 40)
+    assert not verifier.verify("")
+
+
+def test_health_says_this_process_runs_the_scheduler(served: Served) -> None:
+    body = served.get("/api/v1/health").json()
+    assert body["status"] == "ok"
+    assert body["scheduler"]["role"] == "leader"
+    assert body["schema_version"] >= 2
+
+
+def test_tenants_show_last_sync_and_coverage_per_source(served: Served) -> None:
+    (tenant,) = served.get("/api/v1/tenants").json()["tenants"]
+    assert tenant["name"] == "contoso"
+    assert tenant["next_sync_at"] is not None
+    sources = {s["source"]: s for s in tenant["sources"]}
+    assert len(sources) >= 4
+    assert all(s["last_run"]["status"] in ("succeeded", "unavailable") for s in sources.values())
+    assert all(s["coverage"]["status"] == "ok" or s["coverage"]["reason"] for s in sources.values())
+
+
+def test_data_matches_the_report_artifact(served: Served, tmp_path: pytest.TempPathFactory) -> None:
+    from connector.artifacts import ReportParams
+
+    params = ReportParams.build(
+        served.settings, tenant="contoso", date_from=DATE_FROM, date_to=DATE_TO, formats=["csv"], today=DATE_TO
+    )
+    out = build_report(served.env.store, params, tmp_path / "r")  # type: ignore[operator]
+    with (out.paths[0].parent / "sending_volume_by_domain.csv").open(newline="", encoding="utf-8") as fh:
+        expected = list(csv.DictReader(fh))
+    body = served.get("/api/v1/data/sending_volume_by_domain", **RANGE).json()
+    assert body["total"] == len(expected) > 0
+    assert [(r["date"], r["sender_domain"], str(r["messages"])) for r in body["rows"]] == [
+        (e["date"], e["sender_domain"], e["messages"]) for e in expected
+    ]
+
+
+def test_data_is_paged_and_filtered(served: Served) -> None:
+    full = served.get("/api/v1/data/sending_volume_sender_totals", **RANGE).json()
+    assert full["total"] > 6
+    page = served.get("/api/v1/data/sending_volume_sender_totals", **RANGE, limit=3, offset=3).json()
+    assert page["rows"] == full["rows"][3:6]
+    domain = full["rows"][0]["sender_domain"]
+    narrowed = served.get("/api/v1/data/sending_volume_sender_totals", **RANGE, domain=domain).json()
+    assert narrowed["total"] == sum(1 for r in full["rows"] if r["sender_domain"] == domain)
+    sender = full["rows"][0]["sender_address"]
+    one = served.get("/api/v1/data/sending_volume_sender_totals", **RANGE, sender=sender).json()
+    assert [r["sender_address"] for r in one["rows"]] == [sender]
+
+
+def test_data_as_csv(served: Served) -> None:
+    r = served.get("/api/v1/data/accounts", **RANGE, format="csv")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0][:4] == ["account", "domain", "display_name", "status"]
+    assert len(rows) - 1 == int(r.headers["x-total-count"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "param"),
+    [
+        ({"from": "2026-13-01"}, 400, "from"),
+        ({"to": "yesterday"}, 400, "to"),
+        ({"from": DATE_TO.isoformat(), "to": DATE_FROM.isoformat()}, 400, "to"),
+        ({"from": "2020-01-01"}, 400, "from"),
+        ({"tenant": "nope"}, 404, "tenant"),
+        ({"format": "xml"}, 400, "format"),
+        ({"limit": "100000"}, 400, "limit"),
+        ({"limit": "0"}, 400, "limit"),
+        ({"domain": "not a domain"}, 400, "domain"),
+        ({"sender": "nobody"}, 400, "sender"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(served: Served, params: dict[str, str], status: int, param: str) -> None:
+    r = served.get("/api/v1/data/accounts", **{**RANGE, **params})
+    assert r.status_code == status, r.text
+    assert r.json()["detail"]["param"] == param
+    assert r.json()["detail"]["error"]
+
+
+def test_unknown_table_and_missing_tenant(served: Served) -> None:
+    assert served.get("/api/v1/data/passwords", **RANGE).status_code == 404
+    r = served.get("/api/v1/data/accounts")
+    assert r.status_code == 400
+    assert r.json()["detail"]["param"] == "tenant"
+
+
+def test_summary_has_widget_history_flyout_and_coverage(served: Served) -> None:
+    body = served.get("/api/v1/summary", **RANGE).json()
+    assert body["kpi"]["smtp_accounts_7d"] is not None
+    assert body["kpi_history"]
+    assert all(DATE_FROM.isoformat() <= h["date"] <= DATE_TO.isoformat() for h in body["kpi_history"])
+    assert body["flyout"]["messages"] > 0
+    assert {c["section"] for c in body["coverage"]} >= {"sending_volume", "tls_usage"}
+
+
+def test_request_report_then_status_list_and_download(served: Served) -> None:
+    r = served.client.post("/api/v1/reports", json={**RANGE, "formats": ["csv", "xlsx", "html"]}, headers=AUTH)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    job = served.wait_job(job_id)
+    assert job["status"] == "succeeded", job["error"]
+    assert any(j["job_id"] == job_id for j in served.get("/api/v1/reports").json()["jobs"])
+    names = job["artifacts"]
+    csv_name = "sending_volume_by_domain.csv"
+    got = served.get(f"/api/v1/reports/{job_id}/artifacts/{csv_name}")
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "text/csv; charset=utf-8"
+    assert got.text.startswith("date,sender_domain,messages")
+    xlsx = served.get(f"/api/v1/reports/{job_id}/artifacts/smtp_auth_report.xlsx")
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert xlsx.content[:2] == b"PK"
+    assert "smtp_auth_report.html" in names
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../smtpauth.toml",
+        "..%2F..%2Fsmtpauth.toml",
+        "%2e%2e/%2e%2e/smtpauth.db",
+        "/etc/passwd",
+        "sub/../../../smtpauth.toml",
+        "summary.json/../../../smtpauth.toml",
+        "%2e%2e",
+        "..%5c..%5csmtpauth.toml",
+    ],
+)
+def test_path_traversal_in_artifact_names_is_refused(served: Served, name: str) -> None:
+    r = served.client.post("/api/v1/reports", json={**RANGE, "formats": ["csv"]}, headers=AUTH)
+    job_id = r.json()["job_id"]
+    assert served.wait_job(job_id)["status"] == "succeeded"
+    got = served.client.get(f"/api/v1/reports/{job_id}/artifacts/{name}", headers=AUTH)
+    assert got.status_code == 404
+    assert b"tenant_id" not in got.content
+    assert b"root:" not in got.content
+
+
+def test_unknown_or_malformed_job_ids_are_404(served: Served) -> None:
+    assert served.get(f"/api/v1/reports/{uuid.uuid4()}").status_code == 404
+    assert served.get("/api/v1/reports/..%2F..%2Fetc").status_code == 404
+    assert served.get(f"/api/v1/reports/{uuid.uuid4()}/artifacts/summary.json").status_code == 404
+
+
+def test_report_request_validation(served: Served) -> None:
+    post = served.client.post
+    assert post("/api/v1/reports", json={**RANGE, "tenant": "nope"}, headers=AUTH).status_code == 404
+    assert post("/api/v1/reports", json={**RANGE, "from": "28/11/2026"}, headers=AUTH).status_code == 400
+    assert post("/api/v1/reports", json={**RANGE, "formats": ["pdf"]}, headers=AUTH).status_code == 400
+    assert post("/api/v1/reports", json={**RANGE, "extra": 1}, headers=AUTH).status_code == 400
+    assert post("/api/v1/reports", content=b"{not json", headers=AUTH).status_code == 400
+
+
+def test_request_bodies_are_size_limited(served: Served) -> None:
+    big = {**RANGE, "senders": ["x" * 1000 + "@contoso.com"] * 80}
+    r = served.client.post("/api/v1/reports", json=big, headers=AUTH)
+    assert r.status_code == 413
+
+
+def test_trigger_sync_returns_a_run_id_and_the_run_is_listed(served: Served) -> None:
+    r = served.client.post("/api/v1/sync", json={"tenants": ["contoso"]}, headers=AUTH)
+    assert r.status_code == 202, r.text
+    run_id = r.json()["run_id"]
+
+    def finished() -> list[dict[str, object]] | None:
+        runs = served.get("/api/v1/sync-runs", tenant="contoso", limit=100).json()["runs"]
+        mine = [x for x in runs if x["run_id"] == run_id]
+        return mine if mine and not served.runner.syncing() else None
+
+    mine = wait_for(finished, 120)
+    assert {x["status"] for x in mine} <= {"succeeded", "unavailable", "skipped"}
+    assert served.client.post("/api/v1/sync", json={"tenants": ["nope"]}, headers=AUTH).status_code == 404
+    assert served.get("/api/v1/sync-runs", status="weird").status_code == 400
+
+
+def test_security_headers(served: Served) -> None:
+    r = served.get("/api/v1/health")
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert served.client.get("/assets/../smtpauth.toml").status_code == 404
+    assert served.client.get("/assets/chart.umd.min.js").status_code == 200
+
+
+def test_a_second_process_serves_the_api_without_a_scheduler(served: Served) -> None:
+    from connector.service import JobRunner, create_app
+    from connector.store.store import open_store
+    from tests.service.conftest import LiveServer
+
+    store = open_store(served.settings.database_url)
+    standby = JobRunner(served.settings, store, clock=served.runner.clock, manual=True)
+    assert standby.start() == "standby"
+    app = create_app(served.settings, store, standby, served.app.state.verifier)
+    try:
+        with LiveServer(app) as url, httpx.Client(base_url=url, headers=AUTH) as client:
+            health = client.get("/api/v1/health").json()
+            assert health["scheduler"]["role"] == "standby"
+            assert "another smtpauth serve" in health["scheduler"]["detail"]
+            r = client.post("/api/v1/sync", json={})
+            assert r.status_code == 503
+            assert "does not run the scheduler" in r.json()["detail"]["error"]
+            # a report requested here is run by the leader
+            job_id = client.post("/api/v1/reports", json={**RANGE, "formats": ["csv"]}).json()["job_id"]
+            assert served.get(f"/api/v1/reports/{job_id}").json()["status"] == "queued"
+            served.env.clock.advance(served.settings.service.report_poll_seconds + 1)  # the leader's next look
+            assert served.wait_job(job_id)["status"] == "succeeded"
+    finally:
+        standby.stop(grace_seconds=5)
+        store.close()

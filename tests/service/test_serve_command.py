@@ -1,0 +1,97 @@
+"""``smtpauth serve`` refuses to start without a usable token or schedule (exit 2, one line naming the key), and
+serves on 127.0.0.1 by default."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from connector.cli import cli
+
+TENANT = (
+    '[[tenants]]\nname = "contoso"\ntenant_id = "contoso.onmicrosoft.com"\n'
+    'client_id = "11111111-2222-3333-4444-555555555555"\nclient_secret_env = "SERVE_SECRET"\n'
+)
+ENV = {"SERVE_SECRET": "s3cret-value-for-tests"}
+TOKEN = "a-long-random-token-for-the-serve-test-0123456789"
+
+
+def _config(tmp: Path, service: str) -> Path:
+    path = tmp / "smtpauth.toml"
+    path.write_text(f'data_dir = "{tmp / "data"}"\n[service]\n{service}\n{TENANT}')
+    return path
+
+
+def _run(path: Path, env: dict[str, str]) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--config", str(path), "serve"], env={**ENV, **env})
+    return result.exit_code, result.output
+
+
+def test_no_token_configured_exits_2(tmp_path: Path) -> None:
+    code, out = _run(_config(tmp_path, ""), {})
+    assert code == 2
+    assert "service.token_envs: no API token" in out
+
+
+def test_a_short_token_exits_2(tmp_path: Path) -> None:
+    code, out = _run(_config(tmp_path, 'token_envs = ["API_TOKEN"]'), {"API_TOKEN": "short"})
+    assert code == 2
+    assert "too weak" in out
+
+
+def test_a_world_readable_hashes_file_exits_2(tmp_path: Path) -> None:
+    hashes = tmp_path / "hashes"
+    hashes.write_text("0" * 64 + "\n")
+    hashes.chmod(0o644)
+    code, out = _run(_config(tmp_path, f'token_hashes_file = "{hashes}"'), {})
+    assert code == 2
+    assert "service.token_hashes_file" in out
+
+
+def test_a_bad_cron_exits_2(tmp_path: Path) -> None:
+    code, out = _run(_config(tmp_path, '[service.schedule]\ncron = "* * *"'), {})
+    assert code == 2
+    assert "service.schedule.cron" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_binds_loopback_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    path = _config(tmp_path, f'token_envs = ["API_TOKEN"]\nport = {port}')
+    env = {**os.environ, **ENV, "API_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector", "--config", str(path), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        health = None
+        while time.monotonic() < deadline and health is None:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers={"Authorization": f"Bearer {TOKEN}"})
+                health = r.json()
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert health is not None, "serve did not answer"
+        assert health["scheduler"]["role"] == "leader"
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 401
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (tmp_path / "data" / "smtpauth.db.scheduler.lock").exists()
