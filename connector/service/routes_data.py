@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from connector.artifacts.sinks import csv_cell
 from connector.service.auth import Authorized
@@ -51,7 +51,7 @@ def data(
     fmt: Annotated[str, Query(alias="format", max_length=10)] = "json",
     limit: Annotated[int | None, Query(ge=1)] = None,
     offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
-) -> Response | dict[str, Any]:
+) -> Response:
     """A report table (docs/artifacts.md) for one tenant and range (default: the 30 days ending yesterday),
     filtered by domain and sender, ``limit`` rows from ``offset``. CSV cells that look like formulas are
     neutralized; the ``X-Total-Count`` header holds the table's row count."""
@@ -85,12 +85,6 @@ def data(
         "offset": offset,
         "rows": [{c: _json_value(v) for c, v in zip(spec.column_names, r, strict=True)} for r in rows],
     }
-    return _with_headers(body, headers)
-
-
-def _with_headers(body: dict[str, Any], headers: dict[str, str]) -> Response:
-    from fastapi.responses import JSONResponse
-
     return JSONResponse(body, headers=headers)
 
 

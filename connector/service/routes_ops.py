@@ -28,6 +28,7 @@ def health(request: Request, _: Authorized) -> dict[str, Any]:
     store = request.app.state.store
     return {
         "status": "ok",
+        "today": runner.clock.now().date().isoformat(),
         "schema_version": store.schema_version(),
         "scheduler": {"role": runner.role, "detail": runner.detail, "syncing": runner.syncing()},
     }

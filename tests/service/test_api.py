@@ -221,6 +221,11 @@ def test_security_headers(served: Served) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
     assert served.client.get("/assets/../smtpauth.toml").status_code == 404
     assert served.client.get("/assets/chart.umd.min.js").status_code == 200
+    page = served.client.get("/")
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "https://" not in page.text
+    assert served.client.get("/assets/dashboard.js").headers["content-type"].startswith("text/javascript")
 
 
 def test_a_second_process_serves_the_api_without_a_scheduler(served: Served) -> None:
@@ -248,3 +253,13 @@ def test_a_second_process_serves_the_api_without_a_scheduler(served: Served) -> 
     finally:
         standby.stop(grace_seconds=5)
         store.close()
+
+
+def test_every_report_table_is_served_including_findings(served: Served) -> None:
+    from connector.service.queries import DATA_TABLES
+
+    assert "findings" in DATA_TABLES
+    for name, spec in DATA_TABLES.items():
+        body = served.get(f"/api/v1/data/{name}", **RANGE, limit=2).json()
+        assert body["columns"] == list(spec.column_names), name
+        assert len(body["rows"]) <= 2
