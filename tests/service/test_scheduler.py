@@ -29,10 +29,11 @@ def _tenant(name: str) -> str:
     )
 
 
-def make_settings(tmp: Path, service: str = "") -> Settings:
+def make_settings(tmp: Path, service: str = "", db_url: str = "") -> Settings:
     path = tmp / "smtpauth.toml"
+    database = f'[database]\nurl = "{db_url}"\n' if db_url else ""
     path.write_text(
-        f'data_dir = "{tmp / "data"}"\n[service]\njitter_seconds = 900\n{service}\n'
+        f'data_dir = "{tmp / "data"}"\n{database}[service]\njitter_seconds = 900\n{service}\n'
         '[service.schedule]\ncron = "30 2 * * *"\ntimezone = "UTC"\n'
         '[service.tenant_schedules.fabrikam]\ncron = "15 1 * * *"\ntimezone = "Europe/Berlin"\n'
         + _tenant("contoso")
@@ -55,8 +56,9 @@ class RecordingRunner(JobRunner):
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[Settings, Store]]:
-    settings = make_settings(tmp_path)
+def setup(tmp_path: Path, db_url: str) -> Iterator[tuple[Settings, Store]]:
+    """Settings and a store on SQLite (file lock) and on PostgreSQL (advisory lock)."""
+    settings = make_settings(tmp_path, db_url=db_url)
     store = open_store(settings.database_url)
     yield settings, store
     store.close()
