@@ -6,6 +6,7 @@ dedicated connection. Both are released by the operating system or the server wh
 process takes over without any expiry to tune.
 """
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -88,6 +89,8 @@ class AdvisoryLock:
             self._conn.commit()
         except sa.exc.SQLAlchemyError:
             log.exception("lost the database connection holding the scheduler lock")
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                self._conn.close()
             self._conn = None
             return False
         return True

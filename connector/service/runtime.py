@@ -25,6 +25,7 @@ from connector.errors import SmtpAuthError
 from connector.service.clocked import ClockedBackgroundScheduler, ClockedExecutor, ManualScheduler
 from connector.service.jobstate import mark_own_jobs_interrupted, queued_report_jobs
 from connector.service.lock import SchedulerLock, open_scheduler_lock
+from connector.store.engine import create_engine_for
 from connector.store.runs import mark_interrupted_runs
 from connector.store.store import Store
 
@@ -90,6 +91,8 @@ class JobRunner:
         self._guard = threading.Lock()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        #: finishes the scheduler's shutdown (after stop() gave up waiting, it still waits for abandoned jobs)
+        self.shutdown_thread: threading.Thread | None = None
 
     # ---- leadership -------------------------------------------------------------------------------------------
 
@@ -155,7 +158,12 @@ class JobRunner:
 
         options: dict[str, Any] = {
             "jobstores": {
-                "default": SQLAlchemyJobStore(engine=self.store.engine),
+                # its own engine: APScheduler disposes the job store's engine when the scheduler shuts down
+                "default": SQLAlchemyJobStore(
+                    engine=create_engine_for(
+                        self.settings.database_url, busy_timeout_seconds=self.settings.database.busy_timeout_seconds
+                    )
+                ),
                 "memory": MemoryJobStore(),
             },
             "executors": {"default": ClockedExecutor(self._max_workers)},
@@ -348,7 +356,8 @@ class JobRunner:
                 scheduler.shutdown(wait=True)
                 done.set()
 
-            threading.Thread(target=shut, name="smtpauth-shutdown", daemon=True).start()
+            self.shutdown_thread = threading.Thread(target=shut, name="smtpauth-shutdown", daemon=True)
+            self.shutdown_thread.start()
             finished = done.wait(grace)
             self._scheduler = None
             if not finished:

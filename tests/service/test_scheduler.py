@@ -223,6 +223,8 @@ def test_sigterm_marks_a_job_still_running_after_the_grace_time(setup: tuple[Set
     assert started.wait(10)
     assert runner.stop(grace_seconds=0.5) is False
     release.set()
+    assert runner.shutdown_thread is not None
+    runner.shutdown_thread.join(10)
     run: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
     with store.read() as conn:
         assert conn.execute(sa.select(run.c.status).where(run.c.run_id == run_id)).scalar_one() == "failed"
