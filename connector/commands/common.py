@@ -11,7 +11,7 @@ import click
 from connector.config import Settings, load_settings
 from connector.errors import ConfigError, SmtpAuthError
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "Ctx", "expected_errors"]
+__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "Ctx", "expected_errors", "population_options"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -51,3 +51,15 @@ def expected_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 def pass_ctx(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.pass_obj(fn)
+
+
+def population_options(fn: Callable[P, R]) -> Callable[P, R]:
+    """``--seed`` and ``--users`` of the simulated tenants (the simulator needs at least 20 users)."""
+    fn = click.option(
+        "--users",
+        type=click.IntRange(20, 1_000_000),
+        default=2000,
+        show_default=True,
+        help="Users per simulated tenant.",
+    )(fn)
+    return click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic tenants.")(fn)

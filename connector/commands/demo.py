@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from connector.commands.common import EXIT_FAILED, EXIT_OK, Ctx, expected_errors
+from connector.commands.common import EXIT_FAILED, EXIT_OK, Ctx, expected_errors, population_options
 
 if TYPE_CHECKING:
     from connector.config import Settings
@@ -45,14 +45,7 @@ def _build_reports(settings: "Settings") -> list[Path]:
     show_default=True,
     help="Where the demo's configuration, SQLite database and artifacts go.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic tenants.")
-@click.option(
-    "--users",
-    type=click.IntRange(10, 1_000_000),
-    default=2000,
-    show_default=True,
-    help="Users per simulated tenant.",
-)
+@population_options
 @click.pass_obj
 @expected_errors
 def demo(obj: Ctx, data_dir: Path, seed: int, users: int) -> None:

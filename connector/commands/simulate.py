@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from connector.commands.common import Ctx, expected_errors
+from connector.commands.common import Ctx, expected_errors, population_options
 
 __all__ = ["simulate"]
 
@@ -18,14 +18,7 @@ __all__ = ["simulate"]
     show_default=True,
     help="Where the CA certificate, app credentials and the config snippet go.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic tenants.")
-@click.option(
-    "--users",
-    type=click.IntRange(10, 1_000_000),
-    default=2000,
-    show_default=True,
-    help="Users per simulated tenant.",
-)
+@population_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option(
     "--port-base",
