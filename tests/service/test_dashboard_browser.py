@@ -49,6 +49,8 @@ def test_dashboard_in_chromium(served: Served) -> None:
     summary = served.get("/api/v1/summary", **RANGE).json()
     accounts = served.get("/api/v1/data/accounts", **RANGE).json()["rows"]
     basic_in_use = sum(1 for a in accounts if a["status"] == "basic_in_use")
+    findings = served.get("/api/v1/data/findings", **RANGE).json()["rows"]
+    assert findings, "the simulated tenant's spray and compromised accounts are found"
     assert basic_in_use > 0
     OUTPUT.mkdir(exist_ok=True)
     requests: list[str] = []
@@ -109,6 +111,14 @@ def test_dashboard_in_chromium(served: Served) -> None:
         page.select_option("#account-status", "basic_in_use")
         expect(page.locator("#accounts-table tbody tr")).to_have_count(basic_in_use)
         assert set(page.locator("#accounts-table tbody tr td:nth-child(3)").all_inner_texts()) == {"basic_in_use"}
+        # findings, as the API lists them, most severe first
+        page.click("nav.pivots button[data-pivot=findings]")
+        expect(page.locator("#findings-table tbody tr")).to_have_count(len(findings))
+        if findings:
+            assert (
+                page.locator("#findings-table tbody tr").first.locator("td").nth(1).inner_text()
+                == findings[0]["severity"]
+            )
         # sync status and coverage per source
         page.click("nav.pivots button[data-pivot=status]")
         assert page.locator("#status-table tbody tr", has_text="signins").count() == 1

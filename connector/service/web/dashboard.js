@@ -125,6 +125,11 @@
     table($("#accounts-table"), [{ name: "account" }, { name: "display_name", label: "Name" }, { name: "status", render: (td, r) => badge(td, r.status) }, { name: "action" }, { name: "auth_protocol", label: "Auth" }, { name: "messages", num: true }, { name: "legacy_tls_messages", label: "Legacy TLS", num: true }, { name: "failed_signins", label: "Failed sign-ins", num: true }, { name: "last_signin_at", label: "Last sign-in" }], rows, { total: acc.total });
   }
 
+  async function loadFindings() {
+    const f = await json("/api/v1/data/findings", range());
+    table($("#findings-table"), [{ name: "id", num: true }, { name: "severity", render: (td, r) => badge(td, r.severity) }, { name: "kind" }, { name: "account" }, { name: "window_start", label: "From" }, { name: "window_end", label: "To" }, { name: "summary" }, { name: "action" }, { name: "acknowledged_at", label: "Acknowledged" }], f.rows, { total: f.total });
+  }
+
   async function loadStatus() {
     const [tenants, health] = await Promise.all([json("/api/v1/tenants"), json("/api/v1/health")]);
     $("#scheduler").textContent = "scheduler: " + health.scheduler.role + (health.scheduler.detail ? " (" + health.scheduler.detail + ")" : "");
@@ -162,7 +167,7 @@
     document.body.dataset.ready = "false";
     try {
       await loadDomains();
-      await Promise.all([loadSummary(), loadVolume(), loadTls(), loadAccounts(), loadStatus(), loadJobs()]);
+      await Promise.all([loadSummary(), loadVolume(), loadTls(), loadAccounts(), loadFindings(), loadStatus(), loadJobs()]);
     } catch (e) { showError(e); }
     document.body.dataset.ready = "true";
   }
