@@ -20,6 +20,7 @@ from connector.http.client import GraphClient
 from connector.http.families import MESSAGE_TRACE, REPORT_SETTINGS, SIGNINS, reports_csv_family
 from connector.sync.engine import classify_error
 from connector.sync.sources import SOURCES
+from connector.sync.sources.base import odata_datetime
 from connector.sync.sources.exchange_admin import exchange_errors, require_anchor
 
 __all__ = ["ProbeResult", "TenantCheck", "check_tenant"]
@@ -46,7 +47,7 @@ class TenantCheck:
 
 
 def _iso(clock: Clock, delta: timedelta) -> str:
-    return (clock.now() - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return odata_datetime(clock.now() - delta)
 
 
 def _probes(tenant: TenantSettings, client: GraphClient, clock: Clock) -> dict[str, Callable[[], str]]:

@@ -32,6 +32,7 @@ from connector.errors import (
     ThrottleCapExceeded,
     UnauthorizedError,
 )
+from connector.http.responses import MESSAGE_TRACE_APP_ID
 from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.progress import Progress, SourceOutcome
@@ -40,8 +41,6 @@ from connector.sync.sources import SOURCES, SyncSource
 __all__ = ["TenantResult", "classify_error", "new_run_id", "run_sync", "sync_tenant"]
 
 log = logging.getLogger("smtpauth.sync")
-
-TRACE_APP_ID = "8bd644d1-64a1-4d4b-ae52-2e0cbf64e373"
 
 
 @dataclass
@@ -79,8 +78,8 @@ def classify_error(exc: BaseException, source: str, permission: str) -> tuple[st
             "unavailable",
             "unavailable",
             "unavailable: message trace refused the token (service principal missing?)",
-            f"create the service principal of app {TRACE_APP_ID} in the tenant "
-            f"(New-MgServicePrincipal -AppId {TRACE_APP_ID}) and grant ExchangeMessageTrace.Read.All",
+            f"create the service principal of app {MESSAGE_TRACE_APP_ID} in the tenant "
+            f"(New-MgServicePrincipal -AppId {MESSAGE_TRACE_APP_ID}) and grant ExchangeMessageTrace.Read.All",
         )
     if isinstance(exc, ThrottleCapExceeded):
         return (

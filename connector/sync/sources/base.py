@@ -1,5 +1,6 @@
 """The contract every sync source meets."""
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from connector.config import TenantSettings
@@ -7,7 +8,7 @@ from connector.config import TenantSettings
 if TYPE_CHECKING:
     from connector.sync.context import SourceRun, TenantContext
 
-__all__ = ["SyncSource"]
+__all__ = ["SyncSource", "odata_datetime"]
 
 
 class SyncSource(Protocol):
@@ -24,3 +25,8 @@ class SyncSource(Protocol):
         """Fetch and store. Raises the connector.errors tree; the engine turns errors into run status and
         coverage."""
         ...
+
+
+def odata_datetime(moment: datetime) -> str:
+    """A UTC instant as an OData ``$filter`` literal (``2026-11-20T08:15:30Z``)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -24,6 +24,7 @@ from connector.sources.message_trace import normalize_message_trace_page
 from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.prefetch import prefetched
+from connector.sync.sources.base import odata_datetime
 from models import MessageTrace, SignIn, UsageUserDetail
 
 __all__ = ["MessageTraceSource", "known_smtp_senders", "mark_signin_ips", "trace_filter"]
@@ -37,19 +38,14 @@ _signin: sa.Table = SignIn.__table__  # type: ignore[attr-defined]
 _detail: sa.Table = UsageUserDetail.__table__  # type: ignore[attr-defined]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _quote(value: str) -> str:
     # OData string literal: a single quote is doubled
     return value.replace("'", "''")
 
 
 def trace_filter(sender: str, start: datetime, end: datetime) -> str:
-    return (
-        f"receivedDateTime ge {_iso(start)} and receivedDateTime le {_iso(end)} and senderAddress eq '{_quote(sender)}'"
-    )
+    since, until = odata_datetime(start), odata_datetime(end)
+    return f"receivedDateTime ge {since} and receivedDateTime le {until} and senderAddress eq '{_quote(sender)}'"
 
 
 def known_smtp_senders(conn: Connection, tenant: str) -> list[str]:
@@ -213,7 +209,7 @@ class MessageTraceSource:
             except ExpiredLinkError:
                 if attempt == MAX_WINDOW_RESTARTS:
                     raise
-                log.info("%s/message_trace: next link expired, restarting window at %s", tenant, _iso(start))
+                log.info("%s/message_trace: next link expired, restarting window at %s", tenant, odata_datetime(start))
             else:
                 return requests
         return requests

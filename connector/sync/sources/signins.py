@@ -18,6 +18,7 @@ from connector.sources.signins import normalize_signins_page
 from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.prefetch import prefetched
+from connector.sync.sources.base import odata_datetime
 from models import SignIn
 
 __all__ = ["SignInsSource", "signin_filter"]
@@ -29,15 +30,10 @@ WATERMARK = "created_until"
 MAX_SLICE_RESTARTS = 3
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def signin_filter(start: datetime, end: datetime) -> str:
     """The OData filter of one slice: ``start <= createdDateTime <= end``."""
-    return (
-        f"clientAppUsed eq 'Authenticated SMTP' and createdDateTime ge {_iso(start)} and createdDateTime le {_iso(end)}"
-    )
+    since, until = odata_datetime(start), odata_datetime(end)
+    return f"clientAppUsed eq 'Authenticated SMTP' and createdDateTime ge {since} and createdDateTime le {until}"
 
 
 class SignInsSource:
@@ -69,7 +65,7 @@ class SignInsSource:
                 restarts += 1
                 if restarts > MAX_SLICE_RESTARTS:
                     raise
-                log.info("%s/signins: skiptoken expired, restarting slice at %s", tenant, _iso(start))
+                log.info("%s/signins: skiptoken expired, restarting slice at %s", tenant, odata_datetime(start))
                 continue
             except RetryableError:
                 # retries are exhausted for this slice size: Graph times out on large queries (504), so ask for less
