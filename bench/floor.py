@@ -1,11 +1,12 @@
 """The floor of the sync benchmark: the same payloads, parsed with ``csv``/``json`` and stored with
 ``sqlite3.executemany``.
 
-:func:`fetch_payloads` downloads, with plain httpx, what a full sync requests (the usage-report CSVs, every
-sign-in page, every message-trace page of the senders the sync found) and saves the raw bytes; it is not timed.
-:func:`run_floor` then times parsing those files and inserting the rows into a fresh SQLite file whose tables
-are copied from the synced database (same columns, same unique keys and indexes), one transaction per page or
-file as the sync does. Only the stdlib runs in the timed part.
+The payloads are the bytes the measured sync received (the usage-detail CSVs, every sign-in page, every
+message-trace page), written to disk by the simulator that recorded them (``sim_serve.py --dump-dir``).
+:func:`run_floor` times parsing those files and inserting the rows into a fresh SQLite file whose tables
+are copied from the synced database (same columns, same unique keys and indexes). Rows are committed in groups of
+at least ``GROUP_ROWS`` (the most the sync's group commit holds, :mod:`connector.sync.writer`), so the floor never
+pays more commits than the sync can. Only the stdlib runs in the timed part.
 """
 
 import csv
@@ -13,15 +14,13 @@ import io
 import json
 import sqlite3
 import time
-import tomllib
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 TABLES = ("usage_user_detail", "signin", "message_trace")
+#: rows per transaction: connector.sync.writer.MAX_GROUP_ROWS
+GROUP_ROWS = 50_000
 TENANT = "contoso"
 _APP_COLUMNS = {
     "POP3 App": "pop3_app",
@@ -33,142 +32,6 @@ _APP_COLUMNS = {
     "Other For Mobile": "other_for_mobile",
     "Outlook For Web": "outlook_for_web",
 }
-
-
-@dataclass
-class FetchPlan:
-    """What the sync asked for, so the fetcher asks for the same."""
-
-    usage_detail_days: int
-    signin_backfill_days: int
-    signin_slice_hours: float
-    signin_page_size: int
-    trace_backfill_days: int
-    trace_window_days: float
-    trace_page_size: int
-
-
-@dataclass
-class FetchResult:
-    files: dict[str, list[Path]] = field(default_factory=dict)
-    requests: int = 0
-    seconds: float = 0.0
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class _Graph:
-    def __init__(self, snippet: str) -> None:
-        tenant = tomllib.loads(snippet)["tenants"][0]
-        self.graph = tenant["graph_endpoint"]
-        secret = Path(tenant["client_secret_file"]).read_text(encoding="utf-8").strip()
-        self.http = httpx.Client(verify=tenant["ca_bundle"], timeout=300)
-        token = self.http.post(
-            f"{tenant['authority_host']}/{tenant['tenant_id']}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": tenant["client_id"],
-                "client_secret": secret,
-                "scope": f"{self.graph}/.default",
-            },
-        )
-        token.raise_for_status()
-        self.auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        self.requests = 0
-
-    def report_csv(self, segment: str) -> bytes:
-        first = self.http.get(f"{self.graph}/v1.0/reports/{segment}", headers=self.auth)
-        self.requests += 1
-        if first.status_code != 302:
-            first.raise_for_status()
-            raise RuntimeError(f"{segment}: expected a redirect, got {first.status_code}")
-        # the download host refuses a request that carries the Graph token
-        body = self.http.get(first.headers["Location"])
-        self.requests += 1
-        body.raise_for_status()
-        return body.content
-
-    def pages(self, path: str, params: dict[str, str]) -> list[bytes]:
-        out = []
-        response = self.http.get(f"{self.graph}/{path}", params=params, headers=self.auth)
-        while True:
-            self.requests += 1
-            response.raise_for_status()
-            out.append(response.content)
-            following = response.json().get("@odata.nextLink")
-            if not following:
-                return out
-            response = self.http.get(following, headers=self.auth)
-
-
-def known_senders(db: Path) -> list[str]:
-    """The senders the sync traced: SMTP users of the usage report plus successful SMTP sign-ins."""
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT DISTINCT lower(addr) FROM ("
-            " SELECT user_principal_name AS addr FROM usage_user_detail"
-            "  WHERE tenant = ? AND smtp_app = 1 AND concealed = 0 AND user_principal_name LIKE '%@%'"
-            " UNION SELECT user_principal_name FROM signin"
-            "  WHERE tenant = ? AND error_code = 0 AND user_principal_name IS NOT NULL)"
-            " ORDER BY 1",
-            (TENANT, TENANT),
-        ).fetchall()
-    return [r[0] for r in rows if r[0] and "@" in r[0]]
-
-
-def fetch_payloads(snippet: str, plan: FetchPlan, synced_db: Path, dest: Path) -> FetchResult:
-    """Download every payload of a full sync into ``dest`` (one file per CSV or JSON page)."""
-    started = time.perf_counter()
-    g = _Graph(snippet)
-    result = FetchResult(files={t: [] for t in TABLES})
-    for table in TABLES:
-        (dest / table).mkdir(parents=True, exist_ok=True)
-
-    def save(table: str, body: bytes, view: str = "") -> None:
-        path = dest / table / f"{len(result.files[table]):06d}_{view}"
-        path.write_bytes(body)
-        result.files[table].append(path)
-
-    d7 = g.report_csv("getEmailAppUsageUserDetail(period='D7')")
-    save("usage_user_detail", d7, "D7")
-    reader = csv.reader(io.StringIO(d7[:65536].decode("utf-8-sig", errors="replace")))
-    header, first_row = next(reader), next(reader)
-    refresh = date.fromisoformat(first_row[header.index("Report Refresh Date")])
-    for i in range(plan.usage_detail_days - 1, -1, -1):
-        day = (refresh - timedelta(days=i)).isoformat()
-        save("usage_user_detail", g.report_csv(f"getEmailAppUsageUserDetail(date={day})"), day)
-
-    now = datetime.now(UTC).replace(microsecond=0)
-    start = now - timedelta(days=plan.signin_backfill_days) + timedelta(minutes=5)
-    while start < now:
-        end = min(start + timedelta(hours=plan.signin_slice_hours), now)
-        flt = (
-            "clientAppUsed eq 'Authenticated SMTP' and createdDateTime ge "
-            f"{_iso(start)} and createdDateTime le {_iso(end)}"
-        )
-        for body in g.pages("v1.0/auditLogs/signIns", {"$filter": flt, "$top": str(plan.signin_page_size)}):
-            save("signin", body)
-        start = end
-
-    now = datetime.now(UTC).replace(microsecond=0)
-    oldest = now - timedelta(days=plan.trace_backfill_days) + timedelta(minutes=10)
-    for sender in known_senders(synced_db):
-        start = oldest
-        while start < now:
-            end = min(start + timedelta(days=plan.trace_window_days), now)
-            flt = (
-                f"receivedDateTime ge {_iso(start)} and receivedDateTime le {_iso(end)} and senderAddress eq '{sender}'"
-            )
-            params = {"$filter": flt, "$top": str(plan.trace_page_size)}
-            for body in g.pages("v1.0/admin/exchange/tracing/messageTraces", params):
-                save("message_trace", body)
-            start = end
-    g.http.close()
-    result.requests = g.requests
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 # ---------------------------------------------------------------------------------------------- the timed part
@@ -302,7 +165,7 @@ class FloorTable:
 
 def run_floor(files: dict[str, list[Path]], synced_db: Path, floor_db: Path) -> dict[str, FloorTable]:
     """Parse and store every saved payload; time each table. The database runs like the product's (WAL,
-    ``synchronous=NORMAL``), one transaction per file."""
+    ``synchronous=NORMAL``); a commit once ``GROUP_ROWS`` rows are pending and at the end of each table."""
     columns = copy_schema(synced_db, floor_db)
     conn = sqlite3.connect(floor_db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -313,6 +176,7 @@ def run_floor(files: dict[str, list[Path]], synced_db: Path, floor_db: Path) -> 
         sql = _insert_sql(table, cols)
         stats = FloorTable()
         wall, cpu = time.perf_counter(), time.process_time()
+        pending = 0
         for path in files.get(table, []):
             body = path.read_bytes()
             if table == "usage_user_detail":
@@ -320,11 +184,17 @@ def run_floor(files: dict[str, list[Path]], synced_db: Path, floor_db: Path) -> 
             else:
                 rows = _signin_rows(body, cols) if table == "signin" else _trace_rows(body, cols)
                 seen = len(rows)
-            conn.execute("BEGIN")
+            if not conn.in_transaction:
+                conn.execute("BEGIN")
             conn.executemany(sql, rows)
-            conn.execute("COMMIT")
+            pending += seen
+            if pending >= GROUP_ROWS:
+                conn.execute("COMMIT")
+                pending = 0
             stats.rows_seen += seen
             stats.rows_stored += len(rows)
+        if conn.in_transaction:
+            conn.execute("COMMIT")
         stats.seconds = time.perf_counter() - wall
         stats.cpu_seconds = time.process_time() - cpu
         out[table] = stats

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,22 @@ class SimProcess:
         self.proc.send_signal(signal.SIGTERM)
         _, _, usage = os.wait4(self.proc.pid, 0)
         self.proc.returncode = 0
-        stats = json.loads((self.state_dir / "stats.json").read_text(encoding="utf-8"))
+        stats: dict[str, Any] = json.loads((self.state_dir / "stats.json").read_text(encoding="utf-8"))
         stats["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 1)
         stats["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
         return stats
 
 
 def start_simulator(
-    state_dir: Path, *, users: int, tenant: dict[str, float], throttle_scale: float | None
+    state_dir: Path,
+    *,
+    users: int,
+    tenant: dict[str, float],
+    throttle_scale: float | None,
+    now: str | None = None,
+    dump_dir: Path | None = None,
 ) -> SimProcess:
+    """Start ``sim_serve.py``; with ``now`` its clock is frozen and it records and replays (see its docstring)."""
     shutil.rmtree(state_dir, ignore_errors=True)
     state_dir.mkdir(parents=True)
     cmd = [
@@ -77,10 +85,14 @@ def start_simulator(
     ]
     if throttle_scale is not None:
         cmd += ["--throttle", "--time-scale", str(throttle_scale)]
+    if now is not None:
+        cmd += ["--now", now, "--replay"]
+    if dump_dir is not None:
+        cmd += ["--dump-dir", str(dump_dir)]
     log = (state_dir / "simulator.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 (our own script)
     ready = state_dir / "ready.json"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"the simulator did not start; see {state_dir / 'simulator.log'}")
@@ -124,11 +136,21 @@ def _rss_mb(pid: int) -> float | None:
     return None
 
 
-def run_sync(config: Path, log_path: Path, sources: tuple[str, ...] = ()) -> ProcessMeasure:
-    """Run ``smtpauth sync --plain`` as a child; its peak RSS comes from wait4 (the kernel's high-water mark)."""
+def cli_sync(config: Path, sources: tuple[str, ...] = ()) -> list[str]:
+    """The command line of ``smtpauth sync --plain``."""
     cmd = [SMTPAUTH, "-c", str(config), "sync", "--plain"]
     for s in sources:
         cmd += ["--source", s]
+    return cmd
+
+
+def frozen_sync(config: Path, now: str, timings: Path) -> list[str]:
+    """The command line of the same sync with the wall clock frozen at ``now`` (``sync_child.py``)."""
+    return [PYTHON, str(HERE / "sync_child.py"), "--config", str(config), "--now", now, "--timings", str(timings)]
+
+
+def run_sync(cmd: list[str], log_path: Path) -> ProcessMeasure:
+    """Run a sync as a child; its peak RSS comes from wait4 (the kernel's high-water mark)."""
     timeline: list[tuple[float, float]] = []
     started = time.monotonic()
     with log_path.open("wb") as log:
@@ -213,55 +235,89 @@ def tenant_knobs(args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+def _apply_timings(runs: dict[str, dict[str, Any]], timings_path: Path) -> dict[str, Any]:
+    """Replace each source's seconds (dated by the frozen clock in ``sync_run``) by its monotonic timing."""
+    timings: dict[str, Any] = json.loads(timings_path.read_text(encoding="utf-8"))
+    for source, t in timings["sources"].items():
+        if source in runs:
+            runs[source]["seconds"] = round(t["ended"] - t["started"], 2)
+    return timings
+
+
+def replay_share(requests: list[list[Any]], since: float) -> dict[str, int]:
+    """How many requests arriving after ``since`` were answered from the recording."""
+    later = [r for r in requests if r[0] >= since]
+    return {"requests": len(later), "replayed": sum(1 for r in later if r[3])}
+
+
 def full_sync(args: argparse.Namespace, users: int, *, with_floor: bool) -> dict[str, Any]:
+    """Record the tenant with a first sync against the live simulator, then measure a second sync (fresh
+    database) that the simulator answers from the recording, then the floor on the recorded payloads."""
     work = args.out / f"full-{users}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    print(f"== full sync, {users:,} users (simulator starting)", flush=True)
-    sim = start_simulator(work / "simulator", users=users, tenant=tenant_knobs(args), throttle_scale=None)
+    now = datetime.now(UTC).replace(second=0, microsecond=0).isoformat()
+    print(f"== full sync, {users:,} users (simulator starting, clock frozen at {now})", flush=True)
+    payloads = work / "payloads"
+    sim = start_simulator(
+        work / "simulator",
+        users=users,
+        tenant=tenant_knobs(args),
+        throttle_scale=None,
+        now=now,
+        dump_dir=payloads if with_floor else None,
+    )
+    result: dict[str, Any] = {"users": users, "frozen_now": now}
     try:
         # throttling is off in the simulator, so the connector does not pace either
-        config = write_config(work / "data", sim.snippet, sync_settings(args), {"pace_requests": False})
-        measure = run_sync(config, work / "sync.log")
+        settings, http = sync_settings(args), {"pace_requests": False}
+        live_cfg = write_config(work / "data-live", sim.snippet, settings, http)
+        live = run_sync(frozen_sync(live_cfg, now, work / "timings-live.json"), work / "sync-live.log")
+        live_runs = sync_runs(work / "data-live" / "smtpauth.db")
+        _apply_timings(live_runs, work / "timings-live.json")
+        print(
+            f"   recording sync (live simulator) exit {live.returncode}: {live.wall_seconds:.1f} s wall, "
+            f"{live.user_seconds + live.system_seconds:.1f} s CPU, peak RSS {live.peak_rss_mb:.0f} MB",
+            flush=True,
+        )
+        result["live"] = {"process": asdict(live), "sources": live_runs}
+        replay_started = time.monotonic()
+        config = write_config(work / "data", sim.snippet, settings, http)
+        measure = run_sync(frozen_sync(config, now, work / "timings.json"), work / "sync.log")
         db = work / "data" / "smtpauth.db"
         runs = sync_runs(db)
+        result["timings"] = _apply_timings(runs, work / "timings.json")
         counts = table_counts(db)
         print(
-            f"   sync exit {measure.returncode}: {measure.wall_seconds:.1f} s wall, "
+            f"   measured sync (replayed) exit {measure.returncode}: {measure.wall_seconds:.1f} s wall, "
             f"{measure.user_seconds + measure.system_seconds:.1f} s CPU, peak RSS {measure.peak_rss_mb:.0f} MB",
             flush=True,
         )
         print("   rows per table: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
-        result: dict[str, Any] = {
-            "users": users,
-            "process": asdict(measure),
-            "sources": runs,
-            "table_rows": counts,
-        }
-        if with_floor:
-            print("   fetching the same payloads for the floor (not timed)", flush=True)
-            plan = floor.FetchPlan(
-                usage_detail_days=args.usage_detail_days,
-                signin_backfill_days=args.signin_days,
-                signin_slice_hours=24.0,
-                signin_page_size=1000,
-                trace_backfill_days=args.trace_days,
-                trace_window_days=10.0,
-                trace_page_size=5000,
-            )
-            fetched = floor.fetch_payloads(sim.snippet, plan, db, work / "payloads")
-            print(f"   fetched {fetched.requests:,} responses in {fetched.seconds:.0f} s; timing the floor", flush=True)
-            tables = floor.run_floor(fetched.files, db, work / "floor.db")
-            result["floor"] = {t: {**asdict(v), "rows_per_second": v.rows_per_second} for t, v in tables.items()}
-            shutil.rmtree(work / "payloads", ignore_errors=True)
+        live_counts = table_counts(work / "data-live" / "smtpauth.db")
+        if live_counts != counts:
+            raise RuntimeError(f"the replayed sync stored {counts}, the recording sync {live_counts}")
+        result.update({"process": asdict(measure), "sources": runs, "table_rows": counts})
     finally:
         sim_stats = sim.stop()
+    result["replay"] = replay_share(sim_stats["requests"], replay_started)
+    print(
+        f"   {result['replay']['replayed']:,} of {result['replay']['requests']:,} requests of the measured sync "
+        "answered from the recording",
+        flush=True,
+    )
     result["simulator"] = {
         "counters": sim_stats["counters"],
         "population": sim_stats["population"],
         "cpu_seconds": sim_stats["cpu_seconds"],
         "peak_rss_mb": sim_stats["peak_rss_mb"],
     }
+    if with_floor:
+        files = {t: sorted((payloads / t).iterdir()) if (payloads / t).is_dir() else [] for t in floor.TABLES}
+        print(f"   timing the floor on {sum(len(f) for f in files.values()):,} recorded payloads", flush=True)
+        tables = floor.run_floor(files, db, work / "floor.db")
+        result["floor"] = {t: {**asdict(v), "rows_per_second": v.rows_per_second} for t, v in tables.items()}
+        shutil.rmtree(payloads, ignore_errors=True)
     result["throughput"] = throughput(result)
     return result
 
@@ -367,7 +423,7 @@ def throttled_mode(args: argparse.Namespace) -> dict[str, Any]:
                 # the simulator's clock runs `scale` times faster: so do the pacing windows and backoff delays
                 {"pace_requests": True, "rate_limit_time_scale": scale, "backoff_initial_seconds": 1.0 / scale},
             )
-            measure = run_sync(config, work / f"sync-{family}.log", sources)
+            measure = run_sync(cli_sync(config, sources), work / f"sync-{family}.log")
         finally:
             stats = sim.stop()
         limit, window = LIMITS[family]

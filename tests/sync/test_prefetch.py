@@ -56,3 +56,26 @@ def test_stopping_early_stops_the_worker() -> None:
     time.sleep(0.2)
     assert len(produced) == count
     assert not any(t.name == "prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_ready_tells_whether_the_next_item_has_arrived() -> None:
+    release = threading.Event()
+
+    def pages() -> Iterator[int]:
+        yield 0
+        release.wait(timeout=10)
+        yield 1
+
+    stream = prefetched(pages())
+    assert stream.ready(timeout=10)
+    assert next(stream) == 0
+    # item 1 is held back: not ready now, nor after a short wait
+    assert not stream.ready()
+    assert not stream.ready(timeout=0.05)
+    release.set()
+    assert stream.ready(timeout=10)
+    assert stream.ready()
+    assert next(stream) == 1
+    # the end has arrived too: next() will not wait
+    assert stream.ready(timeout=10)
+    assert next(stream, None) is None

@@ -2,15 +2,17 @@
 
 Senders are the accounts the usage report shows with SMTP activity (names not concealed) and the accounts with a
 successful Authenticated SMTP sign-in. For each, windows of at most 10 days from its watermark (or from the
-backfill start, never more than 90 days back) up to now; the watermark of a sender moves with the last page of each
-window. Afterwards each loaded row is marked when its ``fromIP`` is one of that sender's successful SMTP sign-in
-IPs near that time, so volume can be shown both as "all mail of SMTP AUTH senders" and "mail submitted from their
-SMTP AUTH clients".
+backfill start, never more than 90 days back) up to now; the watermark of a sender moves after the last page of
+each window (pages are grouped into transactions as in :mod:`connector.sync.writer`). Each row is stored marked
+when its ``fromIP`` is one of that sender's successful SMTP sign-in IPs near that time, so volume can be shown both
+as "all mail of SMTP AUTH senders" and "mail submitted from their SMTP AUTH clients"; rows stored without the mark
+(by an import, or by an older version) are marked by the next sync.
 """
 
 import bisect
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -25,9 +27,10 @@ from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.prefetch import prefetched
 from connector.sync.sources.base import odata_datetime
+from connector.sync.writer import WAIT_FOR_NEXT_PAGE, GroupWriter
 from models import MessageTrace, SignIn, UsageUserDetail
 
-__all__ = ["MessageTraceSource", "known_smtp_senders", "mark_signin_ips", "trace_filter"]
+__all__ = ["MessageTraceSource", "known_smtp_senders", "mark_signin_ips", "signin_ip_times", "trace_filter"]
 
 log = logging.getLogger("smtpauth.sync")
 
@@ -75,6 +78,30 @@ def _near(times: list[datetime] | None, moment: datetime, window: timedelta) -> 
     return i < len(times) and times[i] <= moment + window
 
 
+def signin_ip_times(conn: Connection, tenant: str, sender: str, since: datetime) -> dict[str, list[datetime]]:
+    """The sender's successful Authenticated SMTP sign-ins since ``since``: sorted times per IP address."""
+    out: dict[str, list[datetime]] = {}
+    for ip, created in conn.execute(
+        sa.select(_signin.c.ip_address, _signin.c.created_at).where(
+            _signin.c.tenant == tenant,
+            _signin.c.user_principal_name == sender,
+            _signin.c.error_code == 0,
+            _signin.c.ip_address.is_not(None),
+            _signin.c.created_at >= since,
+        )
+    ):
+        out.setdefault(ip, []).append(created)
+    for times in out.values():
+        times.sort()
+    return out
+
+
+def senders_with_unmarked_rows(conn: Connection, tenant: str) -> set[str]:
+    """Senders with rows stored without the sign-in-IP mark (imported, or stored by an older version)."""
+    query = sa.select(_trace.c.sender_address).where(_trace.c.tenant == tenant, _trace.c.from_smtp_signin_ip.is_(None))
+    return set(conn.execute(query.distinct()).scalars())
+
+
 def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime, window: timedelta) -> int:
     """Set ``from_smtp_signin_ip`` on the sender's rows received since ``since`` and on any row not marked yet;
     return how many changed.
@@ -92,19 +119,7 @@ def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime,
     oldest = conn.execute(sa.select(sa.func.min(_trace.c.received_at)).where(candidates)).scalar()
     if oldest is None:
         return 0
-    signins: dict[str, list[datetime]] = {}
-    for ip, created in conn.execute(
-        sa.select(_signin.c.ip_address, _signin.c.created_at).where(
-            _signin.c.tenant == tenant,
-            _signin.c.user_principal_name == sender,
-            _signin.c.error_code == 0,
-            _signin.c.ip_address.is_not(None),
-            _signin.c.created_at >= oldest - window,
-        )
-    ):
-        signins.setdefault(ip, []).append(created)
-    for times in signins.values():
-        times.sort()
+    signins = signin_ip_times(conn, tenant, sender, oldest - window)
     changes: list[dict[str, object]] = []
     for row_id, from_ip, received, flag in conn.execute(
         sa.select(_trace.c.id, _trace.c.from_ip, _trace.c.received_at, _trace.c.from_smtp_signin_ip).where(candidates)
@@ -143,29 +158,37 @@ class MessageTraceSource:
         oldest = now - timedelta(days=opts.message_trace_backfill_days) + timedelta(minutes=10)
         with ctx.store.read() as conn:
             senders = known_smtp_senders(conn, tenant.name)
+            unmarked = senders_with_unmarked_rows(conn, tenant.name)
         if not senders:
             run.coverage_reason = "no account has been seen using SMTP AUTH yet: nothing to trace"
             run.data_as_of = now
             return
         budget = opts.message_trace_max_requests
         window = timedelta(days=opts.message_trace_window_days)
+        match = timedelta(hours=opts.signin_ip_match_hours)
         pending = 0
-        for sender in senders:
-            with ctx.store.read() as conn:
-                mark = runs.get_watermark(conn, tenant.name, self.name, f"sender:{sender}")
-            start = oldest
-            if mark is not None:
-                start = max(oldest, datetime.fromisoformat(mark) - timedelta(hours=opts.message_trace_overlap_hours))
-            first = start
-            while start < now:
-                if budget <= 0:
-                    pending += 1
-                    break
-                end = min(start + window, now)
-                budget -= self._window(ctx, run, sender, start, end)
-                start = end
-            with ctx.store.transaction() as tx:
-                mark_signin_ips(tx, tenant.name, sender, first, timedelta(hours=opts.signin_ip_match_hours))
+        with GroupWriter(ctx.store, run) as writer:
+            for sender in senders:
+                with ctx.store.read() as conn:
+                    mark = runs.get_watermark(conn, tenant.name, self.name, f"sender:{sender}")
+                start = oldest
+                if mark is not None:
+                    start = max(
+                        oldest, datetime.fromisoformat(mark) - timedelta(hours=opts.message_trace_overlap_hours)
+                    )
+                first = start
+                with ctx.store.read() as conn:
+                    ip_times = signin_ip_times(conn, tenant.name, sender, first - match)
+                while start < now:
+                    if budget <= 0:
+                        pending += 1
+                        break
+                    end = min(start + window, now)
+                    budget -= self._window(ctx, run, writer, sender, start=start, end=end, ip_times=ip_times)
+                    start = end
+                if sender in unmarked:
+                    with writer.step() as tx:
+                        mark_signin_ips(tx, tenant.name, sender, first, match)
         run.data_as_of = now
         if pending:
             run.coverage_status = "stale"
@@ -174,9 +197,25 @@ class MessageTraceSource:
                 f"({opts.message_trace_max_requests}) was reached; the next run continues"
             )
 
-    def _window(self, ctx: TenantContext, run: SourceRun, sender: str, start: datetime, end: datetime) -> int:
+    def _window(
+        self,
+        ctx: TenantContext,
+        run: SourceRun,
+        writer: GroupWriter,
+        sender: str,
+        *,
+        start: datetime,
+        end: datetime,
+        ip_times: dict[str, list[datetime]],
+    ) -> int:
         """Load one window of one sender; returns the number of requests made."""
         tenant = ctx.tenant.name
+        match = timedelta(hours=ctx.options.signin_ip_match_hours)
+
+        def mark(row: dict[str, Any]) -> dict[str, Any]:
+            row["from_smtp_signin_ip"] = _near(ip_times.get(row["from_ip"]), row["received_at"], match)
+            return row
+
         requests = 0
         for attempt in range(MAX_WINDOW_RESTARTS + 1):
             params = {"$filter": trace_filter(sender, start, end), "$top": str(ctx.options.message_trace_page_size)}
@@ -184,32 +223,30 @@ class MessageTraceSource:
                 ctx.client.iter_pages("v1.0/admin/exchange/tracing/messageTraces", params=params, family=MESSAGE_TRACE)
             )
             try:
-                page = next(pages, None)
-                while page is not None:
+                while True:
+                    writer.pause(pages.ready(WAIT_FOR_NEXT_PAGE))
+                    page = next(pages, None)
+                    if page is None:
+                        break
                     requests += 1
                     run.note_request(page.request_id)
-                    following = next(pages, None)
-                    with ctx.store.transaction() as tx:
+                    with writer.step() as tx:
                         run.load(
                             tx,
                             MessageTrace,
                             ("tenant", "trace_id"),
                             normalize_message_trace_page(page.body, tenant=tenant),
+                            transform=mark,
                         )
-                        if following is None:
-                            runs.set_watermark(
-                                tx,
-                                tenant,
-                                self.name,
-                                f"sender:{sender}",
-                                end.isoformat(),
-                                now=ctx.clock.now(),
-                            )
-                    page = following
+                # the window is complete: its watermark moves after its last rows
+                with writer.step() as tx:
+                    runs.set_watermark(tx, tenant, self.name, f"sender:{sender}", end.isoformat(), now=ctx.clock.now())
             except ExpiredLinkError:
                 if attempt == MAX_WINDOW_RESTARTS:
                     raise
                 log.info("%s/message_trace: next link expired, restarting window at %s", tenant, odata_datetime(start))
             else:
                 return requests
+            finally:
+                pages.close()
         return requests

@@ -2,9 +2,9 @@
 
 Incremental from the ``created_until`` watermark, re-reading ``signin_overlap_minutes`` before it because sign-ins
 arrive late; rows are de-duplicated on their id by the upsert. Time is cut into slices, oldest first; a slice's
-pages are stored as they arrive (short write transactions, so other writers are not blocked while we wait on the
-network) and the watermark moves with the slice's last page. A slice that keeps timing out or being throttled is
-halved; an expired skiptoken restarts the slice from its start (never resumes the token).
+pages are stored as they arrive, grouped into transactions that are committed before the sync waits on the network
+(:mod:`connector.sync.writer`), and the watermark moves after the slice's last page. A slice that keeps timing out
+or being throttled is halved; an expired skiptoken restarts the slice from its start (never resumes the token).
 """
 
 import logging
@@ -19,6 +19,7 @@ from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.prefetch import prefetched
 from connector.sync.sources.base import odata_datetime
+from connector.sync.writer import WAIT_FOR_NEXT_PAGE, GroupWriter
 from models import SignIn
 
 __all__ = ["SignInsSource", "signin_filter"]
@@ -56,11 +57,27 @@ class SignInsSource:
             start = max(oldest, datetime.fromisoformat(mark) - timedelta(minutes=opts.signin_overlap_minutes))
         slice_len = timedelta(hours=opts.signin_slice_hours)
         min_len = timedelta(minutes=opts.signin_min_slice_minutes)
+        with GroupWriter(ctx.store, run) as writer:
+            self._slices(ctx, run, writer, start=start, now=now, slice_len=slice_len, min_len=min_len)
+        run.data_as_of = now
+
+    def _slices(
+        self,
+        ctx: TenantContext,
+        run: SourceRun,
+        writer: GroupWriter,
+        *,
+        start: datetime,
+        now: datetime,
+        slice_len: timedelta,
+        min_len: timedelta,
+    ) -> None:
+        tenant = ctx.tenant.name
         restarts = 0
         while start < now:
             end = min(start + slice_len, now)
             try:
-                self._slice(ctx, run, start, end)
+                self._slice(ctx, run, writer, start, end)
             except ExpiredLinkError:
                 restarts += 1
                 if restarts > MAX_SLICE_RESTARTS:
@@ -76,19 +93,22 @@ class SignInsSource:
                 continue
             restarts = 0
             start = end
-        run.data_as_of = now
 
-    def _slice(self, ctx: TenantContext, run: SourceRun, start: datetime, end: datetime) -> None:
+    def _slice(self, ctx: TenantContext, run: SourceRun, writer: GroupWriter, start: datetime, end: datetime) -> None:
         tenant = ctx.tenant.name
         params = {"$filter": signin_filter(start, end), "$top": str(ctx.options.signin_page_size)}
         pages = prefetched(ctx.client.iter_pages("v1.0/auditLogs/signIns", params=params, family=SIGNINS))
-        page = next(pages, None)
-        while page is not None:
-            run.note_request(page.request_id)
-            following = next(pages, None)
-            with ctx.store.transaction() as tx:
-                run.load(tx, SignIn, ("tenant", "signin_id"), normalize_signins_page(page.body, tenant=tenant))
-                if following is None:
-                    # the slice is complete: move the watermark with its last rows
-                    runs.set_watermark(tx, tenant, self.name, WATERMARK, end.isoformat(), now=ctx.clock.now())
-            page = following
+        try:
+            while True:
+                writer.pause(pages.ready(WAIT_FOR_NEXT_PAGE))
+                page = next(pages, None)
+                if page is None:
+                    break
+                run.note_request(page.request_id)
+                with writer.step() as tx:
+                    run.load(tx, SignIn, ("tenant", "signin_id"), normalize_signins_page(page.body, tenant=tenant))
+            # the slice is complete: the watermark moves after its last rows (same transaction, or a later one)
+            with writer.step() as tx:
+                runs.set_watermark(tx, tenant, self.name, WATERMARK, end.isoformat(), now=ctx.clock.now())
+        finally:
+            pages.close()
