@@ -7,7 +7,7 @@ volume of a sender is ``COUNT(DISTINCT message_id)``, never ``COUNT(*)``: the in
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models._types import UTCDateTime
@@ -23,6 +23,14 @@ class MessageTrace(SQLModel, table=True):
         UniqueConstraint("tenant", "trace_id", name="uq_message_trace_key"),
         Index("ix_message_trace_sender", "tenant", "sender_address", "received_at", "message_id"),
         Index("ix_message_trace_time", "tenant", "received_at"),
+        # rows not yet marked for the sender's sign-in IPs (imports, older versions): the next sync marks them
+        Index(
+            "ix_message_trace_unmarked",
+            "tenant",
+            "sender_address",
+            sqlite_where=text("from_smtp_signin_ip IS NULL"),
+            postgresql_where=text("from_smtp_signin_ip IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -19,7 +19,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import StorageError
-from connector.store.migrations import v0001_initial, v0002_report_jobs_and_bi_views, v0003_findings
+from connector.store.migrations import (
+    v0001_initial,
+    v0002_report_jobs_and_bi_views,
+    v0003_findings,
+    v0004_unmarked_trace_index,
+)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
 
@@ -39,6 +44,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, v0001_initial.DESCRIPTION, v0001_initial.upgrade),
     Migration(2, v0002_report_jobs_and_bi_views.DESCRIPTION, v0002_report_jobs_and_bi_views.upgrade),
     Migration(3, v0003_findings.DESCRIPTION, v0003_findings.upgrade),
+    Migration(4, v0004_unmarked_trace_index.DESCRIPTION, v0004_unmarked_trace_index.upgrade),
 )
 
 _meta = sa.MetaData()
