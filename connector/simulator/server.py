@@ -89,6 +89,9 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = self.socket.accept()
+        # headers and body go out as separate writes: without TCP_NODELAY, Nagle's algorithm holds the last
+        # segment back until the client's delayed ACK (tens of milliseconds per response)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # the TLS handshake runs in the handler thread (see _Handler.setup), not in the accept loop
         return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 

@@ -11,6 +11,8 @@ as "all mail of SMTP AUTH senders" and "mail submitted from their SMTP AUTH clie
 
 import bisect
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +23,7 @@ from connector.clouds import CLOUDS
 from connector.config import TenantSettings
 from connector.errors import ExpiredLinkError, SourceUnavailable
 from connector.http.families import MESSAGE_TRACE
+from connector.http.paging import Page
 from connector.sources.message_trace import MESSAGE_TRACE as TRACE_SPEC
 from connector.sources.message_trace import normalize_message_trace_page
 from connector.store import runs
@@ -163,90 +166,121 @@ class MessageTraceSource:
             run.coverage_reason = "no account has been seen using SMTP AUTH yet: nothing to trace"
             run.data_as_of = now
             return
-        budget = opts.message_trace_max_requests
-        window = timedelta(days=opts.message_trace_window_days)
         match = timedelta(hours=opts.signin_ip_match_hours)
-        pending = 0
-        with GroupWriter(ctx.store, run) as writer:
-            for sender in senders:
-                with ctx.store.read() as conn:
-                    mark = runs.get_watermark(conn, tenant.name, self.name, f"sender:{sender}")
-                start = oldest
-                if mark is not None:
-                    start = max(
-                        oldest, datetime.fromisoformat(mark) - timedelta(hours=opts.message_trace_overlap_hours)
-                    )
-                first = start
-                with ctx.store.read() as conn:
-                    ip_times = signin_ip_times(conn, tenant.name, sender, first - match)
-                while start < now:
-                    if budget <= 0:
-                        pending += 1
-                        break
-                    end = min(start + window, now)
-                    budget -= self._window(ctx, run, writer, sender, start=start, end=end, ip_times=ip_times)
-                    start = end
-                if sender in unmarked:
-                    with writer.step() as tx:
-                        mark_signin_ips(tx, tenant.name, sender, first, match)
-        run.data_as_of = now
-        if pending:
-            run.coverage_status = "stale"
-            run.coverage_reason = (
-                f"{pending} of {len(senders)} senders not traced up to now: the per-run request budget "
-                f"({opts.message_trace_max_requests}) was reached; the next run continues"
-            )
-
-    def _window(
-        self,
-        ctx: TenantContext,
-        run: SourceRun,
-        writer: GroupWriter,
-        sender: str,
-        *,
-        start: datetime,
-        end: datetime,
-        ip_times: dict[str, list[datetime]],
-    ) -> int:
-        """Load one window of one sender; returns the number of requests made."""
-        tenant = ctx.tenant.name
-        match = timedelta(hours=ctx.options.signin_ip_match_hours)
+        plan = _Plan(budget=opts.message_trace_max_requests)
+        # one producer walks every sender's windows and pages a few items ahead of the store, so the request for the
+        # next window is in flight while this one is stored (most windows are a single page)
+        items = prefetched(self._items(ctx, senders, oldest, now, plan), depth=4, name="message-trace-fetch")
+        ip_times: dict[str, list[datetime]] = {}
 
         def mark(row: dict[str, Any]) -> dict[str, Any]:
             row["from_smtp_signin_ip"] = _near(ip_times.get(row["from_ip"]), row["received_at"], match)
             return row
 
-        requests = 0
-        for attempt in range(MAX_WINDOW_RESTARTS + 1):
-            params = {"$filter": trace_filter(sender, start, end), "$top": str(ctx.options.message_trace_page_size)}
-            pages = prefetched(
-                ctx.client.iter_pages("v1.0/admin/exchange/tracing/messageTraces", params=params, family=MESSAGE_TRACE)
-            )
-            try:
+        try:
+            with GroupWriter(ctx.store, run) as writer:
                 while True:
-                    writer.pause(pages.ready(WAIT_FOR_NEXT_PAGE))
-                    page = next(pages, None)
-                    if page is None:
+                    writer.pause(items.ready(WAIT_FOR_NEXT_PAGE))
+                    item = next(items, None)
+                    if item is None:
                         break
-                    requests += 1
-                    run.note_request(page.request_id)
-                    with writer.step() as tx:
-                        run.load(
-                            tx,
-                            MessageTrace,
-                            ("tenant", "trace_id"),
-                            normalize_message_trace_page(page.body, tenant=tenant),
-                            transform=mark,
-                        )
-                # the window is complete: its watermark moves after its last rows
-                with writer.step() as tx:
-                    runs.set_watermark(tx, tenant, self.name, f"sender:{sender}", end.isoformat(), now=ctx.clock.now())
-            except ExpiredLinkError:
-                if attempt == MAX_WINDOW_RESTARTS:
-                    raise
-                log.info("%s/message_trace: next link expired, restarting window at %s", tenant, odata_datetime(start))
-            else:
-                return requests
-            finally:
-                pages.close()
-        return requests
+                    if item.kind == "sender":
+                        with ctx.store.read() as conn:
+                            ip_times = signin_ip_times(conn, tenant.name, item.sender, item.moment - match)
+                    elif item.page is not None:
+                        run.note_request(item.page.request_id)
+                        with writer.step() as tx:
+                            run.load(
+                                tx,
+                                MessageTrace,
+                                ("tenant", "trace_id"),
+                                normalize_message_trace_page(item.page.body, tenant=tenant.name),
+                                transform=mark,
+                            )
+                    elif item.kind == "window":
+                        # the window is complete: its watermark moves after its last rows
+                        with writer.step() as tx:
+                            runs.set_watermark(
+                                tx,
+                                tenant.name,
+                                self.name,
+                                f"sender:{item.sender}",
+                                item.moment.isoformat(),
+                                now=ctx.clock.now(),
+                            )
+                    elif item.sender in unmarked:
+                        with writer.step() as tx:
+                            mark_signin_ips(tx, tenant.name, item.sender, item.moment, match)
+        finally:
+            items.close()
+        run.data_as_of = now
+        if plan.pending:
+            run.coverage_status = "stale"
+            run.coverage_reason = (
+                f"{plan.pending} of {len(senders)} senders not traced up to now: the per-run request budget "
+                f"({opts.message_trace_max_requests}) was reached; the next run continues"
+            )
+
+    def _items(
+        self, ctx: TenantContext, senders: list[str], oldest: datetime, now: datetime, plan: "_Plan"
+    ) -> Iterator["_Item"]:
+        """Every sender's windows, in order: ``sender`` (with the start of its first window), its pages, ``window``
+        (with the window's end) after each window's last page, and ``done`` (with the first start) per sender.
+
+        Runs in the prefetch thread: it reads each sender's watermark itself (the sender's rows are written only
+        after its items), restarts a window whose next link expired, and stops at the request budget.
+        """
+        opts = ctx.options
+        tenant = ctx.tenant.name
+        window = timedelta(days=opts.message_trace_window_days)
+        for sender in senders:
+            with ctx.store.read() as conn:
+                mark = runs.get_watermark(conn, tenant, self.name, f"sender:{sender}")
+            start = oldest
+            if mark is not None:
+                start = max(oldest, datetime.fromisoformat(mark) - timedelta(hours=opts.message_trace_overlap_hours))
+            first = start
+            yield _Item("sender", sender, first)
+            while start < now:
+                if plan.budget <= 0:
+                    plan.pending += 1
+                    break
+                end = min(start + window, now)
+                for attempt in range(MAX_WINDOW_RESTARTS + 1):
+                    params = {"$filter": trace_filter(sender, start, end), "$top": str(opts.message_trace_page_size)}
+                    pages = ctx.client.iter_pages(
+                        "v1.0/admin/exchange/tracing/messageTraces", params=params, family=MESSAGE_TRACE
+                    )
+                    try:
+                        for page in pages:
+                            plan.budget -= 1
+                            yield _Item("page", sender, start, page)
+                    except ExpiredLinkError:
+                        if attempt == MAX_WINDOW_RESTARTS:
+                            raise
+                        at = odata_datetime(start)
+                        log.info("%s/message_trace: next link expired, restarting window at %s", tenant, at)
+                    else:
+                        break
+                yield _Item("window", sender, end)
+                start = end
+            yield _Item("done", sender, first)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """The request budget left, and the senders the producer could not finish within it."""
+
+    budget: int
+    pending: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One step of the message-trace walk (see ``MessageTraceSource._items``)."""
+
+    kind: str
+    sender: str
+    moment: datetime
+    #: set for a ``page`` item only
+    page: Page | None = None

@@ -8,11 +8,13 @@ or being throttled is halved; an expired skiptoken restarts the slice from its s
 """
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from connector.config import TenantSettings
 from connector.errors import ExpiredLinkError, RetryableError
 from connector.http.families import SIGNINS
+from connector.http.paging import Page
 from connector.sources.signins import SIGNINS as SIGNINS_SPEC
 from connector.sources.signins import normalize_signins_page
 from connector.store import runs
@@ -57,27 +59,47 @@ class SignInsSource:
             start = max(oldest, datetime.fromisoformat(mark) - timedelta(minutes=opts.signin_overlap_minutes))
         slice_len = timedelta(hours=opts.signin_slice_hours)
         min_len = timedelta(minutes=opts.signin_min_slice_minutes)
-        with GroupWriter(ctx.store, run) as writer:
-            self._slices(ctx, run, writer, start=start, now=now, slice_len=slice_len, min_len=min_len)
+        # one producer walks the slices and their pages ahead of the store: the next slice's first request is in
+        # flight while this slice's last page is stored
+        items = prefetched(
+            self._items(ctx, start=start, now=now, slice_len=slice_len, min_len=min_len), name="signins-fetch"
+        )
+        try:
+            with GroupWriter(ctx.store, run) as writer:
+                while True:
+                    writer.pause(items.ready(WAIT_FOR_NEXT_PAGE))
+                    item = next(items, None)
+                    if item is None:
+                        break
+                    if isinstance(item, Page):
+                        run.note_request(item.request_id)
+                        with writer.step() as tx:
+                            run.load(
+                                tx, SignIn, ("tenant", "signin_id"), normalize_signins_page(item.body, tenant=tenant)
+                            )
+                    else:
+                        # a slice is complete: the watermark moves after its last rows
+                        with writer.step() as tx:
+                            runs.set_watermark(tx, tenant, self.name, WATERMARK, item.isoformat(), now=ctx.clock.now())
+        finally:
+            items.close()
         run.data_as_of = now
 
-    def _slices(
-        self,
-        ctx: TenantContext,
-        run: SourceRun,
-        writer: GroupWriter,
-        *,
-        start: datetime,
-        now: datetime,
-        slice_len: timedelta,
-        min_len: timedelta,
-    ) -> None:
+    def _items(
+        self, ctx: TenantContext, *, start: datetime, now: datetime, slice_len: timedelta, min_len: timedelta
+    ) -> Iterator[Page | datetime]:
+        """The pages of every slice, oldest first, each slice followed by its end (a datetime).
+
+        Runs in the prefetch thread. A slice whose next link expired restarts from its start; a slice that keeps
+        timing out or being throttled is halved (pages it already gave are stored again, which the upsert absorbs).
+        """
         tenant = ctx.tenant.name
         restarts = 0
         while start < now:
             end = min(start + slice_len, now)
+            params = {"$filter": signin_filter(start, end), "$top": str(ctx.options.signin_page_size)}
             try:
-                self._slice(ctx, run, writer, start, end)
+                yield from ctx.client.iter_pages("v1.0/auditLogs/signIns", params=params, family=SIGNINS)
             except ExpiredLinkError:
                 restarts += 1
                 if restarts > MAX_SLICE_RESTARTS:
@@ -92,23 +114,5 @@ class SignInsSource:
                 log.info("%s/signins: shrinking slices to %s", tenant, slice_len)
                 continue
             restarts = 0
+            yield end
             start = end
-
-    def _slice(self, ctx: TenantContext, run: SourceRun, writer: GroupWriter, start: datetime, end: datetime) -> None:
-        tenant = ctx.tenant.name
-        params = {"$filter": signin_filter(start, end), "$top": str(ctx.options.signin_page_size)}
-        pages = prefetched(ctx.client.iter_pages("v1.0/auditLogs/signIns", params=params, family=SIGNINS))
-        try:
-            while True:
-                writer.pause(pages.ready(WAIT_FOR_NEXT_PAGE))
-                page = next(pages, None)
-                if page is None:
-                    break
-                run.note_request(page.request_id)
-                with writer.step() as tx:
-                    run.load(tx, SignIn, ("tenant", "signin_id"), normalize_signins_page(page.body, tenant=tenant))
-            # the slice is complete: the watermark moves after its last rows (same transaction, or a later one)
-            with writer.step() as tx:
-                runs.set_watermark(tx, tenant, self.name, WATERMARK, end.isoformat(), now=ctx.clock.now())
-        finally:
-            pages.close()
