@@ -1,5 +1,6 @@
 """Column types shared by every table."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -8,6 +9,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["UTCDateTime"]
+
+#: SQLAlchemy's default text format of a SQLite DATETIME (what ``bind_processor`` reproduces)
+_SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -32,6 +36,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, one function that checks, converts to UTC and formats (the value SQLAlchemy's two-step
+        composition gives, at a third of its cost: the sync binds millions of these); elsewhere the composition."""
+        impl = self.impl_instance.dialect_impl(dialect)
+        if dialect.name != "sqlite" or getattr(impl, "_storage_format", None) != _SQLITE_DATETIME_FORMAT:
+            return super().bind_processor(dialect)
+
+        def process(value: Any) -> str | None:
+            if value is None:
+                return None
+            if not isinstance(value, datetime):
+                raise TypeError(f"UTCDateTime needs a datetime, got {type(value).__name__}")
+            offset = value.utcoffset()
+            if offset is None:
+                raise ValueError(f"naive datetime {value.isoformat()} refused: attach a timezone (UTC)")
+            return (value - offset).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

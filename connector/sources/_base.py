@@ -188,7 +188,6 @@ def text_or_none(value: Any) -> str | None:
     return text or None
 
 
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 _US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
 
 
@@ -201,7 +200,8 @@ def parse_datetime(value: Any, *, us_formats: bool = False) -> datetime | None:
     if text is None:
         return None
     try:
-        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", text))
+        # Python 3.11 reads Graph's seven fractional digits (keeping six) and the "Z"
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         if not us_formats:
             raise
