@@ -396,7 +396,7 @@ def pacing(requests: list[list[Any]], family: str, limit: int, window: float) ->
     ``k = floor(span / window)`` complete windows from the first request, divided by ``k * window`` (a sliding
     window admits bursts, so a partial last window would overstate or understate the rate).
     """
-    mine = sorted((t, s) for t, f, s in requests if f == family or f.startswith(family + ":"))
+    mine = sorted((r[0], r[2]) for r in requests if r[1] == family or r[1].startswith(family + ":"))
     n = len(mine)
     throttled = sum(1 for _, s in mine if s == 429)
     span = mine[-1][0] - mine[0][0] if n > 1 else 0.0

@@ -32,7 +32,7 @@ __all__ = ["MAX_GROUP_ROWS", "MAX_GROUP_SECONDS", "WAIT_FOR_NEXT_PAGE", "GroupWr
 
 #: defaults: rows and seconds a group may hold before it is committed although the next page is already here
 MAX_GROUP_ROWS = 50_000
-MAX_GROUP_SECONDS = 2.0
+MAX_GROUP_SECONDS = 5.0
 #: how long a source waits for its next page before it commits the open group and then waits on
 WAIT_FOR_NEXT_PAGE = 0.2
 
