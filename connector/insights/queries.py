@@ -50,7 +50,19 @@ def is_weekend(d: Dialect, col: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def _msg() -> ColumnElement[Any]:
-    return sa.func.count(sa.distinct(sa.func.coalesce(tr.c.message_id, tr.c.trace_id)))
+    """Distinct messages: ``count(DISTINCT coalesce(message_id, trace_id))``, written so that it reads only
+    ``message_id`` (distinct ids, plus one per row without an id) and ``ix_message_trace_sender`` answers it."""
+    no_id = sa.case((tr.c.message_id.is_(None), _lit("1")), else_=_lit("0"))
+    return sa.func.count(sa.distinct(tr.c.message_id)) + sa.func.coalesce(sa.func.sum(no_id), _lit("0"))
+
+
+def _received(d: Dialect) -> ColumnElement[Any]:
+    """``received_at`` for a WHERE clause of a per-sender aggregate. On SQLite a unary ``+`` keeps the planner off
+    ``ix_message_trace_time`` (whose every hit costs a read of the table row), so it scans the covering
+    ``ix_message_trace_sender`` instead: several times faster over a large tenant."""
+    if d.name == "sqlite":
+        return sa.literal_column(f"+{tr.name}.{tr.c.received_at.name}", type_=tr.c.received_at.type)
+    return tr.c.received_at
 
 
 def earliest(conn: Connection, tenant: str) -> tuple[datetime | None, datetime | None]:
@@ -65,7 +77,7 @@ def volume_daily(conn: Connection, d: Dialect, w: Window) -> list[tuple[str, dat
     day = d.day(tr.c.received_at)
     q = (
         sa.select(tr.c.sender_address, day, _msg())
-        .where(tr.c.tenant == w.tenant, tr.c.received_at >= w.baseline_start, tr.c.received_at < w.end)
+        .where(tr.c.tenant == w.tenant, _received(d) >= w.baseline_start, _received(d) < w.end)
         .group_by(tr.c.sender_address, day)
     )
     return [(str(a), _as_date(b), int(c)) for a, b, c in conn.execute(q)]
@@ -76,13 +88,13 @@ def hourly(conn: Connection, d: Dialect, w: Window) -> tuple[list[tuple[str, int
     hour, weekend = hour_of(d, tr.c.received_at), is_weekend(d, tr.c.received_at)
     base = (
         sa.select(tr.c.sender_address, hour, weekend, _msg())
-        .where(tr.c.tenant == w.tenant, tr.c.received_at >= w.baseline_start, tr.c.received_at < w.judged_start)
+        .where(tr.c.tenant == w.tenant, _received(d) >= w.baseline_start, _received(d) < w.judged_start)
         .group_by(tr.c.sender_address, hour, weekend)
     )
     day = d.day(tr.c.received_at)
     judged = (
         sa.select(tr.c.sender_address, day, hour, weekend, _msg())
-        .where(tr.c.tenant == w.tenant, tr.c.received_at >= w.judged_start, tr.c.received_at < w.end)
+        .where(tr.c.tenant == w.tenant, _received(d) >= w.judged_start, _received(d) < w.end)
         .group_by(tr.c.sender_address, day, hour, weekend)
     )
     b = [(str(s), int(h), int(we), int(n)) for s, h, we, n in conn.execute(base)]
