@@ -16,19 +16,23 @@ is written in a step after the rows it covers, so it is never committed before t
 last committed watermark and re-reads at most what the last group held, which the idempotent upsert absorbs.
 """
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from sqlalchemy.engine import Connection
 
 from connector.store.store import Store
 from connector.sync.context import SourceRun
+from connector.sync.prefetch import Prefetched
 
 __all__ = ["MAX_GROUP_ROWS", "MAX_GROUP_SECONDS", "WAIT_FOR_NEXT_PAGE", "GroupWriter"]
+
+T = TypeVar("T")
 
 #: defaults: rows and seconds a group may hold before it is committed although the next page is already here
 MAX_GROUP_ROWS = 50_000
@@ -56,7 +60,6 @@ class GroupWriter:
         self._tx: AbstractContextManager[Connection] | None = None
         self._conn: Connection | None = None
         self._opened = 0.0
-        self._seen_at_open = 0
         self._counts_at_open = run.counts
 
     @contextmanager
@@ -71,11 +74,24 @@ class GroupWriter:
             raise
         savepoint.commit()
 
+    def each(self, items: Prefetched[T]) -> Iterator[T]:
+        """The items of a prefetched stream; before waiting for one (``WAIT_FOR_NEXT_PAGE``), see :meth:`pause`.
+        The stream is closed at the end, also when the caller stops early."""
+        try:
+            while True:
+                self.pause(items.ready(WAIT_FOR_NEXT_PAGE))
+                item = next(items, None)
+                if item is None:
+                    return
+                yield item
+        finally:
+            items.close()
+
     def pause(self, next_ready: bool) -> None:
         """Between pages: commit unless the next page is already here and the group is still small and young."""
         if self._conn is None:
             return
-        pending = self.run.counts.rows_seen - self._seen_at_open
+        pending = self.run.counts.rows_seen - self._counts_at_open.rows_seen
         if not next_ready or pending >= self.max_rows or time.monotonic() - self._opened >= self.max_seconds:
             self.commit()
 
@@ -109,12 +125,10 @@ class GroupWriter:
         if exc_type is None:
             self.commit()
             return
-        # the steps that completed before the error are whole: keep them; if even that fails, drop them and let
-        # the original error speak
-        try:
+        # the steps that completed before the error are whole: keep them; if even that commit fails (its counts
+        # are undone by commit), the error being raised is the one to report
+        with contextlib.suppress(Exception):
             self.commit()
-        except Exception:  # noqa: BLE001 (the error being raised is the one to report)
-            self.rollback()
 
     def _open(self) -> Connection:
         if self._conn is None:
@@ -122,7 +136,6 @@ class GroupWriter:
             self._conn = tx.__enter__()
             self._tx = tx
             self._opened = time.monotonic()
-            self._seen_at_open = self.run.counts.rows_seen
             self._counts_at_open = replace(self.run.counts)
         return self._conn
 

@@ -30,7 +30,7 @@ from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.prefetch import prefetched
 from connector.sync.sources.base import odata_datetime
-from connector.sync.writer import WAIT_FOR_NEXT_PAGE, GroupWriter
+from connector.sync.writer import GroupWriter
 from models import MessageTrace, SignIn, UsageUserDetail
 
 __all__ = ["MessageTraceSource", "known_smtp_senders", "mark_signin_ips", "signin_ip_times", "trace_filter"]
@@ -177,42 +177,35 @@ class MessageTraceSource:
             row["from_smtp_signin_ip"] = _near(ip_times.get(row["from_ip"]), row["received_at"], match)
             return row
 
-        try:
-            with GroupWriter(ctx.store, run) as writer:
-                while True:
-                    writer.pause(items.ready(WAIT_FOR_NEXT_PAGE))
-                    item = next(items, None)
-                    if item is None:
-                        break
-                    if item.kind == "sender":
-                        with ctx.store.read() as conn:
-                            ip_times = signin_ip_times(conn, tenant.name, item.sender, item.moment - match)
-                    elif item.page is not None:
-                        run.note_request(item.page.request_id)
-                        with writer.step() as tx:
-                            run.load(
-                                tx,
-                                MessageTrace,
-                                ("tenant", "trace_id"),
-                                normalize_message_trace_page(item.page.body, tenant=tenant.name),
-                                transform=mark,
-                            )
-                    elif item.kind == "window":
-                        # the window is complete: its watermark moves after its last rows
-                        with writer.step() as tx:
-                            runs.set_watermark(
-                                tx,
-                                tenant.name,
-                                self.name,
-                                f"sender:{item.sender}",
-                                item.moment.isoformat(),
-                                now=ctx.clock.now(),
-                            )
-                    elif item.sender in unmarked:
-                        with writer.step() as tx:
-                            mark_signin_ips(tx, tenant.name, item.sender, item.moment, match)
-        finally:
-            items.close()
+        with GroupWriter(ctx.store, run) as writer:
+            for item in writer.each(items):
+                if item.kind == "sender":
+                    with ctx.store.read() as conn:
+                        ip_times = signin_ip_times(conn, tenant.name, item.sender, item.moment - match)
+                elif item.page is not None:
+                    run.note_request(item.page.request_id)
+                    with writer.step() as tx:
+                        run.load(
+                            tx,
+                            MessageTrace,
+                            ("tenant", "trace_id"),
+                            normalize_message_trace_page(item.page.body, tenant=tenant.name),
+                            transform=mark,
+                        )
+                elif item.kind == "window":
+                    # the window is complete: its watermark moves after its last rows
+                    with writer.step() as tx:
+                        runs.set_watermark(
+                            tx,
+                            tenant.name,
+                            self.name,
+                            f"sender:{item.sender}",
+                            item.moment.isoformat(),
+                            now=ctx.clock.now(),
+                        )
+                elif item.sender in unmarked:
+                    with writer.step() as tx:
+                        mark_signin_ips(tx, tenant.name, item.sender, item.moment, match)
         run.data_as_of = now
         if plan.pending:
             run.coverage_status = "stale"

@@ -21,7 +21,7 @@ from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.prefetch import prefetched
 from connector.sync.sources.base import odata_datetime
-from connector.sync.writer import WAIT_FOR_NEXT_PAGE, GroupWriter
+from connector.sync.writer import GroupWriter
 from models import SignIn
 
 __all__ = ["SignInsSource", "signin_filter"]
@@ -64,25 +64,16 @@ class SignInsSource:
         items = prefetched(
             self._items(ctx, start=start, now=now, slice_len=slice_len, min_len=min_len), name="signins-fetch"
         )
-        try:
-            with GroupWriter(ctx.store, run) as writer:
-                while True:
-                    writer.pause(items.ready(WAIT_FOR_NEXT_PAGE))
-                    item = next(items, None)
-                    if item is None:
-                        break
-                    if isinstance(item, Page):
-                        run.note_request(item.request_id)
-                        with writer.step() as tx:
-                            run.load(
-                                tx, SignIn, ("tenant", "signin_id"), normalize_signins_page(item.body, tenant=tenant)
-                            )
-                    else:
-                        # a slice is complete: the watermark moves after its last rows
-                        with writer.step() as tx:
-                            runs.set_watermark(tx, tenant, self.name, WATERMARK, item.isoformat(), now=ctx.clock.now())
-        finally:
-            items.close()
+        with GroupWriter(ctx.store, run) as writer:
+            for item in writer.each(items):
+                if isinstance(item, Page):
+                    run.note_request(item.request_id)
+                    with writer.step() as tx:
+                        run.load(tx, SignIn, ("tenant", "signin_id"), normalize_signins_page(item.body, tenant=tenant))
+                else:
+                    # a slice is complete: the watermark moves after its last rows
+                    with writer.step() as tx:
+                        runs.set_watermark(tx, tenant, self.name, WATERMARK, item.isoformat(), now=ctx.clock.now())
         run.data_as_of = now
 
     def _items(
