@@ -385,6 +385,16 @@ class TenantSettings(_Strict):
     primary_domain: str | None = None
     #: opt in to the Exchange admin REST endpoint (InvokeCommand) for SmtpCSReport and config posture
     exchange_admin: bool = False
+    #: addresses Exchange e-mails when a SmtpCSReport search is done (Start-HistoricalSearch -NotifyAddress)
+    notify_address: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("notify_address")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for address in v:
+            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", address) or is_placeholder(address.split("@")[0]):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return v
 
     @field_validator("name")
     @classmethod

@@ -19,7 +19,10 @@ act on; it never contains a token, secret, client assertion or pre-authenticated
     │   ├── ExpiredLinkError        skiptoken / nextLink / download link expired: restart the slice / re-request
     │   ├── PagingLoopError         the same nextLink came back twice
     │   └── DownloadError           a report download was incomplete or malformed
+    │       ├── BrowserSessionRequired  the file host wants an admin's browser session (sign-in page, 401)
+    │       └── FileBusyError           a historical search file answered 503 "server busy" (downloaded too often)
     ├── SourceUnavailable           a source cannot run for this tenant (cloud, concealment, licence): a coverage reason
+    │   └── CloudUnavailable        the tenant's cloud refused an API its documentation does not list there
     ├── RecordError                 one input record is unusable: counted as skipped, never dropped silently
     └── StorageError                the database refused a write or the schema is out of date
 
@@ -32,9 +35,12 @@ from typing import Any
 __all__ = [
     "AuthError",
     "BadRequestError",
+    "BrowserSessionRequired",
+    "CloudUnavailable",
     "ConfigError",
     "DownloadError",
     "ExpiredLinkError",
+    "FileBusyError",
     "GraphError",
     "LicenceRequiredError",
     "NotFoundError",
@@ -216,6 +222,20 @@ class DownloadError(GraphError):
     kind = "download"
 
 
+class BrowserSessionRequired(DownloadError):  # noqa: N818 (an outcome: an admin has to fetch the file)
+    """A file host answered with a sign-in (401, a redirect to a login page, an HTML page): only an admin's browser
+    session can fetch the file (historical search ``FileUrl``, API notes section 9)."""
+
+    kind = "browser_session"
+
+
+class FileBusyError(DownloadError):
+    """A historical search file answered 503 "server busy": it was downloaded too many times (about 20); asking
+    again does not help, a new search does (API notes section 9)."""
+
+    kind = "file_busy"
+
+
 class SourceUnavailable(SmtpAuthError):  # noqa: N818 (a coverage state, not a failure)
     """A source cannot run for this tenant; ``reason`` is what coverage shows."""
 
@@ -225,6 +245,20 @@ class SourceUnavailable(SmtpAuthError):  # noqa: N818 (a coverage state, not a f
         self.reason = reason
         self.fix = fix
         super().__init__(reason + (f". {fix}" if fix else ""))
+
+
+class CloudUnavailable(SourceUnavailable):
+    """Microsoft refused, in this tenant's national cloud, an API its documentation lists for the global service
+    only. ``microsoft_error`` (code, message, request-id) is kept in the run record."""
+
+    def __init__(self, cloud: str, api: str, error: "GraphError", *, fix: str | None = None) -> None:
+        self.cloud = cloud
+        self.api = api
+        self.microsoft_error = str(error)
+        super().__init__(f"unavailable in the {cloud} cloud: Microsoft does not offer this API there", fix=fix)
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} (Microsoft answered: {self.microsoft_error})"
 
 
 class RecordError(SmtpAuthError):

@@ -1,9 +1,12 @@
 """``smtpauth check``: get a token per tenant and probe each source with the cheapest request that proves it works.
 
-Each probe ends in a :class:`ProbeResult`: the source works, or why not and what to do (missing permission,
-missing Entra P1 licence, cloud not supported, message-trace service principal missing). Probes are read-only and
-light: one small report download (the 7-day app counts), one sign-in, one message-trace row and, for tenants
-with ``exchange_admin``, ``Get-TransportConfig`` (which proves Exchange.ManageAsApp, the role and the anchor mailbox).
+Each probe ends in a :class:`ProbeResult`: the source works; or it does not exist in the tenant's cloud (Microsoft
+refused an API its documentation lists for the global service only: nothing to fix); or why not and what to do
+(missing permission, missing Entra P1 licence, message-trace service principal missing). Probes are read-only and
+light: one page of the beta user detail, the two small count reports, the report settings, one sign-in, one
+message-trace row and, for tenants with ``exchange_admin``, ``Get-TransportConfig`` (which proves
+Exchange.ManageAsApp, the role and the anchor mailbox) and ``Get-HistoricalSearch`` (the searches of the last ten
+days).
 """
 
 import io
@@ -13,25 +16,34 @@ from datetime import timedelta
 
 from connector.auth import MsalTokenProvider, graph_scope
 from connector.clock import Clock
-from connector.clouds import CLOUDS
 from connector.config import TenantSettings
-from connector.errors import SmtpAuthError, SourceUnavailable
+from connector.errors import CloudUnavailable, SmtpAuthError
 from connector.http.client import GraphClient
-from connector.http.families import MESSAGE_TRACE, REPORT_SETTINGS, SIGNINS, reports_csv_family
+from connector.http.families import MESSAGE_TRACE, REPORT_SETTINGS, REPORTS_JSON, SIGNINS, reports_csv_family
 from connector.sync.engine import classify_error
 from connector.sync.sources import SOURCES
 from connector.sync.sources.base import odata_datetime
-from connector.sync.sources.exchange_admin import exchange_errors, require_anchor
+from connector.sync.sources.cloud import cloud_refusals
+from connector.sync.sources.exchange_admin import exchange_errors
+from connector.sync.sources.message_trace import TRACE_HEADERS, TRACE_PATH
 
 __all__ = ["ProbeResult", "TenantCheck", "check_tenant"]
+
+#: ProbeResult.state values
+OK, MISSING, NOT_IN_CLOUD = "ok", "missing", "not_in_cloud"
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     source: str
-    ok: bool
+    state: str
     detail: str
     fix: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Nothing for the admin to do: the source works, or the tenant's cloud does not offer it."""
+        return self.state != MISSING
 
 
 @dataclass
@@ -52,16 +64,32 @@ def _iso(clock: Clock, delta: timedelta) -> str:
 
 def _probes(tenant: TenantSettings, client: GraphClient, clock: Clock) -> dict[str, Callable[[], str]]:
     def report_settings() -> str:
-        body = client.get_json("v1.0/admin/reportSettings", family=REPORT_SETTINGS).json
+        with cloud_refusals(tenant, "report_settings"):
+            body = client.get_json("v1.0/admin/reportSettings", family=REPORT_SETTINGS).json
+        if isinstance(body, dict) and isinstance(body.get("value"), dict):
+            body = body["value"]
         concealed = bool(body.get("displayConcealedNames")) if isinstance(body, dict) else False
         return "user names are concealed in usage reports" if concealed else "user names are shown"
 
-    def usage() -> str:
-        api = "getEmailAppUsageAppsUserCounts"
-        result = client.download_report(
-            f"v1.0/reports/{api}(period='D7')", family=reports_csv_family(api), dest=io.BytesIO()
-        )
-        return f"usage report downloaded ({result.size:,} bytes)"
+    def user_detail() -> str:
+        # one beta page (listed in every cloud) instead of the whole CSV of a large tenant
+        body = client.get_json(
+            "beta/reports/getEmailAppUsageUserDetail(period='D7')",
+            params={"$format": "application/json"},
+            family=REPORTS_JSON,
+        ).json
+        rows = len(body.get("value") or []) if isinstance(body, dict) else 0
+        return f"usage detail readable ({rows} row(s) on the first page)"
+
+    def counts(source: str, api: str) -> Callable[[], str]:
+        def probe() -> str:
+            with cloud_refusals(tenant, source):
+                result = client.download_report(
+                    f"v1.0/reports/{api}(period='D7')", family=reports_csv_family(api), dest=io.BytesIO()
+                )
+            return f"usage report downloaded ({result.size:,} bytes)"
+
+        return probe
 
     def signins() -> str:
         since = _iso(clock, timedelta(hours=1))
@@ -70,37 +98,38 @@ def _probes(tenant: TenantSettings, client: GraphClient, clock: Clock) -> dict[s
         return "sign-in logs readable"
 
     def message_trace() -> str:
-        if not CLOUDS[tenant.cloud].message_trace:
-            raise SourceUnavailable(
-                f"unavailable: Graph message trace is not offered in the {tenant.cloud.value} cloud",
-                fix="sending volume comes from the SmtpCSReport (exchange_admin = true) or imported files",
-            )
         flt = (
             f"receivedDateTime ge {_iso(clock, timedelta(hours=1))} and receivedDateTime le {_iso(clock, timedelta(0))}"
         )
-        client.get_json(
-            "v1.0/admin/exchange/tracing/messageTraces",
-            params={"$filter": flt, "$top": "1"},
-            family=MESSAGE_TRACE,
-        )
+        with cloud_refusals(tenant, "message_trace"):
+            client.get_json(
+                TRACE_PATH, params={"$filter": flt, "$top": "1"}, family=MESSAGE_TRACE, headers=TRACE_HEADERS
+            )
         return "message trace readable"
 
     def exchange_posture() -> str:
-        require_anchor(tenant)
         with exchange_errors():
             config = list(client.invoke_command("Get-TransportConfig"))
         disabled = config[0].get("SmtpClientAuthenticationDisabled") if config else None
         state = "off" if disabled is True else "on" if disabled is False else "unknown"
         return f"Exchange admin API readable (SMTP AUTH is {state} for the organization)"
 
+    def smtp_cs_report() -> str:
+        with exchange_errors():
+            searches = list(client.invoke_command("Get-HistoricalSearch"))
+        return f"historical searches readable ({len(searches)} in the last ten days)"
+
     probes: dict[str, Callable[[], str]] = {
         "report_settings": report_settings,
-        "usage_user_detail": usage,
+        "usage_user_detail": user_detail,
+        "usage_user_counts": counts("usage_user_counts", "getEmailAppUsageUserCounts"),
+        "usage_apps_kpi": counts("usage_apps_kpi", "getEmailAppUsageAppsUserCounts"),
         "signins": signins,
         "message_trace": message_trace,
     }
     if tenant.exchange_admin:
         probes["exchange_posture"] = exchange_posture
+        probes["smtp_cs_report"] = smtp_cs_report
     return probes
 
 
@@ -115,8 +144,10 @@ def check_tenant(tenant: TenantSettings, tokens: MsalTokenProvider, client: Grap
     by_name = {s.name: s for s in SOURCES}
     for name, probe in _probes(tenant, client, clock).items():
         try:
-            results.append(ProbeResult(name, True, probe()))
+            results.append(ProbeResult(name, OK, probe()))
+        except CloudUnavailable as exc:
+            results.append(ProbeResult(name, NOT_IN_CLOUD, str(exc), exc.fix))
         except Exception as exc:  # noqa: BLE001 (a probe's failure is its result)
             _status, _cov, reason, fix = classify_error(exc, name, by_name[name].permission)
-            results.append(ProbeResult(name, False, reason, fix))
+            results.append(ProbeResult(name, MISSING, reason, fix))
     return TenantCheck(tenant.name, True, "token acquired", results)

@@ -16,7 +16,16 @@ from models.exchange import (
 )
 from models.findings import FINDING_KINDS, NOTIFICATION_STATUSES, SEVERITIES, Finding, FindingNotification
 from models.message_trace import MessageTrace
-from models.ops import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
+from models.ops import (
+    COVERAGE_STATUSES,
+    DRIFT_KINDS,
+    RUN_STATUSES,
+    Coverage,
+    SchemaDrift,
+    SkippedRecord,
+    SyncRun,
+    Watermark,
+)
 from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
 from models.signins import SignIn
 from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, UsageUserDetail
@@ -24,6 +33,7 @@ from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, 
 __all__ = [
     "ALL_MODELS",
     "COVERAGE_STATUSES",
+    "DRIFT_KINDS",
     "FINDING_KINDS",
     "NOTIFICATION_STATUSES",
     "REPORT_JOB_STATUSES",
@@ -39,6 +49,7 @@ __all__ = [
     "ReportJob",
     "ReportSettingsSnapshot",
     "SQLModel",
+    "SchemaDrift",
     "SignIn",
     "SkippedRecord",
     "SmtpCsReportRow",
@@ -68,6 +79,7 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     Watermark,
     Coverage,
     SkippedRecord,
+    SchemaDrift,
     ReportJob,
     Finding,
     FindingNotification,

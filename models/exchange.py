@@ -7,8 +7,9 @@ Tables:
     with overlapping date ranges deliver the same rows again: the key absorbs them; a client that re-submits a
     message with the same Message-ID at another time is a second submission and a second row.
 ``historical_search_job``
-    Our own record of ``Start-HistoricalSearch`` jobs, one row per (tenant, job_id). The download link is a
-    credential and is never stored.
+    Our own record of ``Start-HistoricalSearch`` jobs, one row per (tenant, job_id): the range and senders searched,
+    what Exchange said, and how the file was loaded (downloaded, or handed back by an admin when its ``FileUrl``
+    wants a browser session: status ``WaitingForAdmin``). The download link is never stored.
 ``mailbox_smtp_posture``
     ``Get-CASMailbox`` ``SmtpClientAuthenticationDisabled`` per mailbox, one row per (tenant, snapshot_date,
     user_principal_name).
@@ -84,6 +85,14 @@ class HistoricalSearchJob(SQLModel, table=True):
     #: download attempts (a file can be downloaded only ~20 times)
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     error: str | None = Field(default=None, sa_type=Text)
+    #: JSON array of the SenderAddress values of the search (at most 100), lower-cased
+    sender_addresses: str | None = Field(default=None, sa_type=Text)
+    #: JSON array of the NotifyAddress values (who Exchange e-mails when the file is ready)
+    notify_addresses: str | None = Field(default=None, sa_type=Text)
+    #: how the file was loaded: download (by smtpauth), upload / import / inbox (handed back by an admin)
+    loaded_via: str | None = None
+    #: SHA-256 of the file that was loaded
+    file_sha256: str | None = None
 
 
 class MailboxSmtpPosture(SQLModel, table=True):

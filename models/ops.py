@@ -8,6 +8,9 @@
 ``coverage``
     What a source can deliver for a tenant right now, one row per (tenant, source): ``ok``, ``unavailable``
     (licence, permission, cloud), ``failed``, ``stale``, ``throttled``, with the reason and the fix.
+``schema_drift``
+    What Microsoft sent that the normalizers do not expect, or did not send that they expect, one row per (tenant,
+    source, subject, kind, name), with when it was first and last seen.
 ``skipped_record``
     Input records a run could not use, with the reason and a truncated sample (personal data: purged with the
     run).
@@ -20,7 +23,7 @@ from sqlmodel import Field, SQLModel
 
 from models._types import UTCDateTime
 
-__all__ = ["Coverage", "SkippedRecord", "SyncRun", "Watermark"]
+__all__ = ["DRIFT_KINDS", "Coverage", "SchemaDrift", "SkippedRecord", "SyncRun", "Watermark"]
 
 #: values of ``sync_run.status``
 RUN_STATUSES = ("running", "succeeded", "failed", "throttled", "unavailable", "skipped")
@@ -106,3 +109,29 @@ class SkippedRecord(SQLModel, table=True):
     #: the start of the record, truncated; never a credential
     sample: str | None = Field(default=None, sa_type=Text)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+#: values of ``schema_drift.kind``
+DRIFT_KINDS = ("missing", "unexpected", "unknown_value")
+
+
+class SchemaDrift(SQLModel, table=True):
+    """A difference between what a source received and what its normalizer expects (the drift guard)."""
+
+    __tablename__ = "schema_drift"
+    __table_args__ = (UniqueConstraint("tenant", "source", "subject", "kind", "name", name="uq_schema_drift_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str
+    source: str
+    #: what was compared: a report API, a JSON object type, a cmdlet
+    subject: str
+    #: missing (an expected column, key or property was absent), unexpected (a new one), unknown_value (an enum)
+    kind: str
+    #: the column, key or property, or ``field=value`` for an unknown enum value
+    name: str
+    detail: str | None = Field(default=None, sa_type=Text)
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    last_run_id: str | None = None
+    occurrences: int = Field(default=1, sa_column_kwargs={"server_default": "1"})

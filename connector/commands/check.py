@@ -8,6 +8,9 @@ from connector.commands.common import EXIT_FAILED, EXIT_OK, Ctx, expected_errors
 
 __all__ = ["check"]
 
+#: a probe's state as printed (same width)
+_MARKS = {"ok": "[green]ok[/green]     ", "missing": "[red]missing[/red]", "not_in_cloud": "[yellow]n/a[/yellow]    "}
+
 
 @click.command("check")
 @click.option("--tenant", "-t", "tenants", multiple=True, help="Only this tenant (repeatable). Default: all.")
@@ -39,12 +42,12 @@ def check(obj: Ctx, tenants: tuple[str, ...]) -> None:
             http.close()
         all_ok &= result.ok
         mark = "[green]ok[/green]" if result.token_ok else "[red]FAILED[/red]"
-        console.print(f"[bold]{escape(tenant.name)}[/bold] ({escape(tenant.tenant_id)}): token {mark}")
+        cloud = f", {tenant.cloud.value} cloud" if tenant.cloud.value != "global" else ""
+        console.print(f"[bold]{escape(tenant.name)}[/bold] ({escape(tenant.tenant_id)}{cloud}): token {mark}")
         if not result.token_ok:
             console.print(f"  {escape(result.token_detail)}")
         for probe in result.probes:
-            mark = "[green]ok[/green]    " if probe.ok else "[red]missing[/red]"
-            console.print(f"  {mark} {probe.source:<16} {escape(probe.detail)}")
+            console.print(f"  {_MARKS[probe.state]} {probe.source:<17} {escape(probe.detail)}")
             if probe.fix:
                 console.print(f"          fix: {escape(probe.fix)}")
     sys.exit(EXIT_OK if all_ok else EXIT_FAILED)

@@ -35,6 +35,18 @@ __all__ = ["simulate"]
     help="Run throttling windows and job durations this many times faster than real time.",
 )
 @click.option("--no-throttle", is_flag=True, help="Do not enforce Microsoft's request limits.")
+@click.option(
+    "--cloud",
+    type=click.Choice(["global", "usgov", "usgovdod", "china"]),
+    default="global",
+    show_default=True,
+    help="National cloud to simulate: its global-only APIs are refused as Microsoft documents.",
+)
+@click.option(
+    "--permissive",
+    is_flag=True,
+    help="Let the app download Request report files (the real portal wants an admin's browser session).",
+)
 @click.pass_obj
 @expected_errors
 def simulate(
@@ -46,6 +58,8 @@ def simulate(
     port_base: int,
     time_scale: float,
     no_throttle: bool,
+    cloud: str,
+    permissive: bool,
 ) -> None:
     """Serve Entra ID, Graph and the Exchange admin API of simulated tenants until Ctrl-C.
 
@@ -56,7 +70,7 @@ def simulate(
     import threading
 
     from connector.errors import ConfigError
-    from connector.simulator.app import Simulator
+    from connector.simulator.app import Simulator, SimulatorSettings
     from connector.simulator.directory import SimDirectory
     from connector.simulator.server import SimulatorServer
     from connector.simulator.throttle import ThrottleConfig
@@ -66,12 +80,17 @@ def simulate(
     simulator = Simulator(
         SimDirectory.default(seed=seed, users=users),
         throttle=ThrottleConfig(enabled=not no_throttle, time_scale=time_scale),
+        settings=SimulatorSettings(strict=not permissive),
+        cloud=cloud,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stop.set())
     with SimulatorServer(simulator, state_dir, host=host, port_base=port_base) as server:
-        click.echo(f"# smtpauth simulator: {users} users per tenant, seed {seed}; state in {state_dir}")
+        click.echo(
+            f"# smtpauth simulator: {users} users per tenant, seed {seed}, {cloud} cloud"
+            f"{', permissive file downloads' if permissive else ''}; state in {state_dir}"
+        )
         click.echo("# paste these tables into a configuration file (secrets are in mode-600 files)")
         click.echo(server.config_snippet())
         click.echo("# ready: press Ctrl-C to stop", err=False)

@@ -37,6 +37,8 @@ def print_sync_summary(results: Sequence[TenantResult], console: Console | None 
             )
             if o.message:
                 notes.append(f"{o.tenant}/{o.source}: {o.message}")
+            if o.drift:
+                notes.append(f"{o.tenant}/{o.source}: {o.drift} (see smtpauth check)")
         table.add_section()
     console.print(table)
     for note in notes:

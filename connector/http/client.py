@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: headers the ExchangeOnlineManagement module sends to InvokeCommand (API notes section 9)
+EXCHANGE_HEADERS = {"Prefer": "odata.maxpagesize=1000", "X-ResponseFormat": "json"}
 #: the system mailbox app-only Exchange admin calls are anchored to (API notes section 4)
 _EXCHANGE_SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 
@@ -92,10 +94,10 @@ def build_http_client(
     )
 
 
-def exchange_anchor_mailbox(tenant: TenantSettings) -> str | None:
-    """``APP:SystemMailbox{...}@domain`` for app-only Exchange admin calls, or None without a known domain."""
-    domain = tenant.primary_domain or (tenant.tenant_id if "." in tenant.tenant_id else None)
-    return f"APP:{_EXCHANGE_SYSTEM_MAILBOX}@{domain}" if domain else None
+def exchange_anchor_mailbox(tenant: TenantSettings) -> str:
+    """``APP:SystemMailbox{...}@<primary_domain>`` for app-only Exchange admin calls; without a domain the tenant
+    id (a domain or the directory GUID), as production tools send it (API notes section 9)."""
+    return f"APP:{_EXCHANGE_SYSTEM_MAILBOX}@{tenant.primary_domain or tenant.tenant_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,19 +199,34 @@ class GraphClient:
     # ---- public calls
     # -------------------------------------------------------------------------------------------
 
-    def get_json(self, url_or_path: str, *, params: Mapping[str, str] | None = None, family: str) -> GraphResponse:
+    def get_json(
+        self,
+        url_or_path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        family: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> GraphResponse:
         """GET one JSON document. Raises GraphError (and subclasses), AuthError."""
         url = self._resolve(url_or_path)
-        return self._call("GET", url, params=params, family=family, handle=self._json_response)
+        return self._call("GET", url, params=params, family=family, headers=headers, handle=self._json_response)
 
-    def iter_pages(self, url_or_path: str, *, params: Mapping[str, str] | None = None, family: str) -> Iterator[Page]:
-        """Every page of an OData collection, following ``@odata.nextLink`` exactly as given.
+    def iter_pages(
+        self,
+        url_or_path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        family: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Page]:
+        """Every page of an OData collection, following ``@odata.nextLink`` exactly as given (with the same
+        ``headers`` on every page).
 
         Raises ExpiredLinkError when a skiptoken expired mid-way (restart the time slice), PagingLoopError,
         GraphError for a nextLink to another origin, and the errors of :meth:`get_json`.
         """
         url = self._resolve(url_or_path)
-        yield from self._pages("GET", url, params=params, family=family)
+        yield from self._pages("GET", url, params=params, family=family, headers=headers)
 
     def invoke_command(
         self, cmdlet: str, parameters: Mapping[str, Any] | None = None, *, idempotent: bool = True
@@ -228,7 +245,7 @@ class GraphClient:
             )
         url = f"{self._exchange_base}/adminapi/beta/{self._tenant_id}/InvokeCommand"
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": dict(parameters or {})}}
-        headers = {"X-AnchorMailbox": self._anchor} if self._anchor else {}
+        headers = {"X-AnchorMailbox": self._anchor, **EXCHANGE_HEADERS} if self._anchor else dict(EXCHANGE_HEADERS)
         for page in self._pages(
             "POST",
             url,
@@ -263,14 +280,15 @@ class GraphClient:
             raise
 
     def download_file(self, url: str, *, family: str, dest: BinaryIO) -> int:
-        """Stream a pre-authenticated file URL (a historical search's ``FileUrl``) into ``dest``; return its size.
+        """Stream a file URL (a historical search's ``FileUrl``) into ``dest``; return its size.
 
-        The URL is the credential: it is fetched without any token, never logged unredacted, and must be https
-        (or the scheme of the API it came from, for the simulator). ``dest`` is written from its current
-        position and truncated back to it on any error. Pacing uses ``family``; transport errors, truncated
-        bodies and 429/503/504 are retried. Raises ExpiredLinkError when the host refuses the link (403/404/410:
-        expired, or downloaded too many times), TransportError when the body stayed incomplete, DownloadError
-        otherwise.
+        The URL is fetched without any token or cookie, never logged unredacted, and must be https (or the scheme
+        of the API it came from, for the simulator). ``dest`` is written from its current position and truncated
+        back to it on any error. Pacing uses ``family``; transport errors, truncated bodies and 429/503/504 are
+        retried, except a 503 "server busy". Raises BrowserSessionRequired when the host wants a signed-in admin
+        (401, a redirect, an HTML page: API notes section 9), FileBusyError for a 503 "server busy" (the file was
+        downloaded too often), ExpiredLinkError when the host refuses the link (403/404/410), TransportError when
+        the body stayed incomplete, DownloadError otherwise.
         """
         scheme = httpx.URL(url).scheme
         allowed = {"https", httpx.URL(self._exchange_base or self._graph_base).scheme}
@@ -281,7 +299,9 @@ class GraphClient:
         def fetch() -> tuple[int, httpx.Headers]:
             paced = self._limiter.acquire(self.tenant_name, family)
             self.stats.add(requests=1, paced_seconds=paced)
-            return fetch_download(self._http, url, dest, start, clock=self._clock, chunk_size=self._chunk_size)
+            return fetch_download(
+                self._http, url, dest, start, clock=self._clock, chunk_size=self._chunk_size, file_host=True
+            )
 
         try:
             size, _headers = self._policy.call(

@@ -13,7 +13,14 @@ from typing import BinaryIO
 import httpx
 
 from connector.clock import Clock
-from connector.errors import DownloadError, ExpiredLinkError, RetryableError, TransportError
+from connector.errors import (
+    BrowserSessionRequired,
+    DownloadError,
+    ExpiredLinkError,
+    FileBusyError,
+    RetryableError,
+    TransportError,
+)
 from connector.http.redact import redact_text, redact_url
 from connector.http.responses import body_size_mismatch, error_for_response
 
@@ -41,6 +48,28 @@ class DownloadResult:
     link_requests: int
 
 
+def _check_file_answer(response: httpx.Response, shown: str) -> None:
+    """Recognize a historical search file host asking for an admin's sign-in, or busy for good."""
+    status = response.status_code
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if status == 401 or 300 <= status < 400 or (status == 200 and media in ("text/html", "application/xhtml+xml")):
+        response.read()
+        where = " (redirected to a sign-in page)" if 300 <= status < 400 else ""
+        raise BrowserSessionRequired(
+            f"the file host asks for a signed-in admin{where}: the file can be fetched only from a browser",
+            status=status,
+            url=shown,
+        )
+    if status == 503:
+        body = response.read()[:4096].decode("utf-8", errors="replace").lower()
+        if "busy" in body:
+            raise FileBusyError(
+                "the file host answered 503 server busy: the file was downloaded too many times (about 20)",
+                status=status,
+                url=shown,
+            )
+
+
 def reset_dest(dest: BinaryIO, start: int) -> None:
     dest.seek(start)
     dest.truncate()
@@ -54,12 +83,15 @@ def fetch_download(
     *,
     clock: Clock,
     chunk_size: int,
+    file_host: bool = False,
 ) -> tuple[int, httpx.Headers]:
     """One attempt at streaming ``location`` into ``dest`` from offset ``start``; returns (bytes, headers).
 
     Raises ExpiredLinkError on 403/404/410 (the link is stale: request the report again), TransportError when
     the connection fails or the body is shorter or longer than ``Content-Length`` (retryable), RetryableError
-    on 429/503/504, DownloadError on anything else.
+    on 429/503/504, DownloadError on anything else. With ``file_host`` (a historical search's ``FileUrl``):
+    BrowserSessionRequired for 401, a redirect or an HTML page (a sign-in), FileBusyError for a 503 whose body
+    says the server is busy (the file was downloaded too often: not transient, whatever the page says).
     """
     shown = redact_url(location)
     reset_dest(dest, start)
@@ -72,6 +104,8 @@ def fetch_download(
         response = http.send(request, stream=True, auth=None)
         try:
             status = response.status_code
+            if file_host:
+                _check_file_answer(response, shown)
             if status != 200:
                 response.read()
                 log.info("GET %s -> %d", shown, status)

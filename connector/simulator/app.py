@@ -20,7 +20,7 @@ from connector.simulator.messages import SimRequest, SimResponse, graph_error, j
 from connector.simulator.population import Population
 from connector.simulator.throttle import Limit, Stats, ThrottleConfig, Throttler
 
-__all__ = ["Call", "Download", "Simulator", "SimulatorEndpoints", "SimulatorSettings"]
+__all__ = ["CLOUD_HOSTS", "Call", "Download", "Simulator", "SimulatorEndpoints", "SimulatorSettings"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,16 @@ class SimulatorEndpoints:
             exchange="https://outlook.sim.test",
         )
 
+    @classmethod
+    def for_cloud(cls, cloud: str) -> "SimulatorEndpoints":
+        """Microsoft's own host names of a cloud (in-process only: nothing resolves them to this machine).
+
+        From Microsoft's national-cloud pages and the public tools that call them (API notes sections 7, 9); the
+        download host is the simulator's own.
+        """
+        login, graph, exchange = CLOUD_HOSTS[cloud]
+        return cls(login=login, graph=graph, download=f"https://reports.{cloud}.sim.test", exchange=exchange)
+
     def role_of(self, origin: str) -> str | None:
         for role in ("login", "graph", "download", "exchange"):
             if getattr(self, role).lower() == origin.lower():
@@ -50,10 +60,32 @@ class SimulatorEndpoints:
         return None
 
 
+#: cloud -> (login, Graph, Exchange admin API) hosts
+CLOUD_HOSTS: dict[str, tuple[str, str, str]] = {
+    "global": ("https://login.microsoftonline.com", "https://graph.microsoft.com", "https://outlook.office365.com"),
+    "usgov": ("https://login.microsoftonline.us", "https://graph.microsoft.us", "https://outlook.office365.us"),
+    "usgovdod": (
+        "https://login.microsoftonline.us",
+        "https://dod-graph.microsoft.us",
+        "https://outlook-dod.office365.us",
+    ),
+    "china": (
+        "https://login.partner.microsoftonline.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
+        "https://partner.outlook.cn",
+    ),
+}
+
+
 @dataclass(slots=True)
 class SimulatorSettings:
     """Every tunable of the simulated services. Defaults follow the API notes."""
 
+    #: strict (default): a historical search's FileUrl answers only an admin's browser session, as the real portal
+    #: does (API notes section 9); False (permissive, the demo's automatic tenant): a signed link the app can fetch
+    strict: bool = True
+    #: tenants (by name) served permissively although ``strict`` is on
+    permissive_tenants: frozenset[str] = frozenset()
     token_lifetime_seconds: int = 3599
     #: validity of a usage-report download link (the 302 Location)
     download_link_minutes: float = 5.0
@@ -142,7 +174,12 @@ class Simulator:
         settings: SimulatorSettings | None = None,
         throttle: ThrottleConfig | None = None,
         endpoints: SimulatorEndpoints | None = None,
+        cloud: str = "global",
     ) -> None:
+        if cloud not in CLOUD_HOSTS:
+            raise ValueError(f"unknown cloud {cloud!r} (one of {', '.join(CLOUD_HOSTS)})")
+        #: the national cloud simulated: its global-only APIs are refused (connector.simulator.routes)
+        self.cloud = cloud
         self.directory = directory or SimDirectory.default()
         self.clock: Clock = clock or SystemClock()
         self.settings = settings or SimulatorSettings()
@@ -235,7 +272,7 @@ class Simulator:
             if role == "graph":
                 from connector.simulator.routes import graph_route
 
-                return self._serve(request, "graph", graph_route(request, self.clock.now()))
+                return self._serve(request, "graph", graph_route(request, self.clock.now(), self.cloud))
             if role == "exchange":
                 from connector.simulator.exchange import exchange_route
 

@@ -1,24 +1,32 @@
-"""Exchange Online admin REST (API notes section 4): ``POST
-{exchange}/adminapi/beta/{tenantId}/InvokeCommand``.
+"""Exchange Online admin REST (API notes sections 4 and 9): ``POST {exchange}/adminapi/beta/{tenantId}/InvokeCommand``.
 
-Cmdlets: ``Get-TransportConfig``, ``Get-CASMailbox`` (paged), ``Start-HistoricalSearch -ReportType
-SmtpCSReport``
-and ``Get-HistoricalSearch``. A historical search is NotStarted, then InProgress, then Done with a
-``FileUrl`` on the
-download host (UTF-16 LE CSV with BOM, downloadable ``history_download_limit`` times). A search whose report
-would
-exceed ``history_max_rows`` rows ends Failed with an ``ErrorMessage``, as HistoricalSearch reports are capped.
+Cmdlets: ``Get-TransportConfig``, ``Get-CASMailbox`` (paged), ``Start-HistoricalSearch -ReportType SmtpCSReport``
+and ``Get-HistoricalSearch``. ``X-AnchorMailbox`` names the organization's system mailbox at one of the tenant's
+domains or its tenant id.
+
+``Start-HistoricalSearch`` refuses a search without ``SenderAddress``, ``RecipientAddress`` or ``MessageID``, with
+more than 100 addresses in one of them, and past the quota of searches per 24 hours. A search is NotStarted, then
+InProgress, then Done with a ``FileUrl`` (UTF-16 LE CSV with BOM, of the given senders' messages only), or Failed
+with an ``ErrorDescription`` (a report over ``history_max_rows`` rows fails, as HistoricalSearch reports are
+capped). ``Get-HistoricalSearch`` lists the searches of the last ten days with the properties production tools
+read (``JobId, Status, JobProgress, Rows, FileRows, ErrorDescription, FileUrl, SubmitDate, CompletionDate`` ...).
+
+The ``FileUrl``: strict (the default) is the protection portal's ``/ExtendedReport/Download`` address, which
+answers only an admin's browser session (anything else is redirected to a sign-in page, see
+:mod:`connector.simulator.downloads`); permissive is a signed link the app can fetch. Either answers 503 "server
+busy" once downloaded ``history_download_limit`` times.
 """
 
 import csv
 import io
 import itertools
+import secrets
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode
 
 from connector.simulator.app import Call, Download, Handler
@@ -26,7 +34,20 @@ from connector.simulator.messages import SimRequest, SimResponse, json_response
 from connector.simulator.odata import odata_datetime
 from connector.simulator.population import Message, Population
 
-__all__ = ["ANCHOR_MAILBOX", "SMTPCS_COLUMNS", "HistoricalSearch", "exchange_route", "smtpcs_rows"]
+if TYPE_CHECKING:
+    from connector.simulator.app import Simulator
+
+__all__ = [
+    "ANCHOR_MAILBOX",
+    "MAX_ADDRESSES",
+    "SEARCH_PROPERTIES",
+    "SMTPCS_COLUMNS",
+    "HistoricalSearch",
+    "admin_session",
+    "exchange_route",
+    "portal_file",
+    "smtpcs_rows",
+]
 
 ANCHOR_MAILBOX = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"
 SMTPCS_COLUMNS = (
@@ -42,6 +63,33 @@ SMTPCS_COLUMNS = (
 )
 
 
+#: most addresses one address parameter of Start-HistoricalSearch takes
+MAX_ADDRESSES = 100
+#: Get-HistoricalSearch shows the searches of the last ten days
+LIST_DAYS = 10
+#: the properties a Get-HistoricalSearch object carries (those production tools select)
+SEARCH_PROPERTIES = (
+    "JobId",
+    "ReportTitle",
+    "ReportType",
+    "Status",
+    "JobProgress",
+    "Rows",
+    "FileRows",
+    "ErrorDescription",
+    "FileUrl",
+    "SubmitDate",
+    "CompletionDate",
+    "StartDate",
+    "EndDate",
+    "SenderAddress",
+    "RecipientAddress",
+    "NotifyAddress",
+)
+#: properties a "schema_drift" fault drops from cmdlet output (optional ones: the product must cope)
+DRIFT_DROPPED = frozenset({"PrimarySmtpAddress", "JobProgress"})
+
+
 @dataclass(slots=True)
 class HistoricalSearch:
     job_id: str
@@ -50,16 +98,25 @@ class HistoricalSearch:
     start: datetime
     end: datetime
     submitted: datetime
+    tenant_name: str = ""
+    senders: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+    message_ids: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
     fail: bool = False
     error: str | None = None
     rows: int | None = None
     file_url: str | None = None
+    completed: datetime | None = None
 
 
 @dataclass(slots=True)
 class _ExchangeState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     jobs: dict[str, HistoricalSearch] = field(default_factory=dict)
+    #: admin browser sessions (cookie value -> tenant id) and the portal files by job id
+    sessions: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Download] = field(default_factory=dict)
 
 
 def _error(status: int, code: str, message: str) -> SimResponse:
@@ -91,13 +148,13 @@ def _invoke(call: Call) -> SimResponse:
             "grant the application permission Exchange.ManageAsApp.",
         )
     anchor = (call.request.header("X-AnchorMailbox") or "").lower()
-    valid = {(ANCHOR_MAILBOX + d).lower() for d in call.tenant.domains}
+    valid = {(ANCHOR_MAILBOX + d).lower() for d in (*call.tenant.domains, call.tenant.tenant_id)}
     if anchor not in valid:
         return _error(
             400,
             "BadRequest",
             "The X-AnchorMailbox header is missing or does not name this tenant's "
-            "system mailbox (APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<domain>).",
+            "system mailbox (APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<domain or tenant id>).",
         )
     if not _has_role(call):
         return _error(
@@ -123,7 +180,12 @@ def _invoke(call: Call) -> SimResponse:
     handler = handlers.get(str(cmdlet).lower())
     if handler is None:
         return _error(400, "BadRequest", f"The term '{cmdlet}' is not recognized as a cmdlet available here.")
-    return handler(call, params)
+    response = handler(call, params)
+    if "schema_drift" in call.flags and response.status == 200:
+        payload = response.json()
+        payload["value"] = [{k: v for k, v in o.items() if k not in DRIFT_DROPPED} for o in payload.get("value", [])]
+        return json_response(200, payload)
+    return response
 
 
 def _has_role(call: Call) -> bool:
@@ -211,6 +273,22 @@ def _start_search(call: Call, params: dict[str, Any]) -> SimResponse:
         return _error(400, "BadRequest", "EndDate must be later than StartDate.")
     if start < now - timedelta(days=90):
         return _error(400, "BadRequest", "The StartDate can't be more than 90 days in the past.")
+    addresses: dict[str, tuple[str, ...]] = {}
+    for name in ("SenderAddress", "RecipientAddress", "MessageID", "NotifyAddress"):
+        values = _multi(params.get(name))
+        if len(values) > MAX_ADDRESSES and name != "NotifyAddress":
+            return _error(
+                400,
+                "BadRequest",
+                f"The {name} parameter accepts at most {MAX_ADDRESSES} values; {len(values)} were given.",
+            )
+        addresses[name] = values
+    if not (addresses["SenderAddress"] or addresses["RecipientAddress"] or addresses["MessageID"]):
+        return _error(
+            400,
+            "BadRequest",
+            "At least one of the MessageID, RecipientAddress or SenderAddress parameters is required.",
+        )
     state = _state(call)
     with state.lock:
         recent = sum(1 for j in state.jobs.values() if j.submitted > now - timedelta(hours=24))
@@ -228,19 +306,32 @@ def _start_search(call: Call, params: dict[str, Any]) -> SimResponse:
             start=start,
             end=end,
             submitted=now,
+            tenant_name=call.tenant.name,
+            senders=tuple(a.lower() for a in addresses["SenderAddress"]),
+            recipients=tuple(a.lower() for a in addresses["RecipientAddress"]),
+            message_ids=addresses["MessageID"],
+            notify=addresses["NotifyAddress"],
             fail="history_failed" in call.flags,
         )
         state.jobs[job.job_id] = job
     return json_response(200, {"@odata.context": _context(call), "value": [_job_json(call, job)]})
 
 
+def _multi(value: Any) -> tuple[str, ...]:
+    """A MultiValuedProperty: a JSON array, or one string of comma-separated values."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(s for s in (str(v).strip() for v in items) if s)
+
+
 def _get_search(call: Call, params: dict[str, Any]) -> SimResponse:
     state = _state(call)
     job_id = params.get("JobId")
+    listed = call.now - timedelta(days=LIST_DAYS)
     with state.lock:
-        jobs = (
-            list(state.jobs.values()) if job_id is None else [state.jobs[j] for j in [str(job_id)] if j in state.jobs]
-        )
+        recent = {j.job_id: j for j in state.jobs.values() if j.submitted > listed}
+        jobs = list(recent.values()) if job_id is None else [recent[j] for j in [str(job_id)] if j in recent]
     if job_id is not None and not jobs:
         return _error(404, "NotFound", f"The historical search {job_id} was not found.")
     return json_response(200, {"@odata.context": _context(call), "value": [_job_json(call, j) for j in jobs]})
@@ -259,7 +350,8 @@ def _status(call: Call, job: HistoricalSearch) -> str:
     if job.rows is None:
         pop, cutoff = call.population, _cutoff(call)
         limit = settings.history_max_rows
-        job.rows = sum(1 for _ in itertools.islice(smtpcs_rows(pop, job.start, job.end, cutoff), limit + 1))
+        job.completed = job.submitted + call.sim.scaled(settings.history_queue_seconds + settings.history_run_seconds)
+        job.rows = sum(1 for _ in itertools.islice(_job_rows(pop, job, cutoff), limit + 1))
         if job.rows > limit:
             job.fail = True
             job.error = (
@@ -267,33 +359,82 @@ def _status(call: Call, job: HistoricalSearch) -> str:
                 "Submit searches over shorter date ranges."
             )
             return "Failed"
-        start, end = job.start, job.end
-        token = call.sim.add_download(
-            Download(
-                call.tenant.tenant_id,
-                lambda: render_smtpcs(smtpcs_rows(pop, start, end, cutoff)),
-                None,
-                remaining=settings.history_download_limit,
-            )
+        download = Download(
+            call.tenant.tenant_id,
+            lambda: render_smtpcs(_job_rows(pop, job, cutoff)),
+            None,
+            remaining=settings.history_download_limit,
+            content_type="text/csv",
         )
-        job.file_url = f"{call.sim.endpoints.download}/historical/{job.job_id}.csv?{urlencode({'sig': token})}"
+        if settings.strict and call.tenant.name not in settings.permissive_tenants:
+            with _state(call).lock:
+                _state(call).files[job.job_id] = download
+            query = urlencode({"Type": "OnDemandReport", "RequestID": job.job_id})
+            job.file_url = f"{call.sim.endpoints.download}/ExtendedReport/Download?{query}"
+        else:
+            token = call.sim.add_download(download)
+            job.file_url = f"{call.sim.endpoints.download}/historical/{job.job_id}.csv?{urlencode({'sig': token})}"
     return "Done"
+
+
+def _job_rows(pop: Population, job: HistoricalSearch, cutoff: datetime) -> Iterator[Message]:
+    """The search's messages: of its senders, its message ids (a search by recipient only finds no SMTP AUTH
+    submission in this simulation)."""
+    senders, ids = set(job.senders), set(job.message_ids)
+    for m in smtpcs_rows(pop, job.start, job.end, cutoff):
+        if (senders and m.sender in senders) or (ids and m.message_id in ids):
+            yield m
 
 
 def _job_json(call: Call, job: HistoricalSearch) -> dict[str, Any]:
     status = _status(call, job)
+    done = status == "Done"
+    progress = {"NotStarted": 0, "InProgress": 50}.get(status, 100)
     return {
         "JobId": job.job_id,
         "ReportTitle": job.title,
         "ReportType": job.report_type,
         "Status": status,
+        "JobProgress": progress,
+        "Rows": job.rows if done else 0,
+        "FileRows": job.rows if done else 0,
+        "ErrorDescription": job.error if status == "Failed" else None,
+        "FileUrl": job.file_url if done else None,
         "SubmitDate": job.submitted.isoformat(),
+        "CompletionDate": job.completed.isoformat() if job.completed and status in ("Done", "Failed") else None,
         "StartDate": job.start.isoformat(),
         "EndDate": job.end.isoformat(),
-        "Rows": job.rows if status == "Done" else 0,
-        "FileUrl": job.file_url if status == "Done" else None,
-        "ErrorMessage": job.error if status == "Failed" else None,
+        "SenderAddress": list(job.senders),
+        "RecipientAddress": list(job.recipients),
+        "NotifyAddress": list(job.notify),
     }
+
+
+def admin_session(sim: "Simulator", tenant_name: str) -> str:
+    """The cookie value of an admin signed in to the tenant's admin center (the browser session the portal's
+    download wants). The test double of an admin's sign-in: tests and the demo use it to play the admin."""
+    tenant = sim.directory.tenant(tenant_name)
+    with sim._lock:
+        state = sim.exchange_state.setdefault(tenant.tenant_id, _ExchangeState())
+    assert isinstance(state, _ExchangeState)  # noqa: S101
+    token = secrets.token_urlsafe(24)
+    with state.lock:
+        state.sessions[token] = tenant.tenant_id
+    return token
+
+
+def portal_file(sim: "Simulator", session: str, job_id: str) -> Download | None | str:
+    """The file of ``job_id`` for an admin session: the Download, None when the session is not valid for it,
+    or ``"missing"`` when no such file exists."""
+    for state in list(sim.exchange_state.values()):
+        if not isinstance(state, _ExchangeState):
+            continue
+        with state.lock:
+            download = state.files.get(job_id)
+            if download is None:
+                continue
+            return download if state.sessions.get(session) == download.tenant_id else None
+    return "missing"
 
 
 def _cutoff(call: Call) -> datetime:

@@ -9,7 +9,9 @@ Kinds that replace the answer: ``429`` (``retry_after`` None means no Retry-Afte
 ``reset`` (the connection drops), ``expired_token`` (401 InvalidAuthenticationToken for a valid token).
 Kinds that alter the answer: ``truncate`` (body cut short under a full Content-Length), ``expired_download``,
 ``expired_skiptoken`` (only on requests carrying a ``$skiptoken``), ``csv_reorder``, ``csv_extra_column``,
-``mixed_case`` (enum values in unusual case), ``history_failed`` (a historical search job ends Failed).
+``mixed_case`` (enum values in unusual case), ``history_failed`` (a historical search job ends Failed),
+``schema_drift`` (Microsoft changed a shape: a usage CSV renames an optional column and adds one, a sign-in gains a
+field and a new ``conditionalAccessStatus`` value, cmdlet output loses an optional property).
 """
 
 import random
@@ -42,6 +44,7 @@ _ALTERING = frozenset(
         "csv_extra_column",
         "mixed_case",
         "history_failed",
+        "schema_drift",
     }
 )
 

@@ -211,14 +211,26 @@ def render_csv(columns: tuple[str, ...], rows: Iterator[dict[str, Any]], flags: 
     cols = list(columns)
     if "csv_reorder" in flags:
         cols = [cols[0], *reversed(cols[1:])]
-    if "csv_extra_column" in flags:
+    if "csv_extra_column" in flags or "schema_drift" in flags:
         cols.insert(len(cols) // 2, "Future Column")
+    header = list(cols)
+    if "schema_drift" in flags:
+        # Microsoft renames a column we do not need
+        renamed = next(c for c in ("Display Name", "Outlook For Web", "Outlook 2007") if c in cols)
+        header[cols.index(renamed)] = _DRIFT_RENAMES[renamed]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(cols)
+    writer.writerow(header)
     for row in rows:
         writer.writerow(["future" if c == "Future Column" else _csv_cell(c, row.get(c)) for c in cols])
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+
+
+_DRIFT_RENAMES = {
+    "Display Name": "User Display Name",
+    "Outlook For Web": "Outlook On The Web",
+    "Outlook 2007": "Outlook 2007 Or Older",
+}
 
 
 def _json_value(column: str, value: Any) -> Any:
@@ -353,11 +365,14 @@ def handle_report_settings(call: Call) -> SimResponse:
     denied = _permission(call, "ReportSettings.Read.All")
     if denied is not None:
         return denied
+    # the shape of the v1.0 page's example: the object wrapped in "value" (API notes section 9)
     return json_response(
         200,
         {
             "@odata.context": f"{call.sim.endpoints.graph}/v1.0/$metadata#admin/reportSettings/$entity",
-            "id": "",
-            "displayConcealedNames": call.tenant.concealed_names,
+            "value": {
+                "@odata.type": "#microsoft.graph.adminReportSettings",
+                "displayConcealedNames": call.tenant.concealed_names,
+            },
         },
     )

@@ -112,24 +112,33 @@ def handle_message_trace(call: Call) -> SimResponse:
 
     rows, following = next_page(call, cursor, rows_of_day)
     mixed = "mixed_case" in call.flags
+    # an evolvable enum: members added after unknownFutureValue come only to clients that ask (API notes §9)
+    evolvable = "include-unknown-enum-members" in (call.request.header("Prefer") or "").lower()
     payload: dict[str, Any] = {
         "@odata.context": f"{call.sim.endpoints.graph}/v1.0/$metadata#admin/exchange/tracing/messageTraces",
-        "value": [_row_json(m, r, mixed) for m, r in rows],
+        "value": [_row_json(m, r, mixed, evolvable) for m, r in rows],
     }
     if following is not None:
         payload["@odata.nextLink"] = next_link(call, following, {})
     return json_response(200, payload)
 
 
-def _row_json(m: Message, recipient: str, mixed_case: bool) -> dict[str, Any]:
+#: exchangeMessageTraceStatus members after unknownFutureValue
+EVOLVED_STATUSES = frozenset({"Recalled"})
+
+
+def _row_json(m: Message, recipient: str, mixed_case: bool, evolvable: bool) -> dict[str, Any]:
     internal = not recipient.endswith("@example.net")
+    status = m.status if mixed_case else STATUSES[m.status]
+    if m.status in EVOLVED_STATUSES and not evolvable:
+        status = "unknownFutureValue"
     return {
         "id": m.trace_id(recipient),
         "messageId": m.message_id,
         "senderAddress": m.sender,
         "recipientAddress": recipient,
         "receivedDateTime": odata_datetime(m.received),
-        "status": m.status if mixed_case else STATUSES[m.status],
+        "status": status,
         "size": m.size,
         "subject": m.subject,
         "fromIP": m.client_ip,

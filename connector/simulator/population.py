@@ -495,6 +495,9 @@ class Population:
         )
         basic = smtp and account.auth_method == "Basic"
         status = "Delivered" if rng.random() < 0.97 else rng.choice(("Failed", "FilteredAsSpam", "Quarantined"))
+        if status == "Failed" and seq % 3 == 0:
+            # a third of the failures were recalled by their sender (no random draw: the stream stays the same)
+            status = "Recalled"
         return Message(
             received=at,
             sender=account.upn,

@@ -220,6 +220,8 @@ class SimulatorServer:
             f'exchange_endpoint = "{self.endpoints.exchange}"',
             f'ca_bundle = "{self.ca_path.resolve()}"',
         ]
+        if self.simulator.cloud != "global":
+            lines.insert(4, f'cloud = "{self.simulator.cloud}"')
         if "secret" in files:
             lines.append(f'client_secret_file = "{files["secret"].resolve()}"')
         else:

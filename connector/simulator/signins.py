@@ -90,6 +90,11 @@ def handle_signins(call: Call, version: str) -> SimResponse:
         "@odata.context": f"{call.sim.endpoints.graph}/{version}/$metadata#auditLogs/signIns",
         "value": [signin_json(s, beta=beta, mixed_case=mixed) for s in rows],
     }
+    if "schema_drift" in call.flags:
+        # Microsoft adds a field and a new value of an evolvable enum
+        for item in payload["value"]:
+            item["tokenProtectionStatusDetails"] = {"signInSessionStatus": "unbound"}
+            item["conditionalAccessStatus"] = "reportOnlyNotApplied"
     if following is not None:
         payload["@odata.nextLink"] = next_link(call, following, {})
     return json_response(200, payload)

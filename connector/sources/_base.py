@@ -138,13 +138,14 @@ def iter_csv(
     required: Mapping[str, Sequence[str]],
     optional: Mapping[str, Sequence[str]] = {},
     default_encoding: str = "utf-8-sig",
+    on_header: Callable[[list[str]], None] | None = None,
 ) -> Iterator[tuple[str, dict[str, str | None]]]:
     """Stream a CSV, mapping columns by header name; yield (location, {field: cell or None}).
 
     ``required``/``optional`` map our field names to the accepted header spellings (compared with
     :func:`header_key`). The encoding follows a BOM (UTF-8 or UTF-16), else ``default_encoding``. Memory stays
-    flat: one row at a time. Raises DownloadError when a required column is missing or the bytes do not
-    decode.
+    flat: one row at a time. ``on_header`` sees the header (the drift guard). Raises DownloadError when a required
+    column is missing or the bytes do not decode.
     """
     reader = csv.reader(_lines(_text(source, default_encoding)), strict=False)
     header = next(reader, None)
@@ -153,6 +154,8 @@ def iter_csv(
         header = next(reader, None)
     if header is None:
         raise DownloadError("the file is empty (no header line): not loaded")
+    if on_header is not None:
+        on_header(header)
     positions = {header_key(h): i for i, h in reversed(list(enumerate(header)))}
     columns: dict[str, int] = {}
     missing = []

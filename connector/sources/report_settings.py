@@ -25,9 +25,14 @@ REPORT_SETTINGS = SourceSpec(
 
 def normalize_report_settings(body: Any, *, tenant: str, observed_at: datetime) -> dict[str, Any]:
     """The ``report_settings_snapshot`` row. Raises InvalidRecordError when ``displayConcealedNames`` is not a
-    boolean (never guessed: the flag decides whether identities can be joined)."""
+    boolean (never guessed: the flag decides whether identities can be joined).
+
+    The object may come flat (as the SDKs read it) or wrapped in ``value`` (as the v1.0 page's example shows it).
+    """
     if observed_at.tzinfo is None:
         raise ValueError("observed_at must be timezone-aware")
+    if isinstance(body, Mapping) and "displayConcealedNames" not in body and isinstance(body.get("value"), Mapping):
+        body = body["value"]
     if not isinstance(body, Mapping) or "displayConcealedNames" not in body:
         raise InvalidRecordError("no 'displayConcealedNames'", location="response", sample=body)
     value = body["displayConcealedNames"]

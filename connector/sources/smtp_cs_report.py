@@ -22,9 +22,23 @@ from connector.sources._base import (
     parse_int,
     text_or_none,
 )
+from connector.sources.drift import DriftRecorder
 from models import SmtpCsReportRow
 
-__all__ = ["SMTP_CS_REPORT", "normalize_smtp_cs_report"]
+__all__ = ["SMTP_CS_COLUMNS", "SMTP_CS_REPORT", "normalize_smtp_cs_report"]
+
+#: the columns the file is reported to carry [3p]
+SMTP_CS_COLUMNS = (
+    "date",
+    "senderName",
+    "senderDomain",
+    "authMethod",
+    "original_client_ip",
+    "tls_version",
+    "tls_cipher",
+    "message_count",
+    "message_id",
+)
 
 SMTP_CS_REPORT = SourceSpec(
     name="smtp_cs_report",
@@ -56,7 +70,9 @@ def _us_datetime(value: Any) -> Any:
     return parse_datetime(value, us_formats=True)
 
 
-def normalize_smtp_cs_report(source: BytesSource, *, tenant: str, job_id: str | None = None) -> Iterator[Normalized]:
+def normalize_smtp_cs_report(
+    source: BytesSource, *, tenant: str, job_id: str | None = None, drift: DriftRecorder | None = None
+) -> Iterator[Normalized]:
     """``smtp_cs_report_row`` rows of a downloaded report file (streamed; UTF-16 or UTF-8).
 
     Raises DownloadError when the file does not decode or lacks the date, sender or message id column.
@@ -89,4 +105,5 @@ def normalize_smtp_cs_report(source: BytesSource, *, tenant: str, job_id: str | 
             "job_id": job_id,
         }
 
-    yield from guarded(iter_csv(source, required=_REQUIRED, optional=_OPTIONAL), mapper)
+    on_header = (lambda h: drift.header("SmtpCSReport", h, SMTP_CS_COLUMNS)) if drift is not None else None
+    yield from guarded(iter_csv(source, required=_REQUIRED, optional=_OPTIONAL, on_header=on_header), mapper)

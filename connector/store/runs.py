@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection
 
 from connector.errors import RecordError, SmtpAuthError, StorageError
 from connector.store.upsert import UpsertResult, upsert
-from models import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
+from connector.sources.drift import DriftRecorder
+from models import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SchemaDrift, SkippedRecord, SyncRun, Watermark
 
 __all__ = [
     "MAX_SAMPLE_CHARS",
@@ -27,6 +28,7 @@ __all__ = [
     "finish_run",
     "get_watermark",
     "mark_interrupted_runs",
+    "record_drift",
     "record_skipped",
     "set_coverage",
     "set_watermark",
@@ -40,6 +42,7 @@ _MAX_ERROR_CHARS = 4000
 _run: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
 _watermark: sa.Table = Watermark.__table__  # type: ignore[attr-defined]
 _skipped: sa.Table = SkippedRecord.__table__  # type: ignore[attr-defined]
+_drift: sa.Table = SchemaDrift.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -190,3 +193,39 @@ def record_skipped(
             recorded_at=now,
         )
     )
+
+
+def record_drift(
+    conn: Connection, *, tenant: str, source: str, drift: DriftRecorder, run_id: str | None, now: datetime
+) -> int:
+    """Store a run's schema drift: a new difference is inserted, a known one gets ``last_seen_at`` and one more
+    occurrence. Returns how many differences the run saw."""
+    for (subject, kind, name), found in drift.found.items():
+        key = sa.and_(
+            _drift.c.tenant == tenant,
+            _drift.c.source == source,
+            _drift.c.subject == subject,
+            _drift.c.kind == kind,
+            _drift.c.name == name,
+        )
+        updated = conn.execute(
+            sa.update(_drift)
+            .where(key)
+            .values(last_seen_at=now, last_run_id=run_id, detail=found.detail, occurrences=_drift.c.occurrences + 1)
+        ).rowcount
+        if not updated:
+            conn.execute(
+                _drift.insert().values(
+                    tenant=tenant,
+                    source=source,
+                    subject=subject,
+                    kind=kind,
+                    name=name[:500],
+                    detail=found.detail[:_MAX_ERROR_CHARS],
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    last_run_id=run_id,
+                    occurrences=1,
+                )
+            )
+    return len(drift.found)

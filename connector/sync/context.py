@@ -13,6 +13,7 @@ from connector.clock import Clock
 from connector.config import SyncSettings, TenantSettings
 from connector.http.client import GraphClient
 from connector.sources._base import InvalidRecordError, Normalized
+from connector.sources.drift import DriftRecorder
 from connector.store import runs
 from connector.store.store import Store
 from connector.store.upsert import UpsertResult
@@ -56,6 +57,8 @@ class SourceRun:
     data_as_of: datetime | None = None
     coverage_status: str = "ok"
     coverage_reason: str | None = None
+    #: what the source received that its normalizers did not expect (stored in schema_drift by the engine)
+    drift: DriftRecorder = field(default_factory=DriftRecorder)
     _samples: int = 0
 
     @property

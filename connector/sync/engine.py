@@ -119,6 +119,11 @@ def _run_source(ctx: TenantContext, source: SyncSource, run_id: str, progress: P
         status, cov_status, reason, fix = "succeeded", run.coverage_status, run.coverage_reason, None
     else:
         status, cov_status, reason, fix = classify_error(error, source.name, source.permission)
+    if run.drift.found:
+        # what Microsoft changed is kept per source, whatever became of the run (a run fails only on a needed field)
+        with ctx.store.transaction() as tx:
+            runs.record_drift(tx, tenant=tenant, source=source.name, drift=run.drift, run_id=run_id, now=now)
+        log.warning("%s/%s: %s", tenant, source.name, run.drift.summary())
     with ctx.store.transaction() as tx:
         runs.finish_run(
             tx,
@@ -152,6 +157,7 @@ def _run_source(ctx: TenantContext, source: SyncSource, run_id: str, progress: P
         throttled=run.counts.throttled_count,
         message=reason or "",
         request_ids=run.request_ids[-5:],
+        drift=run.drift.summary() if run.drift.found else "",
     )
     progress.finished(outcome)
     return outcome

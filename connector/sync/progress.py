@@ -30,6 +30,8 @@ class SourceOutcome:
     throttled: int = 0
     message: str = ""
     request_ids: list[str] = field(default_factory=list)
+    #: one line about the schema drift the run saw (empty: none)
+    drift: str = ""
 
 
 class Progress(Protocol):

@@ -19,7 +19,7 @@ class ExoEnv(SimEnv):
         env: dict[str, str] = {}
         for name, tenant, app in self.tenants:
             text, secret_env = tenant_toml(self.sim, tenant, app, self.tmp, name=name)
-            parts.append(text + "exchange_admin = true\n")
+            parts.append(text + "exchange_admin = true\n" + self.tenant_extra)
             env.update(secret_env)
         path = self.tmp / "smtpauth.toml"
         path.write_text("\n".join(parts))
@@ -35,6 +35,11 @@ class ExoEnv(SimEnv):
         )
         return f"{row[0]}: {row[1]}"
 
+    def prime(self) -> None:
+        """Sync the sources that tell which accounts use SMTP AUTH (the senders a search names)."""
+        (result,) = self.sync(sources=["usage_user_detail", "signins"])
+        assert result.ok, result.outcomes
+
     def jobs(self) -> list[tuple[str, str | None]]:
         return [(r[0], r[1]) for r in self.rows("SELECT status, error FROM historical_search_job ORDER BY id")]
 
@@ -43,6 +48,8 @@ class ExoEnv(SimEnv):
 def exo(tmp_path: Path, sqlite_url: str) -> Iterator[ExoEnv]:
     clock = FakeClock(START)
     e = ExoEnv(make_sim(clock=clock, users=120), clock, tmp_path, sqlite_url)
-    e.sync_toml = "smtp_cs_backfill_days = 10\nsmtp_cs_search_days = 4.0\nsmtp_cs_max_retries = 1"
+    e.sync_toml = (
+        "smtp_cs_backfill_days = 10\nsmtp_cs_search_days = 4.0\nsmtp_cs_max_retries = 1\nusage_detail_days = 7"
+    )
     yield e
     e.close()

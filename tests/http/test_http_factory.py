@@ -40,9 +40,12 @@ def test_a_ca_bundle_is_loaded_and_a_missing_one_is_a_config_error(tmp_path: Pat
     assert info.value.key == "tenants.contoso.ca_bundle"
 
 
-def test_anchor_mailbox_uses_the_primary_domain() -> None:
+def test_anchor_mailbox_uses_the_primary_domain_else_the_tenant_id() -> None:
     assert exchange_anchor_mailbox(tenant(primary_domain="contoso.com")) == (
         "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.com"
     )
+    # without a domain, the tenant id: what production tools send (API notes section 9)
     guid = tenant(tenant_id="11111111-2222-3333-4444-555555555555")
-    assert exchange_anchor_mailbox(guid) is None
+    assert exchange_anchor_mailbox(guid) == (
+        "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@11111111-2222-3333-4444-555555555555"
+    )

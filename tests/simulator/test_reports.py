@@ -110,9 +110,9 @@ def test_concealed_tenant_hashes_names_and_says_so(sim: Simulator, http: httpx.C
     assert all(len(u) == 32 and "@" not in u and u == u.upper() for u in upns)
     assert upns == [r["User Principal Name"] for r in _download(sim, http, tenant="northwind")]
     with graph(sim, http, "northwind") as g:
-        assert g.get("/v1.0/admin/reportSettings").json()["displayConcealedNames"] is True
+        assert g.get("/v1.0/admin/reportSettings").json()["value"]["displayConcealedNames"] is True
     with graph(sim, http) as g:
-        assert g.get("/v1.0/admin/reportSettings").json()["displayConcealedNames"] is False
+        assert g.get("/v1.0/admin/reportSettings").json()["value"]["displayConcealedNames"] is False
 
 
 def test_missing_permission_names_it(sim: Simulator, http: httpx.Client) -> None:

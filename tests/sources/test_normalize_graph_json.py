@@ -94,3 +94,16 @@ def test_report_settings() -> None:
     assert row["observed_on"].isoformat() == "2026-11-28"
     with pytest.raises(InvalidRecordError, match="not a boolean"):
         normalize_report_settings({"displayConcealedNames": "yes"}, tenant="contoso", observed_at=now)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"displayConcealedNames": True},
+        {"value": {"@odata.type": "#microsoft.graph.adminReportSettings", "displayConcealedNames": True}},
+    ],
+    ids=["flat", "wrapped-in-value"],
+)
+def test_report_settings_flat_or_wrapped_in_value(body: dict[str, object]) -> None:
+    now = datetime(2026, 11, 28, 23, 30, tzinfo=UTC)
+    assert normalize_report_settings(body, tenant="contoso", observed_at=now)["display_concealed_names"] is True

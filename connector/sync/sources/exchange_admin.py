@@ -2,17 +2,16 @@
 
 The endpoint is the one the ExchangeOnlineManagement module uses; it is not formally documented, so its
 refusals are mapped from what it answers: 401 without ``Exchange.ManageAsApp``, 403 without an Exchange role,
-400 for a bad ``X-AnchorMailbox``.
+400 for a bad ``X-AnchorMailbox``. The anchor is built from ``primary_domain`` or, without one, the tenant id
+(:func:`connector.http.client.exchange_anchor_mailbox`).
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from connector.config import TenantSettings
 from connector.errors import BadRequestError, PermissionDeniedError, SourceUnavailable, UnauthorizedError
-from connector.http.client import exchange_anchor_mailbox
 
-__all__ = ["PERMISSION", "exchange_errors", "require_anchor"]
+__all__ = ["PERMISSION", "exchange_errors"]
 
 PERMISSION = "Exchange.ManageAsApp + View-Only Organization Management (or Global Reader)"
 _MANAGE_AS_APP_FIX = (
@@ -24,14 +23,6 @@ _ROLE_FIX = (
     "service principal"
 )
 _ANCHOR_FIX = "set primary_domain to a verified domain of the tenant (e.g. contoso.onmicrosoft.com)"
-
-
-def require_anchor(tenant: TenantSettings) -> None:
-    """Raises SourceUnavailable when no anchor mailbox can be built (tenant id is a GUID, no primary_domain)."""
-    if exchange_anchor_mailbox(tenant) is None:
-        raise SourceUnavailable(
-            "unavailable: the Exchange admin API needs the tenant's domain for X-AnchorMailbox", fix=_ANCHOR_FIX
-        )
 
 
 @contextmanager

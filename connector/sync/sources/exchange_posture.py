@@ -14,7 +14,7 @@ from connector.sources._base import InvalidRecordError, Normalized
 from connector.sources.cas_mailbox import normalize_cas_mailbox
 from connector.sources.transport_config import normalize_transport_config
 from connector.sync.context import BATCH_ROWS, SourceRun, TenantContext
-from connector.sync.sources.exchange_admin import PERMISSION, exchange_errors, require_anchor
+from connector.sync.sources.exchange_admin import PERMISSION, exchange_errors
 from models import MailboxSmtpPosture, TransportConfigSnapshot
 
 __all__ = ["ExchangePostureSource"]
@@ -29,7 +29,6 @@ class ExchangePostureSource:
         return tenant.exchange_admin
 
     def run(self, ctx: TenantContext, run: SourceRun) -> None:
-        require_anchor(ctx.tenant)
         with exchange_errors():
             self._snapshot(ctx, run)
 

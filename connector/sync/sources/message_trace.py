@@ -19,9 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connector.clouds import CLOUDS
 from connector.config import TenantSettings
-from connector.errors import ExpiredLinkError, SourceUnavailable
+from connector.errors import ExpiredLinkError
 from connector.http.families import MESSAGE_TRACE
 from connector.http.paging import Page
 from connector.sources.message_trace import MESSAGE_TRACE as TRACE_SPEC
@@ -30,6 +29,7 @@ from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.prefetch import prefetched
 from connector.sync.sources.base import odata_datetime
+from connector.sync.sources.cloud import cloud_refusals, offered
 from connector.sync.writer import GroupWriter
 from models import MessageTrace, SignIn, UsageUserDetail
 
@@ -38,6 +38,9 @@ __all__ = ["MessageTraceSource", "known_smtp_senders", "mark_signin_ips", "signi
 log = logging.getLogger("smtpauth.sync")
 
 MAX_WINDOW_RESTARTS = 3
+TRACE_PATH = "v1.0/admin/exchange/tracing/messageTraces"
+#: without it Graph answers ``unknownFutureValue`` instead of the newer statuses such as ``recalled`` (section 9)
+TRACE_HEADERS = {"Prefer": "include-unknown-enum-members"}
 
 _trace: sa.Table = MessageTrace.__table__  # type: ignore[attr-defined]
 _signin: sa.Table = SignIn.__table__  # type: ignore[attr-defined]
@@ -52,6 +55,11 @@ def _quote(value: str) -> str:
 def trace_filter(sender: str, start: datetime, end: datetime) -> str:
     since, until = odata_datetime(start), odata_datetime(end)
     return f"receivedDateTime ge {since} and receivedDateTime le {until} and senderAddress eq '{_quote(sender)}'"
+
+
+def _last_hour(now: datetime) -> str:
+    since, until = odata_datetime(now - timedelta(hours=1)), odata_datetime(now)
+    return f"receivedDateTime ge {since} and receivedDateTime le {until}"
 
 
 def known_smtp_senders(conn: Connection, tenant: str) -> list[str]:
@@ -150,13 +158,17 @@ class MessageTraceSource:
 
     def run(self, ctx: TenantContext, run: SourceRun) -> None:
         tenant = ctx.tenant
-        if not CLOUDS[tenant.cloud].message_trace:
-            raise SourceUnavailable(
-                f"unavailable: Graph message trace is not offered in the {tenant.cloud.value} cloud",
-                fix="sending volume comes from the SmtpCSReport (exchange_admin = true) or imported files",
-            )
         opts = ctx.options
         now = ctx.clock.now().replace(microsecond=0)
+        if not offered(tenant, self.name):
+            # documented for the global service only: one small request lets Microsoft answer for this cloud
+            with cloud_refusals(tenant, self.name):
+                ctx.client.get_json(
+                    TRACE_PATH,
+                    params={"$filter": _last_hour(now), "$top": "1"},
+                    family=MESSAGE_TRACE,
+                    headers=TRACE_HEADERS,
+                )
         # Graph refuses a start more than 90 days back; keep a margin for the time the request takes
         oldest = now - timedelta(days=opts.message_trace_backfill_days) + timedelta(minutes=10)
         with ctx.store.read() as conn:
@@ -242,7 +254,7 @@ class MessageTraceSource:
                 for attempt in range(MAX_WINDOW_RESTARTS + 1):
                     params = {"$filter": trace_filter(sender, start, end), "$top": str(opts.message_trace_page_size)}
                     pages = ctx.client.iter_pages(
-                        "v1.0/admin/exchange/tracing/messageTraces", params=params, family=MESSAGE_TRACE
+                        TRACE_PATH, params=params, family=MESSAGE_TRACE, headers=TRACE_HEADERS
                     )
                     try:
                         for page in pages:

@@ -5,6 +5,7 @@ from connector.http.families import REPORT_SETTINGS
 from connector.sources.report_settings import REPORT_SETTINGS as REPORT_SETTINGS_SPEC
 from connector.sources.report_settings import normalize_report_settings
 from connector.sync.context import SourceRun, TenantContext
+from connector.sync.sources.cloud import cloud_refusals
 from models import ReportSettingsSnapshot
 
 __all__ = ["ReportSettingsSource"]
@@ -20,7 +21,8 @@ class ReportSettingsSource:
 
     def run(self, ctx: TenantContext, run: SourceRun) -> None:
         now = ctx.clock.now()
-        response = ctx.client.get_json("v1.0/admin/reportSettings", family=REPORT_SETTINGS)
+        with cloud_refusals(ctx.tenant, self.name):
+            response = ctx.client.get_json("v1.0/admin/reportSettings", family=REPORT_SETTINGS)
         run.note_request(response.request_id)
         row = normalize_report_settings(response.json, tenant=ctx.tenant.name, observed_at=now)
         with ctx.store.transaction() as tx:

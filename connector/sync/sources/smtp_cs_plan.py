@@ -1,9 +1,11 @@
-"""Which ``SmtpCSReport`` searches to submit next: pure planning over our job records (API notes section 4).
+"""Which ``SmtpCSReport`` searches to submit next: pure planning over our job records (API notes sections 4, 9).
 
-A search may reach at most 90 days back and its file at most 100,000 rows. Ranges are sized from the rows per
-day of the files already loaded (aiming at ``FILL`` of the cap), and halved after a search failed for size.
-A failed search (or one that never finished, or whose file could not be downloaded) is searched again, up to a
-number of retries; a range that still fails is given up and shown in coverage.
+A search may reach at most 90 days back, its file at most 100,000 rows, and it names at most 100 senders
+(``SenderAddress``): senders are cut into chunks of ``MAX_SENDERS``, one search per chunk and range. Ranges are
+sized from the rows per day of the files already loaded (aiming at ``FILL`` of the cap), and halved after a search
+failed for size. A failed search (or one that never finished, or whose file could not be downloaded) is searched
+again with the same senders, up to a number of retries; a range that still fails is given up and shown in
+coverage.
 """
 
 import re
@@ -16,13 +18,18 @@ from connector.store.history import JobRecord
 __all__ = [
     "FAILED",
     "IN_FLIGHT",
+    "MAX_SENDERS",
     "Plan",
     "Range",
     "estimate_days",
     "is_size_failure",
     "plan_retries",
+    "sender_chunks",
     "split_range",
 ]
+
+#: most addresses Start-HistoricalSearch takes in SenderAddress
+MAX_SENDERS = 100
 
 #: statuses of a search whose range must be searched again (ours: TimedOut, Unavailable)
 FAILED = frozenset({"Failed", "Cancelled", "TimedOut", "Unavailable"})
@@ -43,9 +50,18 @@ _SIZE = re.compile(
 class Range:
     start: datetime
     end: datetime
+    #: the senders searched (SenderAddress), sorted
+    senders: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"{self.start:%Y-%m-%d %H:%M}..{self.end:%Y-%m-%d %H:%M} UTC"
+        who = f", {len(self.senders)} sender(s)" if self.senders else ""
+        return f"{self.start:%Y-%m-%d %H:%M}..{self.end:%Y-%m-%d %H:%M} UTC{who}"
+
+
+def sender_chunks(senders: Sequence[str], size: int = MAX_SENDERS) -> list[tuple[str, ...]]:
+    """``senders`` sorted and cut into chunks of at most ``size`` (one search each)."""
+    ordered = sorted(set(senders))
+    return [tuple(ordered[i : i + size]) for i in range(0, len(ordered), size)]
 
 
 @dataclass
@@ -61,13 +77,13 @@ def is_size_failure(error: str | None) -> bool:
     return bool(error and _SIZE.search(error))
 
 
-def split_range(start: datetime, end: datetime, days: float) -> list[Range]:
+def split_range(start: datetime, end: datetime, days: float, senders: tuple[str, ...] = ()) -> list[Range]:
     """``[start, end]`` cut into consecutive ranges of at most ``days`` (the last may be shorter)."""
     step = max(timedelta(days=days), MIN_SPAN)
     out: list[Range] = []
     while start < end:
         stop = min(start + step, end)
-        out.append(Range(start, stop))
+        out.append(Range(start, stop, senders))
         start = stop
     return out
 
@@ -88,11 +104,15 @@ def estimate_days(jobs: Sequence[JobRecord], *, max_rows: int, default_days: flo
     return max(days, MIN_SPAN.total_seconds() / 86400)
 
 
+def _key(job: JobRecord) -> Range:
+    return Range(job.start, job.end, job.senders)
+
+
 def _replacements(job: JobRecord) -> list[Range]:
     if is_size_failure(job.error):
         mid = job.start + (job.end - job.start) / 2
-        return [Range(job.start, mid), Range(mid, job.end)]
-    return [Range(job.start, job.end)]
+        return [Range(job.start, mid, job.senders), Range(mid, job.end, job.senders)]
+    return [_key(job)]
 
 
 def _exhausted(job: JobRecord, failures: int, max_retries: int) -> bool:
@@ -108,21 +128,23 @@ def plan_retries(jobs: Sequence[JobRecord], *, max_retries: int, oldest: datetim
     failures: dict[Range, int] = {}
     for job in jobs:
         if job.status in FAILED:
-            key = Range(job.start, job.end)
-            failures[key] = failures.get(key, 0) + 1
+            failures[_key(job)] = failures.get(_key(job), 0) + 1
     for i, job in enumerate(jobs):
         if job.status not in FAILED:
             continue
-        later = {Range(j.start, j.end) for j in jobs[i + 1 :]}
+        if not job.senders:
+            # a search made before senders were sent: its range is searched again by the senders' own frontiers
+            continue
+        later = {_key(j) for j in jobs[i + 1 :]}
         missing = [r for r in _replacements(job) if r not in later]
         if not missing:
             continue
         reason = job.error or job.status
         if job.start < oldest:
-            plan.given_up.append((Range(job.start, job.end), f"{reason} (now older than 90 days)"))
-        elif _exhausted(job, failures[Range(job.start, job.end)], max_retries):
-            plan.given_up.append((Range(job.start, job.end), reason))
+            plan.given_up.append((_key(job), f"{reason} (now older than 90 days)"))
+        elif _exhausted(job, failures[_key(job)], max_retries):
+            plan.given_up.append((_key(job), reason))
         else:
             plan.retries.extend(r for r in missing if r not in plan.retries)
-    plan.retries.sort(key=lambda r: r.start)
+    plan.retries.sort(key=lambda r: (r.start, r.senders))
     return plan

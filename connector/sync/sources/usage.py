@@ -9,6 +9,7 @@ stored, since this connector is about SMTP AUTH and a 300,000-user tenant would 
 """
 
 import tempfile
+from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, BinaryIO, cast
@@ -20,6 +21,7 @@ from connector.sources import usage_reports as norm
 from connector.sources._base import BytesSource, Normalized
 from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
+from connector.sync.sources.cloud import cloud_refusals
 from models import UsageAppsKpi, UsageUserCounts, UsageUserDetail
 
 __all__ = ["UsageAppsKpiSource", "UsageCountsSource", "UsageDetailSource"]
@@ -230,18 +232,23 @@ class _CountsReport:
 
     def run(self, ctx: TenantContext, run: SourceRun) -> None:
         tenant = ctx.tenant.name
-        _, refresh = _fetch_report(
-            ctx,
-            run,
-            self.api,
-            f"period='{self.period}'",
-            etag_key=f"etag:{self.period}",
-            csv_normalizer=lambda src: self.normalize_csv(src, tenant),
-            json_normalizer=lambda page: self.normalize_json(page, tenant),
-            model=self.model,
-            key=self.key,
-            extra_watermarks=_refresh_mark,
+        # the v1.0 pages of these two reports list the global service only; the beta (JSON) pages every cloud
+        guard: AbstractContextManager[None] = (
+            cloud_refusals(ctx.tenant, self.name) if ctx.options.usage_format == "csv" else nullcontext()
         )
+        with guard:
+            _, refresh = _fetch_report(
+                ctx,
+                run,
+                self.api,
+                f"period='{self.period}'",
+                etag_key=f"etag:{self.period}",
+                csv_normalizer=lambda src: self.normalize_csv(src, tenant),
+                json_normalizer=lambda page: self.normalize_json(page, tenant),
+                model=self.model,
+                key=self.key,
+                extra_watermarks=_refresh_mark,
+            )
         run.data_as_of = _as_of(refresh or _stored_refresh(ctx, self.name))
 
 
