@@ -26,6 +26,7 @@ def _day(value: datetime | None) -> date | None:
 @click.option("--load", "payload", type=_FILE, help="A saved Graph payload (with --source).")
 @click.option("--source", help="What --load holds: usage_user_detail, usage_user_counts, usage_apps_kpi, ...")
 @click.option("--view", default="D7", show_default=True, help="--load of usage reports: the period or date.")
+@click.option("--search", "search", help="SmtpCSReport file: the search (job id) it answers (default: matched).")
 @click.pass_obj
 @expected_errors
 def import_(
@@ -38,12 +39,15 @@ def import_(
     payload: Path | None,
     source: str | None,
     view: str,
+    search: str | None,
 ) -> None:
     """Import FILE: an SMTP AUTH clients Export CSV, a saved SmtpCSReport file or a Get-CASMailbox CSV.
 
     The kind is recognized from the header. An Export's period comes from --from/--to or from two dates in the
     file name. A file missing required columns is refused (nothing loaded, exit 1); the same file imported
-    twice changes nothing. With --load FILE --source NAME, a saved Graph payload is loaded instead.
+    twice changes nothing. A SmtpCSReport file an admin downloaded is matched to the search it answers (--search,
+    a job id in the file name, or its rows), which then counts as loaded. With --load FILE --source NAME, a saved
+    Graph payload (or a sample written by `smtpauth check --capture`) is loaded instead.
     """
     from connector.clock import SystemClock
     from connector.imports import LOADABLE_SOURCES, ImportOptions, import_file, load_payload
@@ -69,7 +73,7 @@ def import_(
             result = load_payload(store, SystemClock(), payload, tenant=tenant, source=source, view=view)
         else:
             assert file is not None  # noqa: S101 (checked above)
-            options = ImportOptions(_day(period_from), _day(period_to), _day(as_of))
+            options = ImportOptions(_day(period_from), _day(period_to), _day(as_of), search=search)
             result = import_file(store, SystemClock(), file, tenant=tenant, options=options)
     finally:
         store.close()

@@ -21,9 +21,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sqlalchemy.engine import Connection
+
 from connector.clock import Clock
 from connector.errors import DownloadError
 from connector.imports.loading import ImportRefused, ImportResult, already_imported, load_file_rows, sha256_of
+from connector.imports.searches import file_facts, match_search
+from connector.store import history
+from connector.store.runs import RunCounts
 from connector.sources._base import Normalized, header_key, read_csv_header
 from connector.sources.cas_mailbox import CAS_MAILBOX, normalize_cas_mailbox_csv
 from connector.sources.eac_export import EAC_EXPORT, EXPORT_REQUIRED, normalize_eac_export
@@ -46,6 +51,10 @@ class ImportOptions:
     period_start: date | None = None
     period_end: date | None = None
     as_of: date | None = None
+    #: a SmtpCSReport file: the historical search (job id) it answers; None matches it by name or content
+    search: str | None = None
+    #: how the file arrived (kept on the search it answers): import, inbox, upload
+    via: str = "import"
 
 
 def detect_kind(header: list[str]) -> str:
@@ -123,12 +132,7 @@ def import_file(
             lambda fh: normalize_eac_export(fh, tenant=tenant, period_start=start, period_end=end, sha256=digest),
         )
     if kind == "smtp_cs_report":
-        return load(
-            SMTP_CS_REPORT.name,
-            SmtpCsReportRow,
-            SMTP_CS_REPORT.key,
-            lambda fh: normalize_smtp_cs_report(fh, tenant=tenant),
-        )
+        return _load_report_file(store, clock, path, tenant=tenant, digest=digest, options=options)
     day = options.as_of or datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
     with store.read() as conn:
         org = org_smtp_auth_disabled(conn, tenant, day)
@@ -137,6 +141,48 @@ def import_file(
         MailboxSmtpPosture,
         CAS_MAILBOX.key,
         lambda fh: normalize_cas_mailbox_csv(fh, tenant=tenant, snapshot_date=day, org_smtp_client_auth_disabled=org),
+    )
+
+
+def _load_report_file(
+    store: Store, clock: Clock, path: Path, *, tenant: str, digest: str, options: ImportOptions
+) -> ImportResult:
+    """A SmtpCSReport file: matched to the search it answers, which is marked loaded with the rows."""
+    facts = file_facts(path, tenant)
+    job = match_search(store, tenant, path, facts, options.search)
+    job_id = job.job_id if job is not None else None
+
+    def rows() -> Iterator[Normalized]:
+        with path.open("rb") as fh:
+            yield from normalize_smtp_cs_report(fh, tenant=tenant, job_id=job_id)
+
+    def mark(tx: Connection, counts: RunCounts) -> str:
+        if job is None:
+            return "not matched to a search smtpauth submitted (rows loaded)"
+        history.update_job(
+            tx,
+            tenant,
+            job.job_id,
+            status="Done",
+            loaded_at=clock.now(),
+            file_rows=counts.rows_seen,
+            loaded_via=options.via,
+            file_sha256=digest,
+            error=None,
+        )
+        return f"search {job.job_id} ({job.title or 'untitled'}) now counts as loaded"
+
+    return load_file_rows(
+        store,
+        clock,
+        tenant=tenant,
+        source=SMTP_CS_REPORT.name,
+        path=path,
+        sha256=digest,
+        model=SmtpCsReportRow,
+        key=SMTP_CS_REPORT.key,
+        rows=rows,
+        after=mark,
     )
 
 

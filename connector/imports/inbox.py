@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connector.clock import Clock
-from connector.imports.files import ImportRefused, ImportResult, import_file
+from connector.imports.files import ImportOptions, ImportRefused, ImportResult, import_file
 from connector.store.store import Store
 
 __all__ = ["InboxOutcome", "process_inbox"]
@@ -58,7 +58,7 @@ def process_inbox(inbox: Path, store: Store, clock: Clock, tenants: Sequence[str
             reason = f"several tenants are configured: put the file in {inbox.name}/<tenant>/"
         else:
             try:
-                result = import_file(store, clock, path, tenant=tenant)
+                result = import_file(store, clock, path, tenant=tenant, options=ImportOptions(via="inbox"))
                 reason = result.summary()
             except ImportRefused as exc:
                 reason = str(exc)

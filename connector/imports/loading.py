@@ -4,11 +4,13 @@ sha256 remembered so the same file is never loaded twice."""
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from connector.clock import Clock
 from connector.errors import DownloadError, RecordError, SmtpAuthError
@@ -39,14 +41,17 @@ class ImportResult:
     inserted: int = 0
     updated: int = 0
     skipped: int = 0
+    #: a SmtpCSReport file: what became of the search it answers
+    search_note: str | None = None
 
     def summary(self) -> str:
         if self.already_imported:
             return f"{self.path}: already imported ({self.kind}); nothing changed"
-        return (
+        text = (
             f"{self.path}: {self.kind}, {self.rows_seen} row(s): {self.inserted} new, {self.updated} updated, "
             f"{self.skipped} skipped"
         )
+        return f"{text}; {self.search_note}" if self.search_note else text
 
 
 def sha256_of(path: Path) -> str:
@@ -74,11 +79,15 @@ def load_file_rows(
     model: Any,
     key: tuple[str, ...],
     rows: Callable[[], Iterable[Normalized]],
+    after: Callable[[Connection, runs.RunCounts], str | None] | None = None,
 ) -> ImportResult:
     """Load ``rows()`` into ``model`` in one transaction, recorded as a ``sync_run`` of ``source``.
 
-    Raises ImportRefused (and records the run as failed) when the input as a whole is unusable.
+    ``after`` runs in the same transaction once the rows are in (a matched search is marked loaded there); what
+    it returns is added to the summary. Raises ImportRefused (and records the run as failed) when the input as a
+    whole is unusable.
     """
+    note: str | None = None
     now = clock.now()
     run_id = f"import-{now:%Y%m%dT%H%M%S%fZ}-{sha256[:12]}"
     with store.transaction() as tx:
@@ -101,6 +110,8 @@ def load_file_rows(
                 counts.rows_updated += result.updated
             mark = json.dumps({"file": path.name, "as": source, "at": _iso(clock.now())})
             runs.set_watermark(tx, tenant, IMPORTS, f"sha256:{sha256}", mark, now=clock.now())
+            if after is not None:
+                note = after(tx, counts)
     except DownloadError as exc:
         refused = ImportRefused(f"{path.name}: {exc}")
         with store.transaction() as tx:
@@ -108,7 +119,7 @@ def load_file_rows(
         raise refused from None
     with store.transaction() as tx:
         runs.finish_run(tx, run_pk, status="succeeded", now=clock.now(), counts=counts)
-    return ImportResult(
+    result = ImportResult(
         str(path),
         source,
         sha256,
@@ -117,6 +128,7 @@ def load_file_rows(
         updated=counts.rows_updated,
         skipped=counts.rows_skipped,
     )
+    return replace(result, search_note=note) if note else result
 
 
 def _iso(moment: datetime) -> str:
