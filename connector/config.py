@@ -343,6 +343,8 @@ class ServiceSettings(_Strict):
     shutdown_grace_seconds: float = Field(default=60.0, ge=0)
     #: largest request body accepted, bytes
     max_body_bytes: int = Field(default=65536, ge=1024)
+    #: largest Request report file the dashboard upload accepts, bytes (streamed to disk, refused past this)
+    max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     #: largest page of a data endpoint, rows
     max_page_rows: int = Field(default=5000, ge=10, le=100_000)
 

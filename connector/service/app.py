@@ -18,6 +18,8 @@ from connector.service.auth import Authorized, TokenVerifier
 from connector.service.routes_data import router as data_router
 from connector.service.routes_ops import router as ops_router
 from connector.service.routes_reports import router as reports_router
+from connector.service.routes_searches import UPLOAD_PREFIX
+from connector.service.routes_searches import router as searches_router
 from connector.service.runtime import JobRunner
 from connector.store.store import Store
 
@@ -31,19 +33,22 @@ CSP = (
 ASSETS = {
     "dashboard.js": ("connector.service", "web/dashboard.js", "text/javascript; charset=utf-8"),
     "dashboard.css": ("connector.service", "web/dashboard.css", "text/css; charset=utf-8"),
+    "searches.js": ("connector.service", "web/searches.js", "text/javascript; charset=utf-8"),
     "chart.umd.min.js": ("connector.artifacts", "vendor/chart.umd.min.js", "text/javascript; charset=utf-8"),
 }
 
 
 class BodyLimit:
-    """413 for a request body above ``max_bytes`` (declared by Content-Length or streamed)."""
+    """413 for a request body above ``max_bytes`` (declared by Content-Length or streamed). Paths under
+    ``exempt_prefix`` (file uploads) enforce their own, larger limit while they stream."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefix: str | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt_prefix = exempt_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.exempt_prefix and scope["path"].startswith(self.exempt_prefix)):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -135,6 +140,7 @@ def create_app(settings: Settings, store: Store, runner: JobRunner, verifier: To
     app.include_router(ops_router)
     app.include_router(reports_router)
     app.include_router(data_router)
+    app.include_router(searches_router)
     app.add_exception_handler(RequestValidationError, _validation_error)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
@@ -153,6 +159,6 @@ def create_app(settings: Settings, store: Store, runner: JobRunner, verifier: To
         package, path, media = found
         return Response(_asset(package, path), media_type=media, headers={"Cache-Control": "no-cache"})
 
-    app.add_middleware(BodyLimit, max_bytes=settings.service.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.service.max_body_bytes, exempt_prefix=UPLOAD_PREFIX)
     app.add_middleware(SecurityHeaders)
     return app
