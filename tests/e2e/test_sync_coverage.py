@@ -3,6 +3,8 @@
 import re
 from datetime import datetime
 
+import pytest
+
 from connector.simulator import Fault
 from tests.e2e.conftest import SimEnv
 
@@ -58,13 +60,29 @@ def test_message_trace_without_service_principal(env: SimEnv) -> None:
     assert {o.source: o.status for o in result.outcomes}["message_trace"] == "unavailable"
 
 
-def test_message_trace_is_unavailable_outside_the_global_cloud(env: SimEnv) -> None:
-    env.tenant_extra = 'cloud = "usgov"\n'
-    (result,) = env.sync(sources=["message_trace"])
-    status, reason, _ = coverage(env, "contoso")["message_trace"]
-    assert status == "unavailable"
-    assert reason == "unavailable: Graph message trace is not offered in the usgov cloud"
+@pytest.mark.parametrize("cloud", ["usgov", "usgovdod", "china"])
+def test_sources_a_national_cloud_does_not_offer_end_unavailable_with_microsofts_answer(
+    env: SimEnv, cloud: str
+) -> None:
+    env.sim.cloud = cloud
+    env.tenant_extra = f'cloud = "{cloud}"\n'
+    (result,) = env.sync()
     assert result.ok
+    statuses = {o.source: o.status for o in result.outcomes}
+    missing = {"report_settings", "usage_user_counts", "usage_apps_kpi", "message_trace"}
+    assert {s for s, st in statuses.items() if st == "unavailable"} == missing
+    assert all(statuses[s] == "succeeded" for s in statuses.keys() - missing)
+    cov = coverage(env, "contoso")
+    for source in missing:
+        status, reason, _fix = cov[source]
+        assert status == "unavailable"
+        assert reason == f"unavailable in the {cloud} cloud: Microsoft does not offer this API there"
+    runs = dict(env.rows("SELECT source, error_message FROM sync_run WHERE status = 'unavailable'"))
+    assert set(runs) == missing
+    # Microsoft's own refusal is kept in the run record
+    assert all("Microsoft answered" in m and "HTTP 400" in m and "request-id" in m for m in runs.values())
+    assert env.rows("SELECT COUNT(*) FROM usage_user_detail")[0][0] > 0
+    assert env.rows("SELECT COUNT(*) FROM signin")[0][0] > 0
 
 
 def test_concealed_names_are_flagged_and_never_joined(env: SimEnv) -> None:
