@@ -20,9 +20,20 @@ from connector.sources._base import (
     parse_int,
     text_or_none,
 )
+from connector.sources.drift import DriftRecorder
 from models import MessageTrace
 
-__all__ = ["MESSAGE_TRACE", "normalize_message_trace", "normalize_message_trace_page"]
+__all__ = ["MESSAGE_TRACE", "TRACE_FIELDS", "TRACE_STATUSES", "normalize_message_trace", "normalize_message_trace_page"]
+
+#: exchangeMessageTrace properties and status values (``recalled`` comes only with the Prefer header, section 9)
+TRACE_FIELDS = (
+    "id", "messageId", "senderAddress", "recipientAddress", "receivedDateTime", "status", "size", "subject",
+    "fromIP", "toIP",
+)  # fmt: skip
+TRACE_STATUSES = (
+    "gettingStatus", "pending", "failed", "delivered", "expanded", "quarantined", "filteredAsSpam",
+    "unknownFutureValue", "recalled",
+)  # fmt: skip
 
 MESSAGE_TRACE = SourceSpec(
     name="message_trace",
@@ -68,6 +79,15 @@ def normalize_message_trace(location: str, item: Any, *, tenant: str) -> dict[st
     }
 
 
-def normalize_message_trace_page(page: Mapping[str, Any], *, tenant: str) -> Iterator[Normalized]:
+def normalize_message_trace_page(
+    page: Mapping[str, Any], *, tenant: str, drift: DriftRecorder | None = None
+) -> Iterator[Normalized]:
     """``message_trace`` rows of one page; bad items come as InvalidRecordError. Raises DownloadError."""
-    return guarded(json_items(page), lambda location, item: normalize_message_trace(location, item, tenant=tenant))
+
+    def one(location: str, item: Any) -> dict[str, Any]:
+        if drift is not None and isinstance(item, Mapping):
+            drift.keys("exchangeMessageTrace", item.keys(), TRACE_FIELDS, required=("id", "senderAddress"))
+            drift.value("exchangeMessageTrace", "status", item.get("status"), TRACE_STATUSES)
+        return normalize_message_trace(location, item, tenant=tenant)
+
+    return guarded(json_items(page), one)

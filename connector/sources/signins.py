@@ -20,9 +20,29 @@ from connector.sources._base import (
     parse_int,
     text_or_none,
 )
+from connector.sources.drift import DriftRecorder
 from models import SignIn
 
-__all__ = ["SIGNINS", "normalize_signin", "normalize_signins_page"]
+__all__ = ["SIGNIN_ENUMS", "SIGNIN_FIELDS", "SIGNINS", "normalize_signin", "normalize_signins_page"]
+
+#: the fields of a v1.0 sign-in (API notes section 2) and those beta adds that we read or know
+SIGNIN_FIELDS = (
+    "id", "createdDateTime", "userDisplayName", "userPrincipalName", "userId", "appId", "appDisplayName",
+    "ipAddress", "clientAppUsed", "correlationId", "conditionalAccessStatus", "isInteractive", "riskDetail",
+    "riskLevelAggregated", "riskLevelDuringSignIn", "riskState", "riskEventTypes", "riskEventTypes_v2",
+    "resourceDisplayName", "resourceId", "status", "deviceDetail", "location", "appliedConditionalAccessPolicies",
+)  # fmt: skip
+_BETA_FIELDS = ("userAgent", "authenticationProtocol", "signInEventTypes", "userType")
+_RISK_LEVELS = ("low", "medium", "high", "hidden", "none", "unknownFutureValue")
+#: enum fields and their documented values (compared case-insensitively)
+SIGNIN_ENUMS = {
+    "conditionalAccessStatus": ("success", "failure", "notApplied", "unknownFutureValue"),
+    "riskLevelAggregated": _RISK_LEVELS,
+    "riskLevelDuringSignIn": _RISK_LEVELS,
+    "riskState": (
+        "none", "confirmedSafe", "remediated", "dismissed", "atRisk", "confirmedCompromised", "unknownFutureValue"
+    ),
+}  # fmt: skip
 
 SIGNINS = SourceSpec(
     name="signins",
@@ -82,6 +102,17 @@ def normalize_signin(location: str, item: Any, *, tenant: str) -> dict[str, Any]
     }
 
 
-def normalize_signins_page(page: Mapping[str, Any], *, tenant: str) -> Iterator[Normalized]:
+def normalize_signins_page(
+    page: Mapping[str, Any], *, tenant: str, drift: DriftRecorder | None = None
+) -> Iterator[Normalized]:
     """``signin`` rows of one page; bad items are yielded as InvalidRecordError. Raises DownloadError."""
-    return guarded(json_items(page), lambda location, item: normalize_signin(location, item, tenant=tenant))
+
+    def one(location: str, item: Any) -> dict[str, Any]:
+        if drift is not None and isinstance(item, Mapping):
+            expected = SIGNIN_FIELDS + _BETA_FIELDS if "userAgent" in item else SIGNIN_FIELDS
+            drift.keys("signIn", item.keys(), expected, required=("id", "createdDateTime"))
+            for name, known in SIGNIN_ENUMS.items():
+                drift.value("signIn", name, item.get(name), known)
+        return normalize_signin(location, item, tenant=tenant)
+
+    return guarded(json_items(page), one)

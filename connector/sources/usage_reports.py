@@ -31,6 +31,7 @@ from connector.sources._base import (
     parse_int,
     text_or_none,
 )
+from connector.sources.drift import DriftRecorder
 from models import UsageAppsKpi, UsageUserCounts, UsageUserDetail
 
 __all__ = [
@@ -89,6 +90,26 @@ _APPS: dict[str, tuple[str, str]] = {
     "smtp_app": ("SMTP App", "smtpApp"),
 }
 _OPTIONAL_APPS = {col: (csv_name,) for col, (csv_name, _) in _APPS.items() if col != "smtp_app"}
+
+#: the documented CSV columns (API notes section 1), what the drift guard compares a header with
+_APP_HEADERS = tuple(h for h, _ in _APPS.values())
+DETAIL_COLUMNS = (
+    "Report Refresh Date",
+    "User Principal Name",
+    "Display Name",
+    "Is Deleted",
+    "Deleted Date",
+    "Last Activity Date",
+    *_APP_HEADERS,
+    "Report Period",
+)
+COUNTS_COLUMNS = ("Report Refresh Date", *_APP_HEADERS, "Report Date", "Report Period")
+APPS_COLUMNS = ("Report Refresh Date", *_APP_HEADERS, "Report Period")
+
+
+def _watch(drift: DriftRecorder | None, subject: str, columns: tuple[str, ...]) -> Any:
+    return (lambda header: drift.header(subject, header, columns)) if drift is not None else None
+
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _NOT_USED = {"", "no", "false", "0"}
@@ -212,7 +233,9 @@ _DETAIL_JSON = {
 }
 
 
-def normalize_user_detail_csv(source: BytesSource, *, tenant: str, view: str) -> Iterator[Normalized]:
+def normalize_user_detail_csv(
+    source: BytesSource, *, tenant: str, view: str, drift: DriftRecorder | None = None
+) -> Iterator[Normalized]:
     """Rows of ``usage_user_detail`` from a UserDetail CSV download (streamed).
 
     ``view`` is what was requested: ``D7``/``D30``/``D90``/``D180`` or the date ``YYYY-MM-DD``. Raises
@@ -223,7 +246,10 @@ def normalize_user_detail_csv(source: BytesSource, *, tenant: str, view: str) ->
     def mapper(location: str, cells: dict[str, str | None]) -> dict[str, Any]:
         return _user_detail_row(location, cells, _IDENTITY, tenant=tenant, view=view, day=day)
 
-    yield from guarded(iter_csv(source, required=_DETAIL_CSV_REQUIRED, optional=_DETAIL_CSV_OPTIONAL), mapper)
+    watch = _watch(drift, "getEmailAppUsageUserDetail", DETAIL_COLUMNS)
+    yield from guarded(
+        iter_csv(source, required=_DETAIL_CSV_REQUIRED, optional=_DETAIL_CSV_OPTIONAL, on_header=watch), mapper
+    )
 
 
 def normalize_user_detail_json(page: Mapping[str, Any], *, tenant: str, view: str) -> Iterator[Normalized]:
@@ -262,7 +288,9 @@ _COUNTS_CSV_OPTIONAL = {"report_period": ("Report Period",), **{c: (h,) for c, (
 _COUNTS_JSON = {"report_period": "reportPeriod", **{c: j for c, (_, j) in _APPS.items()}}
 
 
-def normalize_user_counts_csv(source: BytesSource, *, tenant: str) -> Iterator[Normalized]:
+def normalize_user_counts_csv(
+    source: BytesSource, *, tenant: str, drift: DriftRecorder | None = None
+) -> Iterator[Normalized]:
     """Rows of ``usage_user_counts`` from a UserCounts CSV (one row per report date). Raises DownloadError."""
     required = {"report_refresh_date": ("Report Refresh Date",), "report_date": ("Report Date",)}
 
@@ -274,7 +302,8 @@ def normalize_user_counts_csv(source: BytesSource, *, tenant: str) -> Iterator[N
             **_counts(location, cells, _IDENTITY_COUNTS),
         }
 
-    yield from guarded(iter_csv(source, required=required, optional=_COUNTS_CSV_OPTIONAL), mapper)
+    watch = _watch(drift, "getEmailAppUsageUserCounts", COUNTS_COLUMNS)
+    yield from guarded(iter_csv(source, required=required, optional=_COUNTS_CSV_OPTIONAL, on_header=watch), mapper)
 
 
 _IDENTITY_COUNTS = {name: name for name in _COUNTS_CSV_OPTIONAL}
@@ -296,7 +325,9 @@ def normalize_user_counts_json(page: Mapping[str, Any], *, tenant: str) -> Itera
     yield from guarded(json_items(page), mapper)
 
 
-def normalize_apps_user_counts_csv(source: BytesSource, *, tenant: str, period: str) -> Iterator[Normalized]:
+def normalize_apps_user_counts_csv(
+    source: BytesSource, *, tenant: str, period: str, drift: DriftRecorder | None = None
+) -> Iterator[Normalized]:
     """Rows of ``usage_apps_kpi`` from an AppsUserCounts CSV. Raises ValueError (period), DownloadError."""
     _check_period(period)
     required = {"report_refresh_date": ("Report Refresh Date",)}
@@ -309,7 +340,8 @@ def normalize_apps_user_counts_csv(source: BytesSource, *, tenant: str, period: 
             **_counts(location, cells, _IDENTITY_COUNTS),
         }
 
-    yield from guarded(iter_csv(source, required=required, optional=_COUNTS_CSV_OPTIONAL), mapper)
+    watch = _watch(drift, "getEmailAppUsageAppsUserCounts", APPS_COLUMNS)
+    yield from guarded(iter_csv(source, required=required, optional=_COUNTS_CSV_OPTIONAL, on_header=watch), mapper)
 
 
 def normalize_apps_user_counts_json(page: Mapping[str, Any], *, tenant: str, period: str) -> Iterator[Normalized]:

@@ -17,7 +17,17 @@ from connector.sync.context import BATCH_ROWS, SourceRun, TenantContext
 from connector.sync.sources.exchange_admin import PERMISSION, exchange_errors
 from models import MailboxSmtpPosture, TransportConfigSnapshot
 
-__all__ = ["ExchangePostureSource"]
+__all__ = ["CAS_PROPERTIES", "TRANSPORT_PROPERTIES", "ExchangePostureSource"]
+
+#: the cmdlet output properties we read (cmdlets return many more: only missing ones are drift)
+TRANSPORT_PROPERTIES = ("SmtpClientAuthenticationDisabled", "AllowLegacyTLSClients")
+CAS_PROPERTIES = ("SmtpClientAuthenticationDisabled", "UserPrincipalName", "PrimarySmtpAddress")
+
+
+def _watched(mailboxes: Iterator[dict[str, Any]], run: SourceRun) -> Iterator[dict[str, Any]]:
+    for item in mailboxes:
+        run.drift.keys("Get-CASMailbox", item.keys(), CAS_PROPERTIES, required=CAS_PROPERTIES[:1], unexpected=False)
+        yield item
 
 
 class ExchangePostureSource:
@@ -44,8 +54,16 @@ class ExchangePostureSource:
                 run.skipped(tx, exc)
             org = None
         org_disabled = None if org is None else bool(org["smtp_client_auth_disabled"])
+        for item in config[:1]:
+            run.drift.keys(
+                "Get-TransportConfig",
+                item.keys(),
+                TRANSPORT_PROPERTIES,
+                required=TRANSPORT_PROPERTIES[:1],
+                unexpected=False,
+            )
         mailboxes = ctx.client.invoke_command("Get-CASMailbox", {"ResultSize": "Unlimited"})
-        rows = self._rows(mailboxes, tenant=tenant, today=today, org_disabled=org_disabled)
+        rows = self._rows(_watched(mailboxes, run), tenant=tenant, today=today, org_disabled=org_disabled)
         # pages are fetched while a batch fills, outside any write transaction
         while batch := list(islice(rows, BATCH_ROWS)):
             with ctx.store.transaction() as tx:

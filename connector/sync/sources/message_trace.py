@@ -201,7 +201,7 @@ class MessageTraceSource:
                             tx,
                             MessageTrace,
                             ("tenant", "trace_id"),
-                            normalize_message_trace_page(item.page.body, tenant=tenant.name),
+                            normalize_message_trace_page(item.page.body, tenant=tenant.name, drift=run.drift),
                             transform=mark,
                         )
                 elif item.kind == "window":

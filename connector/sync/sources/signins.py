@@ -69,7 +69,12 @@ class SignInsSource:
                 if isinstance(item, Page):
                     run.note_request(item.request_id)
                     with writer.step() as tx:
-                        run.load(tx, SignIn, ("tenant", "signin_id"), normalize_signins_page(item.body, tenant=tenant))
+                        run.load(
+                            tx,
+                            SignIn,
+                            ("tenant", "signin_id"),
+                            normalize_signins_page(item.body, tenant=tenant, drift=run.drift),
+                        )
                 else:
                     # a slice is complete: the watermark moves after its last rows
                     with writer.step() as tx:

@@ -19,6 +19,7 @@ from connector.errors import BadRequestError
 from connector.http.families import REPORTS_JSON, reports_csv_family
 from connector.sources import usage_reports as norm
 from connector.sources._base import BytesSource, Normalized
+from connector.sources.drift import DriftRecorder
 from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.sources.cloud import cloud_refusals
@@ -127,7 +128,7 @@ class UsageDetailSource:
         tenant = ctx.tenant.name
 
         def detail_csv(view: str) -> Callable[[BytesSource], Iterator[Normalized]]:
-            return lambda src: norm.normalize_user_detail_csv(src, tenant=tenant, view=view)
+            return lambda src: norm.normalize_user_detail_csv(src, tenant=tenant, view=view, drift=run.drift)
 
         def detail_json(view: str) -> Callable[[Mapping[str, Any]], Iterator[Normalized]]:
             return lambda page: norm.normalize_user_detail_json(page, tenant=tenant, view=view)
@@ -224,7 +225,7 @@ class _CountsReport:
     def enabled(self, tenant: TenantSettings) -> bool:
         return True
 
-    def normalize_csv(self, source: BytesSource, tenant: str) -> Iterator[Normalized]:
+    def normalize_csv(self, source: BytesSource, tenant: str, drift: DriftRecorder) -> Iterator[Normalized]:
         raise NotImplementedError
 
     def normalize_json(self, page: Mapping[str, Any], tenant: str) -> Iterator[Normalized]:
@@ -243,7 +244,7 @@ class _CountsReport:
                 self.api,
                 f"period='{self.period}'",
                 etag_key=f"etag:{self.period}",
-                csv_normalizer=lambda src: self.normalize_csv(src, tenant),
+                csv_normalizer=lambda src: self.normalize_csv(src, tenant, run.drift),
                 json_normalizer=lambda page: self.normalize_json(page, tenant),
                 model=self.model,
                 key=self.key,
@@ -266,8 +267,8 @@ class UsageCountsSource(_CountsReport):
     model = UsageUserCounts
     key = norm.USER_COUNTS.key
 
-    def normalize_csv(self, source: BytesSource, tenant: str) -> Iterator[Normalized]:
-        return norm.normalize_user_counts_csv(source, tenant=tenant)
+    def normalize_csv(self, source: BytesSource, tenant: str, drift: DriftRecorder) -> Iterator[Normalized]:
+        return norm.normalize_user_counts_csv(source, tenant=tenant, drift=drift)
 
     def normalize_json(self, page: Mapping[str, Any], tenant: str) -> Iterator[Normalized]:
         return norm.normalize_user_counts_json(page, tenant=tenant)
@@ -283,8 +284,8 @@ class UsageAppsKpiSource(_CountsReport):
     model = UsageAppsKpi
     key = norm.APPS_USER_COUNTS.key
 
-    def normalize_csv(self, source: BytesSource, tenant: str) -> Iterator[Normalized]:
-        return norm.normalize_apps_user_counts_csv(source, tenant=tenant, period=self.period)
+    def normalize_csv(self, source: BytesSource, tenant: str, drift: DriftRecorder) -> Iterator[Normalized]:
+        return norm.normalize_apps_user_counts_csv(source, tenant=tenant, period=self.period, drift=drift)
 
     def normalize_json(self, page: Mapping[str, Any], tenant: str) -> Iterator[Normalized]:
         return norm.normalize_apps_user_counts_json(page, tenant=tenant, period=self.period)
