@@ -1,6 +1,7 @@
 """``smtpauth check``: validate the configuration, get a token per tenant, probe every source."""
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -14,30 +15,44 @@ _MARKS = {"ok": "[green]ok[/green]     ", "missing": "[red]missing[/red]", "not_
 
 @click.command("check")
 @click.option("--tenant", "-t", "tenants", multiple=True, help="Only this tenant (repeatable). Default: all.")
+@click.option(
+    "--capture",
+    "capture_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write one redacted sample per endpoint into DIR/<tenant>/ (for a bug report).",
+)
 @click.pass_obj
 @expected_errors
-def check(obj: Ctx, tenants: tuple[str, ...]) -> None:
+def check(obj: Ctx, tenants: tuple[str, ...], capture_dir: Path | None) -> None:
     """Check the configuration and what each tenant's app registration can read.
 
-    Prints, per tenant, which sources work and, for the others, why not and how to fix it. Exit code 0 when
-    every probe passed, 1 otherwise, 2 for a configuration error.
+    Prints, per tenant, which sources work, which the tenant's cloud does not offer, and for the others why not
+    and how to fix it; then the schema drift recent syncs recorded. Exit code 0 when every probe passed (or its
+    source does not exist in the cloud), 1 otherwise, 2 for a configuration error.
     """
     from rich.console import Console
     from rich.markup import escape
 
     from connector.clock import SystemClock
+    from connector.capture import capture_tenant
     from connector.probe import check_tenant
-    from connector.sync.factory import build_client, make_limiter
+    from connector.store.runs import drift_rows
+    from connector.sync.factory import build_client, make_limiter, open_settings_store
 
     settings = obj.settings()
     clock = SystemClock()
     limiter = make_limiter(settings, clock)
     console = Console(soft_wrap=True)
     all_ok = True
+    store = open_settings_store(settings)
     for tenant in settings.select_tenants(list(tenants) or None):
         client, tokens, http = build_client(settings, tenant, clock=clock, limiter=limiter)
+        captured: dict[str, str] = {}
         try:
             result = check_tenant(tenant, tokens, client, clock)
+            if capture_dir is not None and result.token_ok:
+                captured = capture_tenant(client, capture_dir / tenant.name, exchange=tenant.exchange_admin)
         finally:
             http.close()
         all_ok &= result.ok
@@ -50,4 +65,18 @@ def check(obj: Ctx, tenants: tuple[str, ...]) -> None:
             console.print(f"  {_MARKS[probe.state]} {probe.source:<17} {escape(probe.detail)}")
             if probe.fix:
                 console.print(f"          fix: {escape(probe.fix)}")
+        with store.read() as conn:
+            drift = drift_rows(conn, tenant.name)
+        for d in drift[:20]:
+            what = f"{d.kind.replace('_', ' ')} {d.name} ({d.subject})"
+            console.print(
+                f"  [yellow]drift[/yellow]   {d.source:<17} {escape(what)}, last seen {d.last_seen_at:%Y-%m-%d}"
+            )
+        if len(drift) > 20:
+            console.print(f"          ... {len(drift) - 20} more in the schema_drift table")
+        for name, outcome in captured.items():
+            console.print(f"  sample  {escape(name):<24} {escape(outcome)}")
+    store.close()
+    if capture_dir is not None:
+        console.print(f"samples in {capture_dir} (redacted; replay with: smtpauth import --load FILE --source NAME)")
     sys.exit(EXIT_OK if all_ok else EXIT_FAILED)

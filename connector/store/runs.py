@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -28,6 +29,7 @@ __all__ = [
     "finish_run",
     "get_watermark",
     "mark_interrupted_runs",
+    "drift_rows",
     "record_drift",
     "record_skipped",
     "set_coverage",
@@ -229,3 +231,11 @@ def record_drift(
                 )
             )
     return len(drift.found)
+
+
+def drift_rows(conn: Connection, tenant: str | None = None) -> list[Any]:
+    """Stored schema drift, newest first (every tenant when None)."""
+    query = sa.select(_drift).order_by(_drift.c.last_seen_at.desc(), _drift.c.id)
+    if tenant is not None:
+        query = query.where(_drift.c.tenant == tenant)
+    return list(conn.execute(query))
