@@ -1,26 +1,46 @@
-"""The demo: the simulated tenants over HTTPS, a configuration pointing at them, and the main job against them."""
+"""The demo: the simulated tenants over HTTPS, a configuration pointing at them, and the main job against them.
+
+The simulator is strict, as Microsoft is, except for ``contoso``: its Request report files download automatically
+(the permissive option). The other tenants' files wait for an admin download, as on a real tenant; the demo then
+plays the admin (signs in to the simulated portal, downloads each file) and drops the files in ``inbox/``, where the
+next sync matches each to its search.
+"""
 
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 
 from connector.clock import Clock, SystemClock
 from connector.config import Settings, load_settings
 from connector.simulator.app import Simulator, SimulatorSettings
 from connector.simulator.directory import SimDirectory
+from connector.simulator.exchange import admin_session
 from connector.simulator.server import SimulatorServer
+from connector.store.history import waiting_jobs
 from connector.store.store import Store
 from connector.sync.progress import Progress
 from jobs.sync import run_sync_job
 from models import HistoricalSearchJob
 
-__all__ = ["DemoEnvironment", "demo_environment", "wait_for_request_reports", "write_demo_config"]
+__all__ = [
+    "AUTOMATIC_TENANT",
+    "DemoEnvironment",
+    "demo_environment",
+    "hand_back_as_admin",
+    "wait_for_request_reports",
+    "write_demo_config",
+]
 
+#: the demo tenant whose Request report files the app may download (the simulator's permissive option)
+AUTOMATIC_TENANT = "contoso"
 #: Microsoft's historical searches take hours; the demo's simulated ones take seconds
-DEMO_HISTORY = SimulatorSettings(history_queue_seconds=1.0, history_run_seconds=3.0)
+DEMO_HISTORY = SimulatorSettings(
+    history_queue_seconds=1.0, history_run_seconds=3.0, permissive_tenants=frozenset({AUTOMATIC_TENANT})
+)
 _WAITING = ("NotStarted", "InProgress", "Done")
 
 #: sync settings that keep the first sync of the demo within Microsoft's request limits in about a minute
@@ -87,3 +107,26 @@ def wait_for_request_reports(
         run_sync_job(settings, sources=["smtp_cs_report"], progress=progress, clock=clock, store=store)
         waiting = _searches_waiting(store)
     return waiting
+
+
+def hand_back_as_admin(settings: Settings, store: Store, server: SimulatorServer) -> dict[str, int]:
+    """Play the admin for every search waiting for an admin download: sign in to the simulated portal, download
+    the file, drop it in ``inbox/<tenant>/``. Returns the files dropped per tenant (the next sync loads them)."""
+    with store.read() as conn:
+        jobs = waiting_jobs(conn)
+    if not jobs or server.endpoints is None:
+        return {}
+    dropped: dict[str, int] = {}
+    with httpx.Client(verify=str(server.ca_path), timeout=60) as browser:
+        for job in jobs:
+            cookie = admin_session(server.simulator, job.tenant)
+            url = f"{server.endpoints.download}/ExtendedReport/Download"
+            params = {"Type": "OnDemandReport", "RequestID": job.job_id}
+            response = browser.get(url, params=params, headers={"Cookie": f"SimAdminSession={cookie}"})
+            if response.status_code != 200:
+                continue
+            folder = settings.inbox_dir / job.tenant
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            (folder / f"SmtpCSReport_{job.job_id}.csv").write_bytes(response.content)
+            dropped[job.tenant] = dropped.get(job.tenant, 0) + 1
+    return dropped

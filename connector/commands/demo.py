@@ -55,7 +55,7 @@ def demo(obj: Ctx, data_dir: Path, seed: int, users: int) -> None:
     from connector.commands.summary import print_sync_summary
     from connector.sync.factory import open_settings_store
     from connector.sync.progress import LogProgress, make_progress
-    from jobs.demo import demo_environment, wait_for_request_reports
+    from jobs.demo import AUTOMATIC_TENANT, demo_environment, hand_back_as_admin, wait_for_request_reports
     from jobs.sync import run_sync_job
 
     console = Console()
@@ -67,6 +67,19 @@ def demo(obj: Ctx, data_dir: Path, seed: int, users: int) -> None:
         store = open_settings_store(settings)
         try:
             left = wait_for_request_reports(settings, store, LogProgress())
+            console.print(
+                f"{AUTOMATIC_TENANT}: Request report files downloaded by the app (the simulator's permissive "
+                "option); the other tenants' files wait for an admin, as on a real tenant"
+            )
+            dropped = hand_back_as_admin(settings, store, env.server)
+            if dropped:
+                for tenant, count in dropped.items():
+                    console.print(
+                        f"{tenant}: playing the admin: {count} file(s) downloaded from the portal while signed in "
+                        f"and dropped in {settings.inbox_dir / tenant}"
+                    )
+                run_sync_job(settings, sources=["smtp_cs_report"], progress=LogProgress(), store=store)
+                console.print("the next sync matched each file to its search and loaded it")
         finally:
             store.close()
         if left:

@@ -11,12 +11,13 @@ from connector.artifacts.kpi import flyout, latest_kpi
 from connector.artifacts.sql import Dialect
 from connector.config import Settings
 from connector.store.store import Store
-from models import Coverage, SyncRun
+from models import Coverage, SchemaDrift, SyncRun
 
 __all__ = ["DATA_TABLES", "data_page", "summary", "sync_runs", "tenant_status"]
 
 _run: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
 _cov: sa.Table = Coverage.__table__  # type: ignore[attr-defined]
+_drift: sa.Table = SchemaDrift.__table__  # type: ignore[attr-defined]
 
 #: report tables served by ``/api/v1/data/{table}``
 DATA_TABLES: dict[str, TableSpec] = {t.name: t for t in TABLES}
@@ -53,6 +54,7 @@ def tenant_status(store: Store, settings: Settings) -> list[dict[str, Any]]:
             .subquery()
         )
         last_runs = conn.execute(sa.select(_run).join(newest, newest.c.id == _run.c.id)).all()
+        drift = conn.execute(sa.select(_drift).order_by(_drift.c.last_seen_at.desc(), _drift.c.id)).all()
     out = []
     for tenant in settings.tenants:
         sources: dict[str, dict[str, Any]] = {}
@@ -68,9 +70,16 @@ def tenant_status(store: Store, settings: Settings) -> list[dict[str, Any]]:
         for r in last_runs:
             if r.tenant == tenant.name:
                 sources.setdefault(r.source, {"source": r.source, "coverage": None})["last_run"] = _run_dict(r)
+        for d in drift:
+            if d.tenant == tenant.name:
+                entry = sources.setdefault(d.source, {"source": d.source, "coverage": None, "last_run": None})
+                entry.setdefault("drift", []).append(
+                    {"subject": d.subject, "kind": d.kind, "name": d.name, "last_seen_at": _iso(d.last_seen_at)}
+                )
         for s in sources.values():
             s.setdefault("coverage", None)
             s.setdefault("last_run", None)
+            s.setdefault("drift", [])
         out.append({"name": tenant.name, "sources": [sources[k] for k in sorted(sources)]})
     return out
 

@@ -135,8 +135,9 @@
     $("#scheduler").textContent = "scheduler: " + health.scheduler.role + (health.scheduler.detail ? " (" + health.scheduler.detail + ")" : "");
     $("#sync-now").disabled = health.scheduler.role !== "leader";
     const t = tenants.tenants.find((x) => x.name === state.tenant) || { sources: [] };
-    const rows = t.sources.map((s) => ({ source: s.source, coverage: s.coverage ? s.coverage.status : "", reason: s.coverage ? s.coverage.reason : "", fix: s.coverage ? s.coverage.fix : "", data_as_of: s.coverage ? s.coverage.data_as_of : "", last_run: s.last_run ? s.last_run.status : "never", last_run_at: s.last_run ? s.last_run.ended_at || s.last_run.started_at : "" }));
-    table($("#status-table"), [{ name: "source" }, { name: "coverage", render: (td, r) => badge(td, r.coverage) }, { name: "reason" }, { name: "fix" }, { name: "data_as_of", label: "Data as of" }, { name: "last_run", label: "Last run", render: (td, r) => badge(td, r.last_run) }, { name: "last_run_at", label: "At" }], rows);
+    const driftText = (s) => (s.drift || []).map((d) => d.kind.replace("_", " ") + " " + d.name + " (" + d.subject + ")").join("; ");
+    const rows = t.sources.map((s) => ({ source: s.source, coverage: s.coverage ? s.coverage.status : "", reason: s.coverage ? s.coverage.reason : "", fix: s.coverage ? s.coverage.fix : "", data_as_of: s.coverage ? s.coverage.data_as_of : "", last_run: s.last_run ? s.last_run.status : "never", last_run_at: s.last_run ? s.last_run.ended_at || s.last_run.started_at : "", drift: driftText(s) }));
+    table($("#status-table"), [{ name: "source" }, { name: "coverage", render: (td, r) => badge(td, r.coverage) }, { name: "reason" }, { name: "fix" }, { name: "data_as_of", label: "Data as of" }, { name: "last_run", label: "Last run", render: (td, r) => badge(td, r.last_run) }, { name: "last_run_at", label: "At" }, { name: "drift", label: "Schema drift" }], rows);
     $("#sync-msg").textContent = t.next_sync_at ? "next nightly sync " + t.next_sync_at : "";
   }
 
