@@ -34,8 +34,8 @@ def check(obj: Ctx, tenants: tuple[str, ...], capture_dir: Path | None) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from connector.clock import SystemClock
     from connector.capture import capture_tenant
+    from connector.clock import SystemClock
     from connector.probe import check_tenant
     from connector.store.runs import drift_rows
     from connector.sync.factory import build_client, make_limiter, open_settings_store

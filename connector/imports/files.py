@@ -27,13 +27,13 @@ from connector.clock import Clock
 from connector.errors import DownloadError
 from connector.imports.loading import ImportRefused, ImportResult, already_imported, load_file_rows, sha256_of
 from connector.imports.searches import file_facts, match_search
-from connector.store import history
-from connector.store.runs import RunCounts
 from connector.sources._base import Normalized, header_key, read_csv_header
 from connector.sources.cas_mailbox import CAS_MAILBOX, normalize_cas_mailbox_csv
 from connector.sources.eac_export import EAC_EXPORT, EXPORT_REQUIRED, normalize_eac_export
 from connector.sources.smtp_cs_report import SMTP_CS_REPORT, normalize_smtp_cs_report
+from connector.store import history
 from connector.store.posture import org_smtp_auth_disabled
+from connector.store.runs import RunCounts
 from connector.store.store import Store
 from models import ImportedTlsAggregate, MailboxSmtpPosture, SmtpCsReportRow
 

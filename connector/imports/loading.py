@@ -119,7 +119,7 @@ def load_file_rows(
         raise refused from None
     with store.transaction() as tx:
         runs.finish_run(tx, run_pk, status="succeeded", now=clock.now(), counts=counts)
-    result = ImportResult(
+    imported = ImportResult(
         str(path),
         source,
         sha256,
@@ -128,7 +128,7 @@ def load_file_rows(
         updated=counts.rows_updated,
         skipped=counts.rows_skipped,
     )
-    return replace(result, search_note=note) if note else result
+    return replace(imported, search_note=note) if note else imported
 
 
 def _iso(moment: datetime) -> str:

@@ -63,12 +63,12 @@ def file_facts(path: Path, tenant: str) -> FileFacts:
 
 def _fits(job: JobRecord, facts: FileFacts) -> str | None:
     """Why the file cannot be the search's, or None."""
-    if facts.first is not None and facts.last is not None:
-        if facts.first < job.start - _SLACK or facts.last > job.end + _SLACK:
-            return (
-                f"its rows run from {facts.first:%Y-%m-%d %H:%M} to {facts.last:%Y-%m-%d %H:%M} UTC, outside the "
-                f"search's range {job.start:%Y-%m-%d %H:%M}..{job.end:%Y-%m-%d %H:%M} UTC"
-            )
+    first, last = facts.first, facts.last
+    if first is not None and last is not None and (first < job.start - _SLACK or last > job.end + _SLACK):
+        return (
+            f"its rows run from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC, outside the "
+            f"search's range {job.start:%Y-%m-%d %H:%M}..{job.end:%Y-%m-%d %H:%M} UTC"
+        )
     if job.senders and not facts.senders <= set(job.senders):
         extra = sorted(facts.senders - set(job.senders))
         return f"it holds senders the search did not name ({', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''})"

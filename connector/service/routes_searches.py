@@ -157,7 +157,7 @@ async def upload_report_file(
     work = Path(tempfile.mkdtemp(dir=folder))
     part = _FilePart(work, limit)
     try:
-        parser = MultipartParser(boundary, part.callbacks())
+        parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
         try:
             async for chunk in request.stream():
                 parser.write(chunk)

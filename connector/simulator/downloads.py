@@ -68,9 +68,9 @@ def _server_busy() -> SimResponse:
     # what Microsoft support shows after ~20 downloads of a historical search file: it says "try again later",
     # but it will not serve the file again
     body = (
-        "<html><head><title>503 Server Busy</title></head><body><h1>Server Busy</h1>"
-        "<p>The service is busy. Please try again later.</p></body></html>"
-    ).encode()
+        b"<html><head><title>503 Server Busy</title></head><body><h1>Server Busy</h1>"
+        b"<p>The service is busy. Please try again later.</p></body></html>"
+    )
     return SimResponse(503, {"Content-Type": "text/html; charset=utf-8"}, body)
 
 

@@ -99,10 +99,10 @@ def handle_login(sim: "Simulator", request: SimRequest) -> SimResponse:
     if request.method == "GET" and len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "authorize"]:
         # the interactive sign-in page a browser is sent to; an app cannot get past it
         page = (
-            "<!DOCTYPE html><html><head><title>Sign in to your account</title></head><body>"
-            "<form method='post'><input type='email' name='loginfmt' placeholder='Email, phone, or Skype'>"
-            "<input type='submit' value='Next'></form></body></html>"
-        ).encode()
+            b"<!DOCTYPE html><html><head><title>Sign in to your account</title></head><body>"
+            b"<form method='post'><input type='email' name='loginfmt' placeholder='Email, phone, or Skype'>"
+            b"<input type='submit' value='Next'></form></body></html>"
+        )
         return SimResponse(200, {"Content-Type": "text/html; charset=utf-8"}, page)
     return json_response(404, {"error": "not_found", "error_description": "No such endpoint."})
 

@@ -423,7 +423,7 @@ def admin_session(sim: "Simulator", tenant_name: str) -> str:
     return token
 
 
-def portal_file(sim: "Simulator", session: str, job_id: str) -> Download | None | str:
+def portal_file(sim: "Simulator", session: str, job_id: str) -> Download | str | None:
     """The file of ``job_id`` for an admin session: the Download, None when the session is not valid for it,
     or ``"missing"`` when no such file exists."""
     for state in list(sim.exchange_state.values()):

@@ -23,7 +23,7 @@ from connector.sources._base import (
 from connector.sources.drift import DriftRecorder
 from models import SignIn
 
-__all__ = ["SIGNIN_ENUMS", "SIGNIN_FIELDS", "SIGNINS", "normalize_signin", "normalize_signins_page"]
+__all__ = ["SIGNINS", "SIGNIN_ENUMS", "SIGNIN_FIELDS", "normalize_signin", "normalize_signins_page"]
 
 #: the fields of a v1.0 sign-in (API notes section 2) and those beta adds that we read or know
 SIGNIN_FIELDS = (

@@ -19,17 +19,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.errors import RecordError, SmtpAuthError, StorageError
-from connector.store.upsert import UpsertResult, upsert
 from connector.sources.drift import DriftRecorder
+from connector.store.upsert import UpsertResult, upsert
 from models import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SchemaDrift, SkippedRecord, SyncRun, Watermark
 
 __all__ = [
     "MAX_SAMPLE_CHARS",
     "RunCounts",
+    "drift_rows",
     "finish_run",
     "get_watermark",
     "mark_interrupted_runs",
-    "drift_rows",
     "record_drift",
     "record_skipped",
     "set_coverage",

@@ -186,7 +186,8 @@ def test_a_failed_search_is_retried_with_its_senders_then_surfaced(exo: ExoEnv) 
     exo.run(SOURCE)
     assert [s for s, _ in exo.jobs()] == ["Failed", "NotStarted"]
     first, second = sim_jobs(exo)
-    assert first.senders == second.senders and (first.start, first.end) == (second.start, second.end)
+    assert first.senders == second.senders
+    assert (first.start, first.end) == (second.start, second.end)
     exo.clock.advance(600)
     coverage = exo.run(SOURCE)
     assert coverage.startswith("failed:")
@@ -238,7 +239,8 @@ def test_error_description_with_the_row_limit_halves_the_range_and_loads_it_whol
     assert "rows" in exo.run(SOURCE)
     assert [s for s, _ in exo.jobs()] == ["Failed", "NotStarted", "NotStarted"]
     ((error,),) = exo.rows("SELECT error FROM historical_search_job WHERE status = 'Failed'")
-    assert "more than" in error and "rows" in error
+    assert "more than" in error
+    assert "rows" in error
     exo.clock.advance(600)
     exo.run(SOURCE)
     assert [s for s, _ in exo.jobs()] == ["Failed", "Done", "Done"]

@@ -9,8 +9,8 @@ stored, since this connector is about SMTP AUTH and a 300,000-user tenant would 
 """
 
 import tempfile
-from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, BinaryIO, cast
 
