@@ -225,3 +225,38 @@ def download(obj: Ctx, job_id: str, out_dir: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, target)
         click.echo(f"wrote {target}")
+
+
+@reports.command("waiting")
+@click.option("--tenant", "-t", default=None, help="Only this tenant.")
+@click.pass_obj
+@expected_errors
+def waiting(obj: Ctx, tenant: str | None) -> None:
+    """Exchange Request report searches whose file waits for an admin download, and where to get each file.
+
+    The Exchange portal serves these files only to a signed-in admin: download each one and hand it back with
+    `smtpauth import FILE`, the inbox/ folder or the dashboard's upload.
+    """
+    from connector.store.history import waiting_jobs
+    from connector.sync.factory import open_settings_store
+    from connector.sync.sources.smtp_cs_report import admin_fetch_hint
+
+    settings = obj.settings()
+    if tenant:
+        settings.tenant(tenant)
+    clouds = {t.name: t.cloud.value for t in settings.tenants}
+    store = open_settings_store(settings)
+    try:
+        with store.read() as conn:
+            jobs = waiting_jobs(conn, tenant)
+    finally:
+        store.close()
+    if not jobs:
+        click.echo("no search is waiting for an admin download")
+        return
+    for j in jobs:
+        click.echo(f"{j.tenant}  {j.job_id}  {j.title or ''}")
+        click.echo(f"  range:    {j.start:%Y-%m-%d %H:%M} .. {j.end:%Y-%m-%d %H:%M} UTC, {len(j.senders)} sender(s)")
+        click.echo(f"  searched: {j.submitted_at:%Y-%m-%d %H:%M} UTC (Exchange lists searches for ten days)")
+        click.echo(f"  get it:   {admin_fetch_hint(j, clouds.get(j.tenant, 'global'))}")
+        click.echo(f"  then:     smtpauth import FILE --tenant {j.tenant} --search {j.job_id}")
