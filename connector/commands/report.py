@@ -254,9 +254,18 @@ def waiting(obj: Ctx, tenant: str | None) -> None:
     if not jobs:
         click.echo("no search is waiting for an admin download")
         return
+    import textwrap
+
+    several = len(settings.tenants) > 1
     for j in jobs:
-        click.echo(f"{j.tenant}  {j.job_id}  {j.title or ''}")
+        click.echo(f"{j.tenant}  {j.job_id}")
+        click.echo(f"  report:   {j.title or ''}")
         click.echo(f"  range:    {j.start:%Y-%m-%d %H:%M} .. {j.end:%Y-%m-%d %H:%M} UTC, {len(j.senders)} sender(s)")
-        click.echo(f"  searched: {j.submitted_at:%Y-%m-%d %H:%M} UTC (Exchange lists searches for ten days)")
-        click.echo(f"  get it:   {admin_fetch_hint(j, clouds.get(j.tenant, 'global'))}")
-        click.echo(f"  then:     smtpauth import FILE --tenant {j.tenant} --search {j.job_id}")
+        click.echo(f"  searched: {j.submitted_at:%Y-%m-%d %H:%M} UTC (listed by Exchange for ten days)")
+        hint = admin_fetch_hint(j, clouds.get(j.tenant, "global"))
+        wrapped = textwrap.fill(
+            hint, 80, initial_indent="  get it:   ", subsequent_indent=" " * 12, break_on_hyphens=False
+        )
+        click.echo(wrapped)
+        flag = f" --tenant {j.tenant}" if several else ""
+        click.echo(f"  then:     smtpauth import FILE{flag} --search {j.job_id}")
