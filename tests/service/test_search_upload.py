@@ -150,3 +150,24 @@ def test_the_same_file_uploaded_in_chromium_loads_once_and_a_non_csv_is_refused(
     stamp = served.env.rows("SELECT loaded_at FROM historical_search_job WHERE job_id = :j", j=JOB)[0][0]
     assert stamp == loaded
     assert isinstance(START, datetime)
+
+
+def test_tenant_status_shows_the_schema_drift_of_each_source(served: Served) -> None:
+    from connector.sources.drift import DriftRecorder
+    from connector.store import runs
+
+    drift = DriftRecorder()
+    drift.header("getEmailAppUsageUserCounts", ["Report Refresh Date", "Report Date", "Brand New"], ["Report Date"])
+    with served.env.store.transaction() as tx:
+        runs.record_drift(tx, tenant="contoso", source="usage_user_counts", drift=drift, run_id="r1", now=START)
+    try:
+        (contoso,) = [t for t in served.get("/api/v1/tenants").json()["tenants"] if t["name"] == "contoso"]
+        sources = {s["source"]: s for s in contoso["sources"]}
+        assert {(d["kind"], d["name"]) for d in sources["usage_user_counts"]["drift"]} == {
+            ("unexpected", "Report Refresh Date"),
+            ("unexpected", "Brand New"),
+        }
+        assert sources["signins"]["drift"] == []
+    finally:
+        with served.env.store.transaction() as tx:
+            tx.exec_driver_sql("DELETE FROM schema_drift")
