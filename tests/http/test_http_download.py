@@ -2,12 +2,13 @@
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from httpkit import DOWNLOAD, graph_error
 
-from connector.errors import DownloadError, ExpiredLinkError, TransportError
+from connector.errors import BrowserSessionRequired, DownloadError, ExpiredLinkError, FileBusyError, TransportError
 from connector.http import RetryPolicy
 
 REPORT = "v1.0/reports/getEmailAppUsageUserDetail(period='D7')"
@@ -147,3 +148,55 @@ def test_the_report_request_itself_maps_graph_errors(make_client) -> None:
     with pytest.raises(PermissionDeniedError) as info:
         client.download_report(REPORT, family=FAMILY, dest=io.BytesIO())
     assert info.value.permission == "Reports.Read.All"
+
+
+FILE_URL = "https://admin.protection.test/ExtendedReport/Download?Type=OnDemandReport&RequestID=1"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(401, text="Unauthorized"),
+        httpx.Response(302, headers={"Location": "https://login.test/common/oauth2/v2.0/authorize?x=1"}),
+        httpx.Response(
+            200,
+            text="<!DOCTYPE html><title>Sign in to your account</title>",
+            headers={"Content-Type": "text/html; charset=utf-8"},
+        ),
+    ],
+    ids=["401", "redirect-to-sign-in", "html-page"],
+)
+def test_a_file_behind_a_sign_in_asks_for_a_browser_session_and_is_not_retried(
+    make_client: Any, answer: httpx.Response
+) -> None:
+    calls: list[httpx.Request] = []
+
+    def host(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        assert "authorization" not in request.headers
+        return answer
+
+    client, _ = make_client(host)
+    dest = io.BytesIO(b"kept")
+    dest.seek(4)
+    with pytest.raises(BrowserSessionRequired, match="signed-in admin"):
+        client.download_file(FILE_URL, family="exchange", dest=dest)
+    assert len(calls) == 1
+    assert dest.getvalue() == b"kept"
+
+
+def test_503_server_busy_on_a_file_is_final_while_another_503_is_retried(make_client: Any) -> None:
+    busy = httpx.Response(503, text="<h1>Server Busy</h1><p>The service is busy. Please try again later.</p>")
+    calls: list[int] = []
+
+    def host(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return busy
+
+    client, _ = make_client(host)
+    with pytest.raises(FileBusyError, match="downloaded too many times"):
+        client.download_file(FILE_URL, family="exchange", dest=io.BytesIO())
+    assert len(calls) == 1
+    answers = [graph_error(503, "ServiceUnavailable"), httpx.Response(200, content=b"date,senderName\n")]
+    client, _ = make_client(lambda request: answers.pop(0))
+    assert client.download_file(FILE_URL, family="exchange", dest=io.BytesIO()) == len(b"date,senderName\n")
