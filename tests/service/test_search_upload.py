@@ -133,6 +133,7 @@ def test_the_same_file_uploaded_in_chromium_loads_once_and_a_non_csv_is_refused(
         row.locator("input[type=file]").set_input_files(str(waiting))
         row.locator("button").click()
         expect(page.locator("#searches-panel")).to_contain_text("No search is waiting.")
+        expect(page.locator("#searches-panel .last-upload")).to_contain_text(f"search {JOB}")
         assert _job_rows(served) == file_rows
         ((status, via, loaded),) = served.env.rows(
             "SELECT status, loaded_via, loaded_at FROM historical_search_job WHERE job_id = :j", j=JOB
@@ -143,7 +144,7 @@ def test_the_same_file_uploaded_in_chromium_loads_once_and_a_non_csv_is_refused(
         other = page.locator("#searches-panel p.note .uploader")
         other.locator("input[type=file]").set_input_files(str(waiting))
         other.locator("button").click()
-        expect(other.locator(".upload-result")).to_contain_text("already imported")
+        expect(page.locator("#searches-panel .last-upload")).to_contain_text("already imported")
         page.screenshot(path=str(OUTPUT / "dashboard-upload-done.png"), full_page=True)
         browser.close()
     assert _job_rows(served) == file_rows

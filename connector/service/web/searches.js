@@ -11,6 +11,8 @@
     if (cls) e.className = cls;
     return e;
   };
+  // the outcome of the last upload, shown above the list (the list is drawn again after an upload)
+  let last = null;
   const tenant = () => (document.getElementById("tenant") || {}).value || "";
   const auth = () => ({ Authorization: "Bearer " + sessionStorage.getItem(KEY) });
   const message = async (r) => {
@@ -27,7 +29,10 @@
     const r = await fetch(url, { method: "POST", headers: auth(), body: form, cache: "no-store" });
     status.textContent = await message(r);
     status.className = "note upload-result " + (r.ok ? "ok" : "empty");
-    if (r.ok) await load();
+    if (r.ok) {
+      last = status.textContent;
+      await load();
+    }
   }
 
   function uploader(search) {
@@ -56,6 +61,7 @@
     const searches = (await r.json()).searches;
     panel.textContent = "";
     panel.append(el("h3", "Request report files waiting for an admin download"));
+    if (last) panel.append(el("p", last, "note last-upload upload-result ok"));
     panel.append(el("p", "Exchange serves these files only to a signed-in admin: download each one, then upload it here " +
       "(or drop it in the inbox/ folder, or run smtpauth import). A file uploaded twice changes nothing.", "note"));
     if (!searches.length) {
