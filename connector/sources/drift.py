@@ -30,7 +30,9 @@ class DriftRecorder:
     def __init__(self) -> None:
         self.found: dict[tuple[str, str, str], Drift] = {}
         self.counts: dict[tuple[str, str, str], int] = {}
-        self._checked: set[tuple[str, frozenset[str]]] = set()
+        self._checked: set[tuple[str, tuple[str, ...]]] = set()
+        self._known: dict[tuple[str, str], frozenset[str]] = {}
+        self._values: set[tuple[str, str, object]] = set()
 
     def __len__(self) -> int:
         return len(self.found)
@@ -53,10 +55,12 @@ class DriftRecorder:
 
         ``unexpected=False`` for cmdlets, whose objects carry many properties we never read.
         """
-        names = frozenset(k for k in seen if not k.startswith("@"))
-        if (subject, names) in self._checked:
+        keys = tuple(seen)
+        if (subject, keys) in self._checked:
+            # objects of one answer share their key order: each distinct set is compared once
             return
-        self._checked.add((subject, names))
+        self._checked.add((subject, keys))
+        names = frozenset(k for k in keys if not k.startswith("@"))
         for name in expected:
             if name not in names:
                 need = "needed" if name in required else "optional"
@@ -81,10 +85,14 @@ class DriftRecorder:
 
     def value(self, subject: str, field: str, value: object, known: Sequence[str]) -> None:
         """Note a value of an enum field we do not know (None and empty are not values)."""
-        if value is None or value == "":
+        if value is None or value == "" or (subject, field, value) in self._values:
             return
+        self._values.add((subject, field, value))
+        lowered = self._known.get((subject, field))
+        if lowered is None:
+            lowered = self._known[(subject, field)] = frozenset(k.lower() for k in known)
         text = str(value)
-        if text.lower() not in {k.lower() for k in known}:
+        if text.lower() not in lowered:
             self._add(subject, "unknown_value", f"{field}={text}", f"{field} has the unknown value {text!r}")
 
     def summary(self, limit: int = 4) -> str:
