@@ -19,6 +19,7 @@ from models.message_trace import MessageTrace
 from models.ops import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
 from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
 from models.signins import SignIn
+from models.tenants import QueueWorker, TenantRecord, TenantSchedule
 from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, UsageUserDetail
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "ImportedTlsAggregate",
     "MailboxSmtpPosture",
     "MessageTrace",
+    "QueueWorker",
     "ReportJob",
     "ReportSettingsSnapshot",
     "SQLModel",
@@ -43,6 +45,8 @@ __all__ = [
     "SkippedRecord",
     "SmtpCsReportRow",
     "SyncRun",
+    "TenantRecord",
+    "TenantSchedule",
     "TransportConfigSnapshot",
     "UTCDateTime",
     "UsageAppsKpi",
@@ -71,4 +75,7 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     ReportJob,
     Finding,
     FindingNotification,
+    TenantRecord,
+    TenantSchedule,
+    QueueWorker,
 )

@@ -16,7 +16,8 @@ __all__ = ["check"]
 def check(obj: Ctx, tenants: tuple[str, ...]) -> None:
     """Check the configuration and what each tenant's app registration can read.
 
-    Prints, per tenant, which sources work and, for the others, why not and how to fix it. Exit code 0 when
+    Prints, per tenant (configuration and registry), whether the app is consented there, which sources work and,
+    for the others, why not and how to fix it. Exit code 0 when
     every probe passed, 1 otherwise, 2 for a configuration error.
     """
     from rich.console import Console
@@ -25,8 +26,10 @@ def check(obj: Ctx, tenants: tuple[str, ...]) -> None:
     from connector.clock import SystemClock
     from connector.probe import check_tenant
     from connector.sync.factory import build_client, make_limiter
+    from connector.tenants import consent_url
 
-    settings = obj.settings()
+    settings, store = obj.settings_and_store()
+    store.close()
     clock = SystemClock()
     limiter = make_limiter(settings, clock)
     console = Console(soft_wrap=True)
@@ -42,6 +45,9 @@ def check(obj: Ctx, tenants: tuple[str, ...]) -> None:
         console.print(f"[bold]{escape(tenant.name)}[/bold] ({escape(tenant.tenant_id)}): token {mark}")
         if not result.token_ok:
             console.print(f"  {escape(result.token_detail)}")
+            if result.consent_missing:
+                console.print("  admin consent: [red]missing[/red]; send this link to the tenant's administrator:")
+                console.print(f"  {escape(consent_url(tenant))}", soft_wrap=True)
         for probe in result.probes:
             mark = "[green]ok[/green]    " if probe.ok else "[red]missing[/red]"
             console.print(f"  {mark} {probe.source:<16} {escape(probe.detail)}")
