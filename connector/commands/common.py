@@ -32,7 +32,15 @@ class Ctx:
         self.verbose = verbose
 
     def settings(self, *, require_tenants: bool = True) -> Settings:
-        return load_settings(self.config_path, require_tenants=require_tenants)
+        """The configuration, with the tenant registry's tenants merged in when there are tenants to serve.
+
+        Raises ConfigError (with ``require_tenants``) when neither the configuration nor the registry has one.
+        """
+        if not require_tenants:
+            return load_settings(self.config_path, require_tenants=False)
+        settings, store = self.settings_and_store()
+        store.close()
+        return settings
 
     def settings_and_store(self) -> "tuple[Settings, Store]":
         """The configuration with the tenant registry's tenants merged in, and the opened database.
@@ -52,7 +60,7 @@ class Ctx:
         if not merged.tenants:
             store.close()
             raise ConfigError(
-                "no tenant: add a [[tenants]] table to the configuration or a tenant to the registry "
+                "no [[tenants]] table: add one per Microsoft 365 tenant, or add tenants to the registry "
                 "(smtpauth tenants add / import)",
                 key="tenants",
             )

@@ -26,6 +26,7 @@ from connector.store.engine import normalize_url
 
 __all__ = [
     "QUEUES",
+    "TASK_CLEANUP",
     "QUEUE_NOTIFY",
     "QUEUE_REPORTS",
     "QUEUE_SCHEDULE",
@@ -55,6 +56,7 @@ TASK_REPORT = f"{_NS}:run_report"
 TASK_NOTIFY = f"{_NS}:deliver_notifications"
 TASK_TICK = f"{_NS}:schedule_tick"
 TASK_RECOVER = f"{_NS}:recover_stalled"
+TASK_CLEANUP = f"{_NS}:remove_old_jobs"
 
 #: the schema version recorded on procrastinate_jobs: the newest migration this Procrastinate ships
 _COMMENT_PREFIX = "smtpauth: procrastinate schema "

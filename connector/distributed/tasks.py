@@ -138,7 +138,7 @@ def run_report(context: JobContext, job_id: str) -> str:
                 .where(_job.c.job_id == job_id, _job.c.status == "running")
                 .values(status="queued", started_at=None, worker_host=None, worker_pid=None)
             )
-    job = run_report_job(rt.settings, rt.store, job_id)
+    job = run_report_job(rt.current_settings(), rt.store, job_id)
     return f"report {job_id}: {job.status}"
 
 
@@ -178,6 +178,19 @@ async def recover_stalled(context: JobContext, timestamp: int) -> str:
         await manager.retry_job(job)
     pruned = await manager.prune_stalled_workers(seconds)
     return f"{len(stalled)} job(s) queued again, {len(pruned)} worker(s) forgotten"
+
+
+@blueprint.task(name="remove_old_jobs", queue=QUEUE_SCHEDULE, pass_context=True)
+async def remove_old_jobs(context: JobContext, timestamp: int) -> str:
+    """Delete finished jobs older than ``service.queue.job_retention_hours`` (sync_run keeps the history)."""
+    rt = context.additional_context["runtime"]
+    await context.app.job_manager.delete_old_jobs(
+        nb_hours=rt.settings.service.queue.job_retention_hours,
+        include_failed=True,
+        include_cancelled=True,
+        include_aborted=True,
+    )
+    return "old jobs removed"
 
 
 def worker_identity() -> dict[str, Any]:

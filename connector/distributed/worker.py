@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from connector.clock import Clock, SystemClock
 from connector.config import Settings
-from connector.distributed.queue import QUEUES, TASK_RECOVER, TASK_SYNC, TASK_TICK, Deferrer, conninfo
+from connector.distributed.queue import QUEUES, TASK_CLEANUP, TASK_RECOVER, TASK_SYNC, TASK_TICK, Deferrer, conninfo
 from connector.distributed.queue import ensure_queue_schema as ensure_schema
 from connector.distributed.tasks import WorkerRuntime, _busy_retry, blueprint
 from connector.store.store import Store
@@ -62,14 +62,10 @@ def build_worker_app(settings: Settings) -> Any:
         configure_kwargs={"queueing_lock": "recover-stalled", "lock": "recover-stalled"},
     )
     registry.register_task(
-        task=app.tasks["builtin:procrastinate.builtin_tasks.remove_old_jobs"],
+        task=app.tasks[TASK_CLEANUP],
         cron="17 * * * *",
         periodic_id="cleanup",
-        configure_kwargs={
-            "queue": "schedule",
-            "queueing_lock": "remove-old-jobs",
-            "task_kwargs": {"max_hours": q.job_retention_hours, "remove_failed": True, "remove_aborted": True},
-        },
+        configure_kwargs={"queueing_lock": "remove-old-jobs", "lock": "remove-old-jobs"},
     )
     return app
 

@@ -321,7 +321,7 @@ class JobRunner:
         try:
             self._scheduler.add_job(
                 run_report_job,
-                args=(self.settings, self.store, job_id),
+                args=(self._current(), self.store, job_id),
                 id=f"report:{job_id}",
                 jobstore="memory",
                 next_run_time=self.clock.now(),
