@@ -26,11 +26,11 @@ from connector.store.engine import normalize_url
 
 __all__ = [
     "QUEUES",
-    "TASK_CLEANUP",
     "QUEUE_NOTIFY",
     "QUEUE_REPORTS",
     "QUEUE_SCHEDULE",
     "QUEUE_SYNC",
+    "TASK_CLEANUP",
     "TASK_NOTIFY",
     "TASK_RECOVER",
     "TASK_REPORT",
