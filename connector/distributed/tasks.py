@@ -11,12 +11,9 @@ the tenant's lock, so nobody else is syncing) and syncs again: upserts and water
 """
 
 import logging
-import os
-import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from procrastinate import Blueprint, JobContext, RetryStrategy
@@ -191,7 +188,3 @@ async def remove_old_jobs(context: JobContext, timestamp: int) -> str:
         include_aborted=True,
     )
     return "old jobs removed"
-
-
-def worker_identity() -> dict[str, Any]:
-    return {"host": socket.gethostname(), "pid": os.getpid()}

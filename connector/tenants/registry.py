@@ -161,13 +161,18 @@ class TenantEntry(BaseModel):
     def _coherent(self) -> Self:
         kind = self.credential.split(":", 1)[0]
         if kind in ("env", "file") and self.client_id is None:
-            raise ValueError(f"a {kind}: credential needs client_id (the app registration's application id)")
+            raise ValueError(f"client_id: a {kind}: credential needs client_id (the app registration's application id)")
         if kind == "app" and self.client_id is not None:
-            raise ValueError("an app: credential takes the client id of the [[apps]] table: leave client_id empty")
+            raise ValueError("client_id: an app: credential takes the [[apps]] table's client id: leave client_id empty")
         if self.timezone is not None and self.schedule is None:
-            raise ValueError("timezone without schedule: give the cron expression too")
+            raise ValueError("schedule: timezone without schedule: give the cron expression too")
         if self.schedule is not None:
-            ScheduleSettings(cron=self.schedule, timezone=self.timezone or "UTC")
+            try:
+                ScheduleSettings(cron=self.schedule, timezone=self.timezone or "UTC")
+            except ValidationError as exc:
+                err = exc.errors(include_url=False)[0]
+                field = "timezone" if "timezone" in err["loc"] else "schedule"
+                raise ValueError(f"{field}: " + str(err["msg"]).removeprefix("Value error, ")) from None
         return self
 
     @property
@@ -213,8 +218,10 @@ class TenantEntry(BaseModel):
             return cls(**clean)
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
-            loc = ".".join(str(p) for p in err["loc"]) or "tenant"
+            loc = ".".join(str(p) for p in err["loc"])
             msg = str(err["msg"]).removeprefix("Value error, ")
+            if not loc:
+                loc, _, msg = msg.partition(": ")
             if err["type"] == "extra_forbidden":
                 msg = f"unknown field: use {', '.join(CSV_COLUMNS)}"
             elif err["type"] == "missing":
