@@ -41,6 +41,9 @@ def serve(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool) -> N
     store = open_settings_store(settings)
     runner: Executor
     if settings.service.executor == "procrastinate":
+        from connector.distributed import require_queue
+
+        require_queue()
         from connector.distributed.executor import QueueExecutor
 
         runner = QueueExecutor(settings, store)

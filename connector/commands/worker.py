@@ -30,13 +30,16 @@ def worker(obj: Ctx, concurrency: int | None, queues: str | None) -> None:
     schedule is kept by whichever worker takes each scheduler tick, and the jobs of a worker that dies are taken
     up again by the others. SIGTERM stops taking jobs and lets the running ones finish.
     """
-    from connector.distributed.queue import QUEUES
-    from connector.distributed.worker import run_worker
+    from connector.distributed import require_queue
     from connector.errors import ConfigError
     from connector.http.redact import install_log_redaction
     from connector.sync.factory import open_settings_store
 
     settings = obj.settings(require_tenants=False)
+    require_queue()
+    from connector.distributed.queue import QUEUES
+    from connector.distributed.worker import run_worker
+
     if settings.service.executor != "procrastinate":
         raise ConfigError(
             'workers take jobs from the PostgreSQL queue: set service.executor = "procrastinate" (and a postgresql:// '

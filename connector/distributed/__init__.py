@@ -9,3 +9,19 @@
 Procrastinate is an optional dependency (``pip install 'smtpauth[distributed]'``): nothing here is imported by the
 single-process install.
 """
+
+from importlib.util import find_spec
+
+from connector.errors import ConfigError
+
+__all__ = ["require_queue"]
+
+
+def require_queue() -> None:
+    """Raise ConfigError when the distributed extra (Procrastinate) is not installed."""
+    if find_spec("procrastinate") is None:
+        raise ConfigError(
+            "service.executor = \"procrastinate\" needs the distributed extra: pip install 'smtpauth[distributed]' "
+            "(or scripts/setup distributed)",
+            key="service.executor",
+        )

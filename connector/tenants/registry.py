@@ -163,7 +163,9 @@ class TenantEntry(BaseModel):
         if kind in ("env", "file") and self.client_id is None:
             raise ValueError(f"client_id: a {kind}: credential needs client_id (the app registration's application id)")
         if kind == "app" and self.client_id is not None:
-            raise ValueError("client_id: an app: credential takes the [[apps]] table's client id: leave client_id empty")
+            raise ValueError(
+                "client_id: an app: credential takes the [[apps]] table's client id: leave client_id empty"
+            )
         if self.timezone is not None and self.schedule is None:
             raise ValueError("schedule: timezone without schedule: give the cron expression too")
         if self.schedule is not None:
