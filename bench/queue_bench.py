@@ -144,6 +144,15 @@ def sync_round(cluster: Cluster, workers: int, concurrency: int, kind: str, sinc
     return r
 
 
+def storage(cluster: Cluster) -> dict[str, dict[str, float]]:
+    """Rows and bytes (table + indexes + TOAST) per data table, and bytes per row."""
+    out = {}
+    for table in ("signin", "message_trace", "usage_user_detail", "usage_user_counts", "sync_run", "coverage"):
+        ((rows, size),) = cluster.rows(f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")  # noqa: S608
+        out[table] = {"rows": int(rows), "bytes": int(size), "bytes_per_row": int(size) / max(1, int(rows))}
+    return out
+
+
 def pickup_latency(cluster: Cluster, samples: int = 20) -> list[float]:
     """Seconds from deferring a job to a worker starting it, workers idle (LISTEN/NOTIFY)."""
     deferrer = Deferrer(conninfo(cluster.db_url))
@@ -197,6 +206,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             first = sync_round(cluster, workers, args.concurrency, "first sync (backfill)", 0)
             results["rounds"].append(asdict(first))
             print(json.dumps(asdict(first)), flush=True)
+            results.setdefault("storage_after_first_sync", storage(cluster))
             if n == len(counts) - 1:
                 last = cluster.rows("SELECT coalesce(max(id), 0) FROM sync_run")[0][0]
                 nightly = sync_round(cluster, workers, args.concurrency, "nightly (incremental)", int(last))

@@ -111,7 +111,9 @@ def sync_tenant(context: JobContext, tenant: str, reason: str = "scheduled", run
         if attempts < q.busy_retries:
             raise _Busy(str(result.error))
         return f"not run: {result.error}"
-    if settings.insights.enabled:
+    from connector.notify import channels_of
+
+    if settings.insights.enabled and channels_of(settings.notify):
         rt.deferrer.notify()
     return f"{rid}: {'ok' if result.ok else result.error or 'with failures'}"
 
