@@ -33,7 +33,6 @@ def worker(obj: Ctx, concurrency: int | None, queues: str | None) -> None:
     from connector.distributed import require_queue
     from connector.errors import ConfigError
     from connector.http.redact import install_log_redaction
-    from connector.sync.factory import open_settings_store
 
     settings = obj.settings(require_tenants=False)
     require_queue()
@@ -51,7 +50,12 @@ def worker(obj: Ctx, concurrency: int | None, queues: str | None) -> None:
     if unknown:
         raise ConfigError(f"unknown queue(s) {', '.join(unknown)}: use {', '.join(QUEUES)}", key="--queues")
     install_log_redaction()
-    store = open_settings_store(settings)
+    from connector.store.store import open_store
+
+    # each running job uses up to two connections (its sync and its prefetching reader) plus the scheduler tick's
+    jobs = concurrency or settings.service.queue.worker_concurrency
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # token caches
+    store = open_store(settings.database_url, settings.database.busy_timeout_seconds, pool_size=2 * jobs + 2)
     try:
         run_worker(settings, store, concurrency=concurrency, queues=chosen)
     finally:

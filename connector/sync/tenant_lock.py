@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -52,9 +53,24 @@ def lock_key(scope: str, tenant: str) -> int:
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
+_LOCK_ENGINES: dict[str, sa.Engine] = {}
+_LOCK_ENGINES_GUARD = threading.Lock()
+
+
+def _lock_engine(store: Store) -> sa.Engine:
+    """Connections that hold tenant locks, apart from the store's pool (a sync must never wait for its own lock's
+    connection to come back): one unpooled connection per held lock, closed when the lock is released."""
+    key = store.engine.url.render_as_string(hide_password=False)
+    with _LOCK_ENGINES_GUARD:
+        engine = _LOCK_ENGINES.get(key)
+        if engine is None:
+            engine = _LOCK_ENGINES[key] = sa.create_engine(store.engine.url, poolclass=sa.pool.NullPool)
+        return engine
+
+
 @contextlib.contextmanager
 def _pg_lock(store: Store, tenant: str) -> Iterator[bool]:
-    conn = store.engine.connect()
+    conn = _lock_engine(store).connect()
     got = False
     try:
         scope = conn.execute(sa.text("SELECT current_database() || '/' || coalesce(current_schema(), '')")).scalar()
@@ -68,8 +84,7 @@ def _pg_lock(store: Store, tenant: str) -> Iterator[bool]:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 conn.commit()
         except sa.exc.SQLAlchemyError:
-            # the server releases a session lock with its connection: make sure this one is not pooled again
-            conn.invalidate()
+            log.warning("could not release the lock of %s (the server drops it with the connection)", tenant)
         conn.close()
 
 
