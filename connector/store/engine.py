@@ -62,7 +62,7 @@ def create_engine_for(url: str | URL, *, busy_timeout_seconds: float = 30.0, poo
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_timeout_seconds)
     if pool_size is not None:
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=2)
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 
