@@ -86,6 +86,8 @@ def _advice(code: str | None, error: str | None, tenant: TenantSettings, scope: 
         f"Certificates & secrets and update {keys}",
         "700016": f"application {app} was not found in tenant {tid}: check client_id, or have an "
         "administrator of this tenant grant admin consent to the app",
+        "7000229": f"application {app} has no service principal in tenant {tid}: an administrator of that tenant "
+        "must grant admin consent to the app (smtpauth tenants consent-url prints the link)",
         "90002": f"tenant {tid} was not found: check tenant_id and cloud (now {tenant.cloud.value}; "
         "GCC High and DoD tenants need usgov / usgovdod, 21Vianet china)",
         "900023": f"tenant {tid} is not a valid directory id or domain: check tenant_id",

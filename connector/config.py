@@ -34,11 +34,13 @@ from connector.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_PATHS",
+    "AppSettings",
     "DatabaseSettings",
     "HttpSettings",
     "InsightsSettings",
     "NotifySettings",
     "OutputSettings",
+    "QueueSettings",
     "ReportSettings",
     "ScheduleSettings",
     "ServiceSettings",
@@ -315,8 +317,44 @@ class ScheduleSettings(_Strict):
         return v
 
 
+Executor = Literal["local", "procrastinate"]
+
+
+class QueueSettings(_Strict):
+    """The distributed executor (``service.executor = "procrastinate"``): workers, schedule tick, recovery.
+
+    docs/deployment.md describes the topology; every job lives in PostgreSQL (Procrastinate's tables).
+    """
+
+    #: jobs one `smtpauth worker` runs at the same time (threads; `--concurrency` overrides)
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    #: the nightly syncs of all tenants start spread over this many seconds after their cron time, each tenant at
+    #: its own fixed offset (a hash of its name), so 1,000 tenants do not start in the same second
+    spread_seconds: int = Field(default=14_400, ge=0, le=86_400)
+    #: seconds between scheduler ticks (one tick per period runs on one worker, whichever takes it first)
+    tick_seconds: int = Field(default=60, ge=1, le=3600)
+    #: seconds between a worker's heartbeats in the database
+    heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: a worker silent for this many seconds is considered dead: its running jobs are queued again
+    stalled_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: seconds between looks for new jobs when no notification arrives (LISTEN/NOTIFY wakes workers at once)
+    poll_seconds: float = Field(default=5.0, gt=0, le=300)
+    #: a sync that finds its tenant locked by another process (a CLI sync) is retried this many times ...
+    busy_retries: int = Field(default=20, ge=0, le=1000)
+    #: ... this many seconds apart
+    busy_retry_seconds: int = Field(default=60, ge=1, le=3600)
+    #: finished jobs are deleted from the queue's tables after this many hours (sync_run keeps the history)
+    job_retention_hours: int = Field(default=168, ge=1)
+
+
 class ServiceSettings(_Strict):
     """``smtpauth serve``: the HTTP API, the dashboard and the scheduler (docs/service.md)."""
+
+    #: who runs the jobs: "local" (the scheduler and executor inside `smtpauth serve`, SQLite or PostgreSQL) or
+    #: "procrastinate" (a PostgreSQL job queue drained by `smtpauth worker` processes; docs/deployment.md)
+    executor: Executor = "local"
+    #: settings of the "procrastinate" executor
+    queue: QueueSettings = QueueSettings()
 
     #: address to listen on; keep 127.0.0.1 and put a TLS reverse proxy in front for remote access
     host: str = "127.0.0.1"
@@ -528,6 +566,78 @@ class TenantSettings(_Strict):
         )
 
 
+class AppSettings(_Strict):
+    """A multi-tenant app registration (one per MSP): tenant registry rows name it as ``credential = "app:NAME"``.
+
+    It holds the client id and one credential (a certificate is the usual choice), and optionally host overrides
+    for a proxy; every tenant that granted admin consent to the app can be synced with it.
+    """
+
+    #: short name the registry refers to (``app:NAME``)
+    name: str
+    #: application (client) id of the multi-tenant app registration
+    client_id: str
+    #: one credential, exactly as in [[tenants]]
+    client_secret_env: str | None = None
+    client_secret_file: Path | None = None
+    certificate_path: Path | None = None
+    private_key_path: Path | None = None
+    private_key_passphrase_env: str | None = None
+    #: host overrides for every tenant synced with this app (a proxy or the simulator); https only
+    authority_host: str | None = None
+    graph_endpoint: str | None = None
+    exchange_endpoint: str | None = None
+    ca_bundle: Path | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return TenantSettings._name(v)
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, v: str) -> str:
+        return TenantSettings._client_id(v)
+
+    @field_validator("authority_host", "graph_endpoint", "exchange_endpoint")
+    @classmethod
+    def _https(cls, v: str | None) -> str | None:
+        return TenantSettings._https(v)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Self:
+        self.tenant_settings("app-check", "contoso.onmicrosoft.com", Cloud.GLOBAL)
+        return self
+
+    def tenant_settings(
+        self,
+        name: str,
+        tenant_id: str,
+        cloud: Cloud,
+        *,
+        primary_domain: str | None = None,
+        exchange_admin: bool = False,
+    ) -> TenantSettings:
+        """The [[tenants]] equivalent of one tenant synced with this app. Raises ValidationError."""
+        return TenantSettings(
+            name=name,
+            tenant_id=tenant_id,
+            client_id=self.client_id,
+            cloud=cloud,
+            client_secret_env=self.client_secret_env,
+            client_secret_file=self.client_secret_file,
+            certificate_path=self.certificate_path,
+            private_key_path=self.private_key_path,
+            private_key_passphrase_env=self.private_key_passphrase_env,
+            authority_host=self.authority_host,
+            graph_endpoint=self.graph_endpoint,
+            exchange_endpoint=self.exchange_endpoint,
+            ca_bundle=self.ca_bundle,
+            primary_domain=primary_domain,
+            exchange_admin=exchange_admin,
+        )
+
+
 def _read(path: Path, key: str) -> str:
     try:
         return path.expanduser().read_text(encoding="utf-8")
@@ -603,6 +713,8 @@ class Settings(BaseSettings):
     insights: InsightsSettings = InsightsSettings()
     notify: NotifySettings = NotifySettings()
     service: ServiceSettings = ServiceSettings()
+    #: multi-tenant app registrations that tenant registry rows name as their credential (``app:NAME``)
+    apps: Annotated[list[AppSettings], Field(default_factory=list)]
     #: how many tenants sync at the same time
     max_parallel_tenants: int = Field(default=4, ge=1, le=32)
     tenants: Annotated[list[TenantSettings], Field(default_factory=list)]
@@ -627,6 +739,32 @@ class Settings(BaseSettings):
                 raise ValueError(f"duplicate tenant name {t.name!r}: give each [[tenants]] table its own name")
             seen.add(t.name)
         return self
+
+    @model_validator(mode="after")
+    def _unique_apps(self) -> Self:
+        seen: set[str] = set()
+        for a in self.apps:
+            if a.name in seen:
+                raise ValueError(f"duplicate app name {a.name!r}: give each [[apps]] table its own name")
+            seen.add(a.name)
+        return self
+
+    @model_validator(mode="after")
+    def _queue_needs_postgresql(self) -> Self:
+        if self.service.executor == "procrastinate" and not self.database_url.startswith(("postgresql", "postgres")):
+            raise ValueError(
+                'service.executor = "procrastinate" keeps its jobs in PostgreSQL: set database.url to a '
+                "postgresql:// URL (or use the local executor)"
+            )
+        return self
+
+    def app(self, name: str) -> "AppSettings":
+        """The multi-tenant app ``name``. Raises ConfigError naming the configured ones."""
+        for a in self.apps:
+            if a.name == name:
+                return a
+        known = ", ".join(a.name for a in self.apps) or "none configured"
+        raise ConfigError(f"no [[apps]] table named {name!r} (configured: {known})", key="apps")
 
     @model_validator(mode="after")
     def _scheduled_tenants_exist(self) -> Self:
@@ -782,6 +920,8 @@ def load_settings(
     if require_tenants and not settings.tenants:
         raise ConfigError("no [[tenants]] table: add one per Microsoft 365 tenant", key="tenants")
     if check_credentials:
+        for app in settings.apps:
+            app.tenant_settings(f"app-{app.name}"[:63], "contoso.onmicrosoft.com", Cloud.GLOBAL).load_credential(env)
         for tenant in settings.tenants:
             tenant.load_credential(env)
             if tenant.ca_bundle is not None:

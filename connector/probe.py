@@ -27,7 +27,11 @@ from connector.sync.sources.cloud import cloud_refusals
 from connector.sync.sources.exchange_admin import exchange_errors
 from connector.sync.sources.message_trace import TRACE_HEADERS, TRACE_PATH
 
-__all__ = ["ProbeResult", "TenantCheck", "check_tenant"]
+__all__ = ["CONSENT_MISSING", "ProbeResult", "TenantCheck", "check_tenant"]
+
+#: AADSTS codes of a client-credentials request in a tenant where the app has no service principal (not consented):
+#: 7000229 for a multi-tenant app registered elsewhere, 700016 when the app id is not found at all
+CONSENT_MISSING = ("7000229", "700016")
 
 #: ProbeResult.state values
 OK, MISSING, NOT_IN_CLOUD = "ok", "missing", "not_in_cloud"
@@ -52,6 +56,12 @@ class TenantCheck:
     token_ok: bool
     token_detail: str
     probes: list[ProbeResult]
+    #: the AADSTS code of a failed token request (7000229: no service principal, i.e. no admin consent)
+    aadsts: str | None = None
+
+    @property
+    def consent_missing(self) -> bool:
+        return self.aadsts in CONSENT_MISSING
 
     @property
     def ok(self) -> bool:
@@ -139,7 +149,7 @@ def check_tenant(tenant: TenantSettings, tokens: MsalTokenProvider, client: Grap
         tokens.reset()  # a permission granted a minute ago only shows in a new token (reliability, sharp edge 6)
         tokens.token(graph_scope(tenant.effective_graph_endpoint))
     except SmtpAuthError as exc:
-        return TenantCheck(tenant.name, False, str(exc), [])
+        return TenantCheck(tenant.name, False, str(exc), [], aadsts=getattr(exc, "aadsts", None))
     results: list[ProbeResult] = []
     by_name = {s.name: s for s in SOURCES}
     for name, probe in _probes(tenant, client, clock).items():
@@ -150,4 +160,4 @@ def check_tenant(tenant: TenantSettings, tokens: MsalTokenProvider, client: Grap
         except Exception as exc:  # noqa: BLE001 (a probe's failure is its result)
             _status, _cov, reason, fix = classify_error(exc, name, by_name[name].permission)
             results.append(ProbeResult(name, MISSING, reason, fix))
-    return TenantCheck(tenant.name, True, "token acquired", results)
+    return TenantCheck(tenant.name, True, "token acquired: the app is consented in this tenant", results)

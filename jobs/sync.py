@@ -31,10 +31,12 @@ def run_sync_job(
     store: Store | None = None,
     transport: httpx.BaseTransport | None = None,
     run_id: str | None = None,
+    deliver: bool = True,
 ) -> list[TenantResult]:
     """Sync and return one result per tenant. Raises ConfigError for an unknown tenant name.
 
     ``run_id`` names the run in ``sync_run`` (default: a new one), so a caller can hand it out before it starts.
+    ``deliver`` False leaves new notifications queued for a delivery job (the distributed executor's workers).
     """
     clock = clock or SystemClock()
     chosen = settings.select_tenants(list(tenants) if tenants else None)
@@ -59,7 +61,8 @@ def run_sync_job(
                 run_id=run_id,
             )
         # findings rest on the stored data only: computed once every tenant's rows are in
-        run_insights_step(settings, db, [t.name for t in chosen], now=clock.now())
+        synced = [r.tenant for r in results if not r.busy]
+        run_insights_step(settings, db, synced, now=clock.now(), deliver=deliver)
         return results
     finally:
         if own_store:

@@ -28,6 +28,7 @@ from models.ops import (
 )
 from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
 from models.signins import SignIn
+from models.tenants import QueueWorker, TenantRecord, TenantSchedule
 from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, UsageUserDetail
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ImportedTlsAggregate",
     "MailboxSmtpPosture",
     "MessageTrace",
+    "QueueWorker",
     "ReportJob",
     "ReportSettingsSnapshot",
     "SQLModel",
@@ -54,6 +56,8 @@ __all__ = [
     "SkippedRecord",
     "SmtpCsReportRow",
     "SyncRun",
+    "TenantRecord",
+    "TenantSchedule",
     "TransportConfigSnapshot",
     "UTCDateTime",
     "UsageAppsKpi",
@@ -83,4 +87,7 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     ReportJob,
     Finding,
     FindingNotification,
+    TenantRecord,
+    TenantSchedule,
+    QueueWorker,
 )

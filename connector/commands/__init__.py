@@ -8,7 +8,23 @@ from connector.commands.report import report, reports, request_report
 from connector.commands.serve import serve
 from connector.commands.simulate import simulate
 from connector.commands.sync import sync
+from connector.commands.tenants import tenants
+from connector.commands.worker import worker
 
 __all__ = ["COMMANDS"]
 
-COMMANDS = (check, sync, import_, report, request_report, reports, findings, readiness, serve, simulate, demo)
+COMMANDS = (
+    check,
+    sync,
+    import_,
+    report,
+    request_report,
+    reports,
+    findings,
+    readiness,
+    serve,
+    worker,
+    tenants,
+    simulate,
+    demo,
+)

@@ -27,9 +27,10 @@ _MARKS = {"ok": "[green]ok[/green]     ", "missing": "[red]missing[/red]", "not_
 def check(obj: Ctx, tenants: tuple[str, ...], capture_dir: Path | None) -> None:
     """Check the configuration and what each tenant's app registration can read.
 
-    Prints, per tenant, which sources work, which the tenant's cloud does not offer, and for the others why not
-    and how to fix it; then the schema drift recent syncs recorded. Exit code 0 when every probe passed (or its
-    source does not exist in the cloud), 1 otherwise, 2 for a configuration error.
+    Prints, per tenant (configuration and registry), whether the app is consented there, which sources work,
+    which the tenant's cloud does not offer, and for the others why not and how to fix it; then the schema drift
+    recent syncs recorded. Exit code 0 when every probe passed (or its source does not exist in the cloud), 1
+    otherwise, 2 for a configuration error.
     """
     from rich.console import Console
     from rich.markup import escape
@@ -38,14 +39,14 @@ def check(obj: Ctx, tenants: tuple[str, ...], capture_dir: Path | None) -> None:
     from connector.clock import SystemClock
     from connector.probe import check_tenant
     from connector.store.runs import drift_rows
-    from connector.sync.factory import build_client, make_limiter, open_settings_store
+    from connector.sync.factory import build_client, make_limiter
+    from connector.tenants import consent_url
 
-    settings = obj.settings()
+    settings, store = obj.settings_and_store()
     clock = SystemClock()
     limiter = make_limiter(settings, clock)
     console = Console(soft_wrap=True)
     all_ok = True
-    store = open_settings_store(settings)
     for tenant in settings.select_tenants(list(tenants) or None):
         client, tokens, http = build_client(settings, tenant, clock=clock, limiter=limiter)
         captured: dict[str, str] = {}
@@ -61,6 +62,9 @@ def check(obj: Ctx, tenants: tuple[str, ...], capture_dir: Path | None) -> None:
         console.print(f"[bold]{escape(tenant.name)}[/bold] ({escape(tenant.tenant_id)}{cloud}): token {mark}")
         if not result.token_ok:
             console.print(f"  {escape(result.token_detail)}")
+            if result.consent_missing:
+                console.print("  admin consent: [red]missing[/red]; send this link to the tenant's administrator:")
+                console.print(f"  {escape(consent_url(tenant))}", soft_wrap=True)
         for probe in result.probes:
             console.print(f"  {_MARKS[probe.state]} {probe.source:<17} {escape(probe.detail)}")
             if probe.fix:

@@ -4,12 +4,15 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
 from connector.config import Settings, load_settings
 from connector.errors import ConfigError, SmtpAuthError
+
+if TYPE_CHECKING:
+    from connector.store.store import Store
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "Ctx", "expected_errors", "population_options"]
 
@@ -29,7 +32,39 @@ class Ctx:
         self.verbose = verbose
 
     def settings(self, *, require_tenants: bool = True) -> Settings:
-        return load_settings(self.config_path, require_tenants=require_tenants)
+        """The configuration, with the tenant registry's tenants merged in when there are tenants to serve.
+
+        Raises ConfigError (with ``require_tenants``) when neither the configuration nor the registry has one.
+        """
+        if not require_tenants:
+            return load_settings(self.config_path, require_tenants=False)
+        settings, store = self.settings_and_store()
+        store.close()
+        return settings
+
+    def settings_and_store(self) -> "tuple[Settings, Store]":
+        """The configuration with the tenant registry's tenants merged in, and the opened database.
+
+        Raises ConfigError when neither the configuration nor the registry has a tenant.
+        """
+        from connector.sync.factory import open_settings_store
+        from connector.tenants import with_registry
+
+        base = load_settings(self.config_path, require_tenants=False)
+        store = open_settings_store(base)
+        try:
+            merged = with_registry(base, store)
+        except BaseException:
+            store.close()
+            raise
+        if not merged.tenants:
+            store.close()
+            raise ConfigError(
+                "no [[tenants]] table: add one per Microsoft 365 tenant, or add tenants to the registry "
+                "(smtpauth tenants add / import)",
+                key="tenants",
+            )
+        return merged, store
 
 
 def expected_errors(fn: Callable[P, R]) -> Callable[P, R]:

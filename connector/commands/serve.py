@@ -22,22 +22,33 @@ def serve(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool) -> N
     """Serve the API and dashboard and run the nightly syncs and report jobs.
 
     One process per database runs the scheduler; another one serves the API and takes over when it stops.
-    SIGTERM lets running jobs finish (service.shutdown_grace_seconds), then marks them interrupted.
+    SIGTERM lets running jobs finish (service.shutdown_grace_seconds), then marks them interrupted. With
+    service.executor = "procrastinate" it only queues jobs: `smtpauth worker` processes run them.
     """
     import uvicorn
 
     from connector.http.redact import install_log_redaction
     from connector.service import JobRunner, TokenVerifier, create_app
+    from connector.service.executor import Executor
     from connector.service.server import ServiceServer
     from connector.sync.factory import open_settings_store
 
-    settings = obj.settings()
+    settings = obj.settings(require_tenants=False)
     if no_scheduler:
         settings = settings.model_copy(update={"service": settings.service.model_copy(update={"scheduler": False})})
     verifier = TokenVerifier.from_settings(settings.service)
     install_log_redaction()
     store = open_settings_store(settings)
-    runner = JobRunner(settings, store)
+    runner: Executor
+    if settings.service.executor == "procrastinate":
+        from connector.distributed import require_queue
+
+        require_queue()
+        from connector.distributed.executor import QueueExecutor
+
+        runner = QueueExecutor(settings, store)
+    else:
+        runner = JobRunner(settings, store)
     runner.start()
     app = create_app(settings, store, runner, verifier)
     config = uvicorn.Config(

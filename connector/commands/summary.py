@@ -25,7 +25,8 @@ def print_sync_summary(results: Sequence[TenantResult], console: Console | None 
         table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
     notes: list[str] = []
     for result in results:
-        table.add_row(f"[bold]{escape(result.tenant)}[/bold]", "[red]failed[/red]" if result.error else "")
+        state = "[yellow]busy[/yellow]" if result.busy else "[red]failed[/red]" if result.error else ""
+        table.add_row(f"[bold]{escape(result.tenant)}[/bold]", state)
         if result.error:
             notes.append(f"{result.tenant}: {result.error}")
         for o in result.outcomes:

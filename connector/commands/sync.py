@@ -26,16 +26,24 @@ __all__ = ["sync"]
 def sync(obj: Ctx, tenants: tuple[str, ...], sources: tuple[str, ...], plain: bool) -> None:
     """Sync usage reports, sign-ins and message trace into the database.
 
-    Tenants run in parallel; one tenant's or source's failure does not stop the others. Exit code 0 when every
+    Tenants (those of the configuration and of the tenant registry) run in parallel; one tenant's or source's
+    failure does not stop the others; a tenant another process is syncing is skipped (busy). Exit code 0 when every
     source succeeded or is unavailable for a stated reason, 1 when a source failed, 2 for a configuration error.
     """
     from connector.commands.summary import print_sync_summary
     from connector.sync.progress import make_progress
     from jobs.sync import run_sync_job
 
-    settings = obj.settings()
-    results = run_sync_job(
-        settings, tenants=tenants or None, sources=sources or None, progress=make_progress(force_plain=plain)
-    )
+    settings, store = obj.settings_and_store()
+    try:
+        results = run_sync_job(
+            settings,
+            tenants=tenants or None,
+            sources=sources or None,
+            progress=make_progress(force_plain=plain),
+            store=store,
+        )
+    finally:
+        store.close()
     print_sync_summary(results)
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)

@@ -29,8 +29,10 @@ class InsightsOutcome:
     notifications: DispatchResult | None = None
 
 
-def run_insights_step(settings: Settings, store: Store, tenants: Sequence[str], *, now: datetime) -> InsightsOutcome:
-    """Detect and notify; never raises for a tenant's detection or a delivery."""
+def run_insights_step(
+    settings: Settings, store: Store, tenants: Sequence[str], *, now: datetime, deliver: bool = True
+) -> InsightsOutcome:
+    """Detect and notify (``deliver`` False: detect and queue only); never raises for a detection or a delivery."""
     out = InsightsOutcome()
     if not settings.insights.enabled:
         return out
@@ -41,6 +43,8 @@ def run_insights_step(settings: Settings, store: Store, tenants: Sequence[str], 
         except (StorageError, SQLAlchemyError) as exc:
             out.errors[tenant] = str(exc)
             log.exception("insights for %s failed", tenant)
+    if not deliver or not tenants:
+        return out
     try:
         out.notifications = dispatch(store, settings.notify, now=now, tenants=list(tenants))
     except (StorageError, SQLAlchemyError):

@@ -15,12 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connector.config import Settings
 from connector.service.auth import Authorized, TokenVerifier
+from connector.service.executor import Executor
+from connector.service.inputs import TenantDirectory
 from connector.service.routes_data import router as data_router
 from connector.service.routes_ops import router as ops_router
 from connector.service.routes_reports import router as reports_router
 from connector.service.routes_searches import UPLOAD_PREFIX
 from connector.service.routes_searches import router as searches_router
-from connector.service.runtime import JobRunner
+from connector.service.routes_tenants import router as tenants_router
 from connector.store.store import Store
 
 __all__ = ["CSP", "create_app"]
@@ -123,7 +125,7 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings, store: Store, runner: JobRunner, verifier: TokenVerifier) -> FastAPI:
+def create_app(settings: Settings, store: Store, runner: Executor, verifier: TokenVerifier) -> FastAPI:
     """The application; the caller owns ``store`` and ``runner`` (starts and stops them)."""
     app = FastAPI(
         title="smtpauth",
@@ -134,6 +136,7 @@ def create_app(settings: Settings, store: Store, runner: JobRunner, verifier: To
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.tenants = TenantDirectory(settings, store)
     app.state.store = store
     app.state.runner = runner
     app.state.verifier = verifier
@@ -141,6 +144,7 @@ def create_app(settings: Settings, store: Store, runner: JobRunner, verifier: To
     app.include_router(reports_router)
     app.include_router(data_router)
     app.include_router(searches_router)
+    app.include_router(tenants_router)
     app.add_exception_handler(RequestValidationError, _validation_error)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)

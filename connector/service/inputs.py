@@ -1,15 +1,18 @@
 """Request validation shared by the routes: clear 4xx errors naming the parameter."""
 
+import threading
+import time
 from datetime import date, timedelta
 from typing import Any, NoReturn
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException, Request, status
 
 from connector.artifacts import ReportParams, parse_date
 from connector.config import Settings
 from connector.errors import ConfigError
+from connector.store.store import Store
 
-__all__ = ["DEFAULT_RANGE_DAYS", "fail", "known_tenant", "report_params"]
+__all__ = ["DEFAULT_RANGE_DAYS", "TenantDirectory", "current_settings", "fail", "known_tenant", "report_params"]
 
 DEFAULT_RANGE_DAYS = 30
 
@@ -19,6 +22,39 @@ def fail(code: int, message: str, param: str | None = None) -> NoReturn:
     if param:
         detail["param"] = param
     raise HTTPException(code, detail=detail)
+
+
+class TenantDirectory:
+    """The configuration with the tenant registry merged in, re-read at most every ``ttl`` seconds.
+
+    Tenants added through the API or `smtpauth tenants` on another machine show up without a restart.
+    """
+
+    def __init__(self, settings: Settings, store: Store, *, ttl: float = 5.0) -> None:
+        self.base = settings
+        self.store = store
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._cached: tuple[float, Settings] | None = None
+
+    def settings(self) -> Settings:
+        from connector.tenants import with_registry
+
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] > self.ttl:
+                self._cached = (now, with_registry(self.base, self.store))
+            return self._cached[1]
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cached = None
+
+
+def current_settings(request: Request) -> Settings:
+    """The settings of a request: the configuration plus the registry's tenants."""
+    directory: TenantDirectory = request.app.state.tenants
+    return directory.settings()
 
 
 def _param(key: str | None) -> str | None:

@@ -55,27 +55,29 @@ def tenant_status(store: Store, settings: Settings) -> list[dict[str, Any]]:
         )
         last_runs = conn.execute(sa.select(_run).join(newest, newest.c.id == _run.c.id)).all()
         drift = conn.execute(sa.select(_drift).order_by(_drift.c.last_seen_at.desc(), _drift.c.id)).all()
+    by_tenant: dict[str, dict[str, dict[str, Any]]] = {}
+    for c in coverage:
+        by_tenant.setdefault(c.tenant, {}).setdefault(c.source, {"source": c.source, "last_run": None})["coverage"] = {
+            "status": c.status,
+            "reason": c.reason,
+            "fix": c.fix,
+            "data_as_of": _iso(c.data_as_of),
+            "checked_at": _iso(c.checked_at),
+        }
+    for r in last_runs:
+        by_tenant.setdefault(r.tenant, {}).setdefault(r.source, {"source": r.source, "coverage": None})["last_run"] = (
+            _run_dict(r)
+        )
+    for d in drift:
+        entry = by_tenant.setdefault(d.tenant, {}).setdefault(
+            d.source, {"source": d.source, "coverage": None, "last_run": None}
+        )
+        entry.setdefault("drift", []).append(
+            {"subject": d.subject, "kind": d.kind, "name": d.name, "last_seen_at": _iso(d.last_seen_at)}
+        )
     out = []
     for tenant in settings.tenants:
-        sources: dict[str, dict[str, Any]] = {}
-        for c in coverage:
-            if c.tenant == tenant.name:
-                sources.setdefault(c.source, {"source": c.source, "last_run": None})["coverage"] = {
-                    "status": c.status,
-                    "reason": c.reason,
-                    "fix": c.fix,
-                    "data_as_of": _iso(c.data_as_of),
-                    "checked_at": _iso(c.checked_at),
-                }
-        for r in last_runs:
-            if r.tenant == tenant.name:
-                sources.setdefault(r.source, {"source": r.source, "coverage": None})["last_run"] = _run_dict(r)
-        for d in drift:
-            if d.tenant == tenant.name:
-                entry = sources.setdefault(d.source, {"source": d.source, "coverage": None, "last_run": None})
-                entry.setdefault("drift", []).append(
-                    {"subject": d.subject, "kind": d.kind, "name": d.name, "last_seen_at": _iso(d.last_seen_at)}
-                )
+        sources = by_tenant.get(tenant.name, {})
         for s in sources.values():
             s.setdefault("coverage", None)
             s.setdefault("last_run", None)

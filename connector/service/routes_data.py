@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from connector.artifacts.sinks import csv_cell
 from connector.service.auth import Authorized
-from connector.service.inputs import fail, report_params
+from connector.service.inputs import current_settings, fail, report_params
 from connector.service.queries import DATA_TABLES, data_page, summary
 
 __all__ = ["router"]
@@ -60,7 +60,7 @@ def data(
         fail(status.HTTP_404_NOT_FOUND, f"unknown table {table!r}: one of {', '.join(DATA_TABLES)}", "table")
     if fmt not in _FORMATS:
         fail(status.HTTP_400_BAD_REQUEST, f"unknown format {fmt!r}: json or csv", "format")
-    settings = request.app.state.settings
+    settings = current_settings(request)
     max_rows = settings.service.max_page_rows
     if limit is not None and limit > max_rows:
         fail(status.HTTP_400_BAD_REQUEST, f"limit {limit} is above service.max_page_rows = {max_rows}", "limit")
@@ -101,6 +101,6 @@ def range_summary(
     """The widget (latest 7-day SMTP AUTH account count) with its history, the flyout and coverage."""
     today = request.app.state.runner.clock.now().date()
     params = report_params(
-        request.app.state.settings, tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain
+        current_settings(request), tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain
     )
     return summary(request.app.state.store, params)

@@ -6,9 +6,11 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.service.auth import Authorized
-from connector.service.inputs import fail, known_tenant
+from connector.service.executor import Executor
+from connector.service.inputs import current_settings, fail, known_tenant
 from connector.service.queries import sync_runs, tenant_status
-from connector.service.runtime import BusyError, JobRunner, NotLeaderError
+from connector.service.runtime import BusyError, NotLeaderError
+from connector.tenants import list_registry
 from models import RUN_STATUSES
 
 __all__ = ["router"]
@@ -16,34 +18,49 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 
 
-def _runner(request: Request) -> JobRunner:
-    runner: JobRunner = request.app.state.runner
+def _runner(request: Request) -> Executor:
+    runner: Executor = request.app.state.runner
     return runner
 
 
 @router.get("/health")
 def health(request: Request, _: Authorized) -> dict[str, Any]:
-    """Liveness, database schema version, and whether this process runs the scheduler."""
+    """Liveness, database schema version, and who runs the jobs (this process, or the queue's workers)."""
     runner = _runner(request)
     store = request.app.state.store
     return {
         "status": "ok",
         "today": runner.clock.now().date().isoformat(),
         "schema_version": store.schema_version(),
+        "executor": current_settings(request).service.executor,
         "scheduler": {"role": runner.role, "detail": runner.detail, "syncing": runner.syncing()},
     }
 
 
 @router.get("/tenants")
 def tenants(request: Request, _: Authorized) -> dict[str, Any]:
-    """Configured tenants: per source the coverage (status, reason, fix) and the last sync run; the next nightly."""
+    """Every tenant (configuration and registry): per source the coverage and the last sync run; the next nightly."""
     runner = _runner(request)
-    nightly = {j.id.split(":", 1)[1]: j.next_run_time for j in runner.jobs()}
-    items = tenant_status(request.app.state.store, request.app.state.settings)
+    settings = current_settings(request)
+    nightly = runner.next_runs()
+    registry = {e.name for e in list_registry(request.app.state.store)}
+    items = tenant_status(request.app.state.store, settings)
     for item in items:
         nxt = nightly.get(item["name"])
+        item["origin"] = "registry" if item["name"] in registry else "config"
         item["next_sync_at"] = nxt.isoformat() if nxt else None
+        starts = [src["last_run"]["started_at"] for src in item["sources"] if src["last_run"]]
+        item["last_sync_at"] = max(starts) if starts else None
     return {"tenants": items}
+
+
+@router.get("/queue")
+def queue(request: Request, _: Authorized) -> dict[str, Any]:
+    """The job queue (distributed executor): depth per queue, each worker with its running jobs, latency."""
+    status_ = _runner(request).queue_status()
+    if status_ is None:
+        return {"executor": "local", "detail": "jobs run inside smtpauth serve: no queue", "workers": [], "queues": []}
+    return {"executor": "procrastinate", **status_}
 
 
 class SyncRequest(BaseModel):
@@ -55,7 +72,7 @@ class SyncRequest(BaseModel):
 @router.post("/sync", status_code=status.HTTP_202_ACCEPTED)
 def trigger_sync(request: Request, _: Authorized, body: SyncRequest | None = None) -> dict[str, Any]:
     """Start a sync now on the scheduler's executor; 202 with its run id (see /sync-runs?run_id)."""
-    settings = request.app.state.settings
+    settings = current_settings(request)
     names = [known_tenant(settings, t) for t in (body.tenants if body else [])] or [t.name for t in settings.tenants]
     try:
         run_id = _runner(request).trigger_sync(names)
@@ -77,7 +94,7 @@ def list_sync_runs(
 ) -> dict[str, Any]:
     """Sync runs, newest first: one row per tenant, source and run."""
     if tenant:
-        known_tenant(request.app.state.settings, tenant)
+        known_tenant(current_settings(request), tenant)
     if run_status and run_status not in RUN_STATUSES:
         fail(status.HTTP_400_BAD_REQUEST, f"unknown status {run_status!r}: one of {', '.join(RUN_STATUSES)}", "status")
     total, rows = sync_runs(request.app.state.store, tenant=tenant, status=run_status, limit=limit, offset=offset)

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.config import ArtifactFormat
 from connector.errors import ConfigError
 from connector.service.auth import Authorized
-from connector.service.inputs import fail, known_tenant, report_params
-from connector.service.runtime import JobRunner
+from connector.service.executor import Executor
+from connector.service.inputs import current_settings, fail, known_tenant, report_params
 from jobs.report import ReportJobView, get_report_job, list_report_jobs, request_report
 
 __all__ = ["CONTENT_TYPES", "router"]
@@ -74,7 +74,7 @@ def _job(request: Request, job_id: str) -> ReportJobView:
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 def request(request: Request, body: ReportRequest, _: Authorized) -> dict[str, Any]:
     """Queue a report (the admin center's "Request report"); 202 with the job id to poll."""
-    settings = request.app.state.settings
+    settings = current_settings(request)
     params = report_params(
         settings,
         tenant=body.tenant,
@@ -88,7 +88,7 @@ def request(request: Request, body: ReportRequest, _: Authorized) -> dict[str, A
     )
     store = request.app.state.store
     job_id = request_report(store, params, now=request.app.state.runner.clock.now())
-    runner: JobRunner = request.app.state.runner
+    runner: Executor = request.app.state.runner
     runner.submit_report(job_id)
     return _job_json(get_report_job(store, job_id))
 
@@ -102,7 +102,7 @@ def jobs(
 ) -> dict[str, Any]:
     """Report jobs, newest first."""
     if tenant:
-        known_tenant(request.app.state.settings, tenant)
+        known_tenant(current_settings(request), tenant)
     return {"jobs": [_job_json(j) for j in list_report_jobs(request.app.state.store, tenant=tenant, limit=limit)]}
 
 

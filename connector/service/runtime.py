@@ -14,6 +14,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -196,10 +197,16 @@ class JobRunner:
         trigger.jitter = self.settings.service.jitter_seconds or None
         return trigger
 
+    def _current(self) -> Settings:
+        """The configuration with the tenant registry's tenants (read now: registry changes need no restart)."""
+        from connector.tenants import with_registry
+
+        return with_registry(self.settings, self.store)
+
     def _reconcile_nightly(self) -> None:
+        current = self._current()
         wanted: dict[str, ScheduleSettings] = {
-            t.name: self.settings.service.tenant_schedules.get(t.name, self.settings.service.schedule)
-            for t in self.settings.tenants
+            t.name: current.service.tenant_schedules.get(t.name, current.service.schedule) for t in current.tenants
         }
         for job in self._scheduler.get_jobs(jobstore="default"):
             tenant = job.id.removeprefix(NIGHTLY_PREFIX)
@@ -267,7 +274,7 @@ class JobRunner:
             return
         try:
             results = run_sync_job(
-                self.settings,
+                self._current(),
                 tenants=chosen,
                 clock=self.clock,
                 store=self.store,
@@ -284,7 +291,7 @@ class JobRunner:
 
     def trigger_sync(self, tenants: Sequence[str]) -> str:
         """Queue a sync of ``tenants`` now; return its run id. Raises NotLeaderError, Busy, ConfigError."""
-        self.settings.select_tenants(list(tenants))
+        self._current().select_tenants(list(tenants))
         if self.role != "leader" or self._scheduler is None:
             raise NotLeaderError("this process does not run the scheduler: " + (self.detail or self.role))
         with self._guard:
@@ -314,7 +321,7 @@ class JobRunner:
         try:
             self._scheduler.add_job(
                 run_report_job,
-                args=(self.settings, self.store, job_id),
+                args=(self._current(), self.store, job_id),
                 id=f"report:{job_id}",
                 jobstore="memory",
                 next_run_time=self.clock.now(),
@@ -331,6 +338,12 @@ class JobRunner:
     def syncing(self) -> list[str]:
         with self._guard:
             return sorted(self._syncing)
+
+    def next_runs(self) -> dict[str, datetime]:
+        return {j.id.removeprefix(NIGHTLY_PREFIX): j.next_run_time for j in self.jobs()}
+
+    def queue_status(self) -> dict[str, Any] | None:
+        return None  # jobs run in this process's executor
 
     # ---- shutdown ---------------------------------------------------------------------------------------------
 

@@ -129,9 +129,19 @@ class SimTenant:
 
 @dataclass(slots=True)
 class SimDirectory:
-    """All tenants the simulator hosts."""
+    """All tenants the simulator hosts, and the multi-tenant apps registered in it.
+
+    A multi-tenant app is registered once (``multi_tenant_apps``) and has a service principal only in the tenants
+    whose administrator consented: those list the same :class:`SimApp` in their ``apps``. A token request in any
+    other tenant answers AADSTS7000229 (missing service principal), as Entra does.
+    """
 
     tenants: list[SimTenant] = field(default_factory=list)
+    multi_tenant_apps: list[SimApp] = field(default_factory=list)
+
+    def multi_tenant_app(self, client_id: str) -> SimApp | None:
+        low = client_id.lower()
+        return next((a for a in self.multi_tenant_apps if a.client_id == low), None)
 
     def tenant(self, name: str) -> SimTenant:
         for t in self.tenants:
@@ -212,3 +222,32 @@ class SimDirectory:
             seed=seed + 2,
         )
         return cls([contoso, fabrikam, northwind])
+
+    @classmethod
+    def estate(
+        cls, count: int, *, seed: int = 0, users: int = 40, unconsented: tuple[int, ...] = (), prefix: str = "cust"
+    ) -> "SimDirectory":
+        """``count`` customer tenants (``cust001``, ...) served by one multi-tenant app ``msp`` (a certificate).
+
+        The tenants numbered in ``unconsented`` (1-based) never granted admin consent: no service principal.
+        Every tenant has Entra P1, every permission, the message-trace service principal and its own population.
+        """
+        app = SimApp(
+            name="msp",
+            client_id=derived_guid(seed, "msp", "client"),
+            certificates=[_app_certificate(f"smtpauth-msp-{seed}")],
+        )
+        tenants = []
+        for i in range(1, count + 1):
+            name = f"{prefix}{i:03d}"
+            tenants.append(
+                SimTenant(
+                    name=name,
+                    tenant_id=derived_guid(seed, name, "tenant"),
+                    primary_domain=f"{name}.example.com",
+                    apps=[] if i in unconsented else [app],
+                    users=users,
+                    seed=seed * 1000 + i,
+                )
+            )
+        return cls(tenants, [app])

@@ -159,6 +159,21 @@ def _token(sim: "Simulator", ref: str, request: SimRequest) -> SimResponse:
         return _aad_error(sim, 400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
     client_id = form.get("client_id", "")
     app = tenant.find_app(client_id)
+    registered = sim.directory.multi_tenant_app(client_id) if app is None else None
+    if registered is not None:
+        # a multi-tenant app that was never consented here: Entra checks the credential against the app
+        # registration, then finds no service principal in this tenant
+        failure = _authenticate_client(sim, tenant, registered, form, ref)
+        if failure is not None:
+            return failure
+        return _aad_error(
+            sim,
+            401,
+            "invalid_client",
+            7000229,
+            f"The client application {registered.client_id} is missing service principal in the tenant "
+            f"{tenant.tenant_id}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119",
+        )
     if app is None:
         return _aad_error(
             sim,

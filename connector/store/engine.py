@@ -50,14 +50,19 @@ def normalize_url(url: str | URL) -> URL:
     raise StorageError(f"database.url uses {parsed.drivername!r}: smtpauth supports sqlite:/// and postgresql:// only")
 
 
-def create_engine_for(url: str | URL, *, busy_timeout_seconds: float = 30.0) -> Engine:
+def create_engine_for(url: str | URL, *, busy_timeout_seconds: float = 30.0, pool_size: int | None = None) -> Engine:
     """Build an engine for ``url``. Creates a SQLite file (0600) and its folder when missing.
+
+    ``pool_size``: PostgreSQL connections kept per process (SQLAlchemy's default, 5 plus 10 on demand, otherwise);
+    a worker running many jobs at once needs more.
 
     Raises StorageError for an unsupported URL or a SQLite path that cannot be created.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_timeout_seconds)
+    if pool_size is not None:
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=2)
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 

@@ -69,9 +69,11 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str, busy_timeout_seconds: float = 30.0, *, migrate_schema: bool = True) -> Store:
+def open_store(
+    url: str, busy_timeout_seconds: float = 30.0, *, migrate_schema: bool = True, pool_size: int | None = None
+) -> Store:
     """Open (and by default migrate) the database at ``url``. Raises StorageError."""
-    store = Store(create_engine_for(url, busy_timeout_seconds=busy_timeout_seconds))
+    store = Store(create_engine_for(url, busy_timeout_seconds=busy_timeout_seconds, pool_size=pool_size))
     if migrate_schema:
         try:
             store.migrate()

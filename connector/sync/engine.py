@@ -37,6 +37,7 @@ from connector.store import runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.progress import Progress, SourceOutcome
 from connector.sync.sources import SOURCES, SyncSource
+from connector.sync.tenant_lock import TenantBusyError, tenant_lock
 
 __all__ = ["TenantResult", "classify_error", "new_run_id", "run_sync", "sync_tenant"]
 
@@ -48,6 +49,8 @@ class TenantResult:
     tenant: str
     outcomes: list[SourceOutcome] = field(default_factory=list)
     error: str | None = None
+    #: not synced: another process was syncing the tenant (connector.sync.tenant_lock)
+    busy: bool = False
 
     @property
     def ok(self) -> bool:
@@ -194,7 +197,9 @@ def run_sync(
 ) -> list[TenantResult]:
     """Sync tenants in parallel (bounded). ``contexts[i]()`` builds tenant ``names[i]``'s context in its worker.
 
-    A tenant whose context cannot be built (auth, TLS) is reported as failed; the others carry on.
+    A tenant whose context cannot be built (auth, TLS) is reported as failed; the others carry on. Each tenant
+    is synced under its lock (:mod:`connector.sync.tenant_lock`): a tenant another process is syncing is
+    reported busy and not synced.
     """
     run_id = run_id or new_run_id(clock)
     results: list[TenantResult] = []
@@ -205,7 +210,11 @@ def run_sync(
         except SmtpAuthError as exc:
             return TenantResult(names[i], error=str(exc))
         try:
-            return sync_tenant(ctx, sources, progress, run_id=run_id)
+            with tenant_lock(ctx.store, names[i], now=clock.now()):
+                return sync_tenant(ctx, sources, progress, run_id=run_id)
+        except TenantBusyError as exc:
+            log.warning("%s", exc)
+            return TenantResult(names[i], error=str(exc), busy=True)
         finally:
             ctx.close()
 

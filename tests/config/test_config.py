@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel
 
-from connector.config import Settings, TenantSettings, load_settings
+from connector.config import AppSettings, Settings, TenantSettings, load_settings
 from connector.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,13 +298,16 @@ def test_example_documents_every_field() -> None:
     text = (ROOT / "config.example.toml").read_text()
     documented = set(re.findall(r"^#?\s*([a-z_]+)\s*=", text, flags=re.MULTILINE))
     sections = set(re.findall(r"^\[+([a-z_]+)\]+", text, flags=re.MULTILINE))
-    for name in _field_names(Settings) - {"tenants"}:
+    for name in _field_names(Settings) - {"tenants", "apps"}:
         leaf = name.split(".")[-1]
         assert leaf in documented, f"{name} is not documented in config.example.toml"
         if "." in name:
             assert name.split(".")[0] in sections
     for name in TenantSettings.model_fields:
         assert name in documented, f"tenants.{name} is not documented in config.example.toml"
+    assert "[[apps]]" in text
+    for name in AppSettings.model_fields:
+        assert name in documented or name in text.split("[[apps]]")[-1], f"apps.{name} is not documented"
 
 
 def test_example_loads_once_filled_in(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from connector.store.migrations import (
     v0003_findings,
     v0004_unmarked_trace_index,
     v0005_search_senders_and_schema_drift,
+    v0006_tenant_registry,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
@@ -47,6 +48,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, v0003_findings.DESCRIPTION, v0003_findings.upgrade),
     Migration(4, v0004_unmarked_trace_index.DESCRIPTION, v0004_unmarked_trace_index.upgrade),
     Migration(5, v0005_search_senders_and_schema_drift.DESCRIPTION, v0005_search_senders_and_schema_drift.upgrade),
+    Migration(6, v0006_tenant_registry.DESCRIPTION, v0006_tenant_registry.upgrade),
 )
 
 _meta = sa.MetaData()
