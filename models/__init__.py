@@ -17,6 +17,7 @@ from models.exchange import (
 from models.findings import FINDING_KINDS, NOTIFICATION_STATUSES, SEVERITIES, Finding, FindingNotification
 from models.message_trace import MessageTrace
 from models.ops import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
+from models.rollups import DayRollup, SenderDayRollup, SenderDayTlsRollup, SenderRollup
 from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
 from models.signins import SignIn
 from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, UsageUserDetail
@@ -30,6 +31,7 @@ __all__ = [
     "RUN_STATUSES",
     "SEVERITIES",
     "Coverage",
+    "DayRollup",
     "Finding",
     "FindingNotification",
     "HistoricalSearchJob",
@@ -39,6 +41,9 @@ __all__ = [
     "ReportJob",
     "ReportSettingsSnapshot",
     "SQLModel",
+    "SenderDayRollup",
+    "SenderDayTlsRollup",
+    "SenderRollup",
     "SignIn",
     "SkippedRecord",
     "SmtpCsReportRow",
@@ -71,4 +76,8 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     ReportJob,
     Finding,
     FindingNotification,
+    SenderDayRollup,
+    SenderDayTlsRollup,
+    DayRollup,
+    SenderRollup,
 )

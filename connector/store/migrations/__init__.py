@@ -24,6 +24,7 @@ from connector.store.migrations import (
     v0002_report_jobs_and_bi_views,
     v0003_findings,
     v0004_unmarked_trace_index,
+    v0005_rollups,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
@@ -45,6 +46,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, v0002_report_jobs_and_bi_views.DESCRIPTION, v0002_report_jobs_and_bi_views.upgrade),
     Migration(3, v0003_findings.DESCRIPTION, v0003_findings.upgrade),
     Migration(4, v0004_unmarked_trace_index.DESCRIPTION, v0004_unmarked_trace_index.upgrade),
+    Migration(5, v0005_rollups.DESCRIPTION, v0005_rollups.upgrade),
 )
 
 _meta = sa.MetaData()
