@@ -17,8 +17,8 @@ from models.exchange import (
 from models.findings import FINDING_KINDS, NOTIFICATION_STATUSES, SEVERITIES, Finding, FindingNotification
 from models.message_trace import MessageTrace
 from models.ops import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
-from models.rollups import DayRollup, SenderDayRollup, SenderDayTlsRollup, SenderRollup
 from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
+from models.rollups import DayRollup, SenderDayRollup, SenderDayTlsRollup, SenderRollup
 from models.signins import SignIn
 from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, UsageUserDetail
 

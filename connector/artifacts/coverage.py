@@ -1,7 +1,7 @@
 """Coverage: which sources feed each section, how fresh they are, and why a section may be empty.
 
 Read from ``coverage`` (what a source can deliver, and why not) and ``sync_run`` (its last run), plus a row count
-of each source's table inside the report's range. An empty section always carries a reason here, never a silent
+of each source's table inside the report's range (the synced sources' from ``rollup_day``). An empty section always carries a reason here, never a silent
 zero.
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connector.artifacts.params import ReportParams
-from connector.artifacts.sql import cov, cs, ia, kpi, mp, run, si, tr, uc, ud
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import cov, ia, kpi, mp, rday, run, uc, ud
 
 __all__ = ["SECTION_SOURCES", "CoverageRow", "coverage_rows", "empty_reason"]
 
@@ -47,7 +47,7 @@ class CoverageRow:
 
 
 def _count(conn: Connection, params: ReportParams, source: str) -> int:
-    t, start, end = params.tenant, params.start, params.end
+    t = params.tenant
     queries: dict[str, Any] = {
         "usage_apps_kpi": sa.select(sa.func.count())
         .select_from(kpi)
@@ -58,15 +58,17 @@ def _count(conn: Connection, params: ReportParams, source: str) -> int:
         "usage_user_detail": sa.select(sa.func.count())
         .select_from(ud)
         .where(ud.c.tenant == t, ud.c.smtp_app.is_(True), ud.c.report_refresh_date <= params.date_to),
-        "signins": sa.select(sa.func.count())
-        .select_from(si)
-        .where(si.c.tenant == t, si.c.created_at >= start, si.c.created_at < end),
-        "message_trace": sa.select(sa.func.count())
-        .select_from(tr)
-        .where(tr.c.tenant == t, tr.c.received_at >= start, tr.c.received_at < end),
-        "smtp_cs_report": sa.select(sa.func.count())
-        .select_from(cs)
-        .where(cs.c.tenant == t, cs.c.occurred_at >= start, cs.c.occurred_at < end),
+        # raw-row counts of the synced sources, from the per-day rollup
+        **{
+            source: sa.select(sa.func.coalesce(sa.func.sum(rday.c[column]), 0)).where(
+                rday.c.tenant == t, rday.c.utc_day.between(params.date_from, params.date_to)
+            )
+            for source, column in (
+                ("signins", "signin_rows"),
+                ("message_trace", "trace_rows"),
+                ("smtp_cs_report", "cs_rows"),
+            )
+        },
         "eac_export": sa.select(sa.func.count())
         .select_from(ia)
         .where(ia.c.tenant == t, ia.c.period_start <= params.date_to, ia.c.period_end >= params.date_from),

@@ -6,8 +6,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
-from connector.artifacts.params import ReportParams
-from connector.artifacts.sql import Dialect, sender_filter
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import Dialect, sender_filter
 from models import Finding
 
 __all__ = ["findings_in_range"]

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
-from connector.artifacts.params import ReportParams
-from connector.artifacts.sql import Dialect, kpi, uc
-from connector.artifacts.tls_auth import tls_rows
-from connector.artifacts.volume import volume_sender_day_subquery
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import Dialect, kpi, uc
+from connector.store.readside.tls_auth import tls_rows
+from connector.store.readside.volume import volume_sender_day_subquery
 
 __all__ = ["flyout", "kpi_history", "latest_kpi"]
 

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from connector.artifacts.sql import Dialect
 from connector.config import InsightsSettings
 from connector.insights import queries as q
 from connector.insights.model import Candidate, day_start
@@ -14,6 +13,7 @@ from connector.insights.rules_behaviour import external_domain_candidates, off_h
 from connector.insights.rules_signins import brute_force_candidates, origin_candidates, spray_candidates
 from connector.insights.rules_volume import volume_candidates
 from connector.insights.store import SaveResult, save_findings
+from connector.store.readside.sql import Dialect
 from connector.store.store import Store
 
 __all__ = ["DetectionResult", "correlate", "detect", "run_detection"]

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from connector.artifacts.sql import Dialect, cs, si, tls_key, tr
+from connector.store.readside.sql import Dialect, cs, si, tls_key, tr
 
 __all__ = ["Window", "earliest", "failures", "hourly", "origins", "sample_ids", "tls_daily", "volume_daily"]
 

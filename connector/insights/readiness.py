@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connector.artifacts.accounts import accounts
-from connector.artifacts.params import ReportParams
-from connector.artifacts.sql import Dialect, auth_key, cs, si
+from connector.store.readside.accounts import accounts
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import Dialect, auth_key, cs, si
 from connector.store.store import Store
 
 __all__ = ["BASIC_OFF_BY_DEFAULT", "BURNDOWN_COLUMNS", "READINESS_COLUMNS", "burndown", "next_step", "readiness"]

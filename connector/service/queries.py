@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from connector.artifacts import TABLES, ReportParams, TableSpec
 from connector.artifacts.coverage import coverage_rows
 from connector.artifacts.kpi import flyout, latest_kpi
-from connector.artifacts.sql import Dialect
 from connector.config import Settings
+from connector.store.readside.sql import Dialect
 from connector.store.store import Store
 from models import Coverage, SyncRun
 

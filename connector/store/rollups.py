@@ -147,9 +147,7 @@ def touch_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]]) 
     except KeyError as exc:
         from connector.errors import StorageError
 
-        raise StorageError(
-            f"rows written to {table} must carry {exc.args[0]!r}: the rollups are keyed on it"
-        ) from None
+        raise StorageError(f"rows written to {table} must carry {exc.args[0]!r}: the rollups are keyed on it") from None
     if tracker is None:
         flush(conn, target)
 

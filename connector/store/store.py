@@ -5,7 +5,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
-
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import StorageError

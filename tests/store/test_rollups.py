@@ -100,8 +100,8 @@ SI_KEY = ("tenant", "signin_id")
 
 def _write_everything(store: Store, seed: int) -> None:
     rnd = random.Random(seed)
-    from connector.imports.loading import load_file_rows
     from connector.clock import FakeClock
+    from connector.imports.loading import load_file_rows
 
     for tenant in TENANTS:
         traces = [_trace(rnd, tenant, i) for i in range(400)]
@@ -208,7 +208,7 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:
     out_sd: dict[Any, dict[str, Any]] = {}
     for k, row in sender_day.items():
         full = {c.name: 0 for c in ru.rsd.columns if c.name not in ("tenant", "utc_day", "sender_address")}
-        full.update({c: None for c in ("cs_file_domain", "cs_legacy_client_ip", "signin_last_at")})
+        full.update(dict.fromkeys(("cs_file_domain", "cs_legacy_client_ip", "signin_last_at")))
         full.update(row)
         full["sender_domain"] = domain_of(k[2])
         full["trace_messages"] = len(msgs[k])
@@ -217,8 +217,11 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:
         full["signin_countries"] = len(countries[k])
         out_sd[k] = full
     out_tls = {
-        k: {"sender_domain": domain_of(k[2]), "cs_file_domain": v.get("cs_file_domain"), **{
-            "rows": v["rows"], "messages": v["messages"]}}
+        k: {
+            "sender_domain": domain_of(k[2]),
+            "cs_file_domain": v.get("cs_file_domain"),
+            **{"rows": v["rows"], "messages": v["messages"]},
+        }
         for k, v in tls.items()
     }
     days: dict[Any, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
@@ -231,8 +234,14 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:
         d["senders"] += 1
         s = senders.setdefault(
             (tenant, sender),
-            {"sender_domain": domain_of(sender), "trace_days": 0, "cs_days": 0, "signin_ok_days": 0,
-             "first_day": day, "last_day": day},
+            {
+                "sender_domain": domain_of(sender),
+                "trace_days": 0,
+                "cs_days": 0,
+                "signin_ok_days": 0,
+                "first_day": day,
+                "last_day": day,
+            },
         )
         s["trace_days"] += int(row["trace_rows"] > 0)
         s["cs_days"] += int(row["cs_rows"] > 0)
@@ -304,7 +313,9 @@ def test_rebuild_of_one_tenant_and_range_leaves_the_rest(store: Store) -> None:
     _write_everything(store, 5)
     with store.engine.begin() as conn:
         conn.execute(ru.rsd.update().values(cs_messages=-1))
-    ru.rebuild(store.engine, tenant="contoso", date_from=T0.date() + timedelta(days=2), date_to=T0.date() + timedelta(days=3))
+    ru.rebuild(
+        store.engine, tenant="contoso", date_from=T0.date() + timedelta(days=2), date_to=T0.date() + timedelta(days=3)
+    )
     stored = _stored(store)["rollup_sender_day"]
     want = _oracle(store)["rollup_sender_day"]
     inside = [k for k in stored if k[0] == "contoso" and 2 <= (k[1] - T0.date()).days <= 3]
