@@ -5,10 +5,11 @@ from connector.commands.demo import demo
 from connector.commands.findings import findings, readiness
 from connector.commands.imports import import_
 from connector.commands.report import report, reports, request_report
+from connector.commands.rollups import rollups
 from connector.commands.serve import serve
 from connector.commands.simulate import simulate
 from connector.commands.sync import sync
 
 __all__ = ["COMMANDS"]
 
-COMMANDS = (check, sync, import_, report, request_report, reports, findings, readiness, serve, simulate, demo)
+COMMANDS = (check, sync, import_, report, request_report, reports, findings, readiness, rollups, serve, simulate, demo)

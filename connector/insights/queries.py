@@ -1,7 +1,8 @@
 """The aggregate queries the rules rest on (SQLAlchemy Core; the database does the counting).
 
-Each returns small rows: per account and day, per account and hour, per (IP, account, day). The rules never
-read raw rows, except a bounded sample of ids kept as evidence.
+Each returns small rows: per account and day, per account and hour, per (IP, account, day). Daily volumes and
+TLS come from the sender-day rollup; the hour profiles, recipient domains and sign-in origins read the raw rows
+of the window (bounded by it, whatever the history), and a bounded sample of ids is kept as evidence.
 """
 
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from connector.store.readside.sql import Dialect, cs, si, tls_key, tr
+from connector.store.readside.sql import Dialect, rsd, si, tr
 
 __all__ = ["Window", "earliest", "failures", "hourly", "origins", "sample_ids", "tls_daily", "volume_daily"]
 
@@ -73,12 +74,12 @@ def earliest(conn: Connection, tenant: str) -> tuple[datetime | None, datetime |
 
 
 def volume_daily(conn: Connection, d: Dialect, w: Window) -> list[tuple[str, date, int]]:
-    """(sender, day, distinct messages) over the baseline and the judged days."""
-    day = d.day(tr.c.received_at)
-    q = (
-        sa.select(tr.c.sender_address, day, _msg())
-        .where(tr.c.tenant == w.tenant, _received(d) >= w.baseline_start, _received(d) < w.end)
-        .group_by(tr.c.sender_address, day)
+    """(sender, day, distinct messages) over the baseline and the judged days, from the sender-day rollup."""
+    q = sa.select(rsd.c.sender_address, rsd.c.utc_day, rsd.c.trace_messages).where(
+        rsd.c.tenant == w.tenant,
+        rsd.c.utc_day >= w.baseline_start.date(),
+        rsd.c.utc_day <= w.end.date(),
+        rsd.c.trace_rows > 0,
     )
     return [(str(a), _as_date(b), int(c)) for a, b, c in conn.execute(q)]
 
@@ -185,17 +186,19 @@ def failures(
 
 
 def tls_daily(conn: Connection, d: Dialect, w: Window) -> list[tuple[str, date, int, int, str | None]]:
-    """SmtpCSReport (sender, day, messages, TLS 1.0/1.1 messages, one client IP of the legacy ones)."""
-    key = tls_key(cs.c.tls_version)
-    legacy = sa.case((key.in_([_lit("'TLS1.0'"), _lit("'TLS1.1'")]), cs.c.message_count), else_=0)
-    legacy_ip = sa.case((key.in_([_lit("'TLS1.0'"), _lit("'TLS1.1'")]), cs.c.client_ip), else_=sa.null())
-    day = d.day(cs.c.occurred_at)
-    q = (
-        sa.select(
-            cs.c.sender_address, day, sa.func.sum(cs.c.message_count), sa.func.sum(legacy), sa.func.max(legacy_ip)
-        )
-        .where(cs.c.tenant == w.tenant, cs.c.occurred_at >= w.baseline_start, cs.c.occurred_at < w.end)
-        .group_by(cs.c.sender_address, day)
+    """SmtpCSReport (sender, day, messages, TLS 1.0/1.1 messages, one client IP of the legacy ones), from the
+    sender-day rollup."""
+    q = sa.select(
+        rsd.c.sender_address,
+        rsd.c.utc_day,
+        rsd.c.cs_messages,
+        rsd.c.cs_tls10 + rsd.c.cs_tls11,
+        rsd.c.cs_legacy_client_ip,
+    ).where(
+        rsd.c.tenant == w.tenant,
+        rsd.c.utc_day >= w.baseline_start.date(),
+        rsd.c.utc_day <= w.end.date(),
+        rsd.c.cs_rows > 0,
     )
     return [(str(s), _as_date(dd), int(n or 0), int(k or 0), ip) for s, dd, n, k, ip in conn.execute(q)]
 
