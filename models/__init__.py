@@ -18,7 +18,15 @@ from models.findings import FINDING_KINDS, NOTIFICATION_STATUSES, SEVERITIES, Fi
 from models.message_trace import MessageTrace
 from models.ops import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SkippedRecord, SyncRun, Watermark
 from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
-from models.rollups import DayRollup, SenderDayRollup, SenderDayTlsRollup, SenderRollup
+from models.rollups import (
+    DayRollup,
+    RecipientDomainRollup,
+    SenderDayRollup,
+    SenderDayTlsRollup,
+    SenderHourRollup,
+    SenderRollup,
+    SigninOriginRollup,
+)
 from models.signins import SignIn
 from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, UsageUserDetail
 
@@ -38,13 +46,16 @@ __all__ = [
     "ImportedTlsAggregate",
     "MailboxSmtpPosture",
     "MessageTrace",
+    "RecipientDomainRollup",
     "ReportJob",
     "ReportSettingsSnapshot",
     "SQLModel",
     "SenderDayRollup",
     "SenderDayTlsRollup",
+    "SenderHourRollup",
     "SenderRollup",
     "SignIn",
+    "SigninOriginRollup",
     "SkippedRecord",
     "SmtpCsReportRow",
     "SyncRun",
@@ -80,4 +91,7 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     SenderDayTlsRollup,
     DayRollup,
     SenderRollup,
+    SenderHourRollup,
+    RecipientDomainRollup,
+    SigninOriginRollup,
 )

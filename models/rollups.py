@@ -14,6 +14,15 @@
 ``rollup_sender``
     One row per (tenant, sender_address) with any row: on how many days it sent, signed in successfully or
     appeared in an SmtpCSReport, and its first and last day.
+``rollup_sender_hour``
+    Message-trace messages per (tenant, utc_day, sender_address, UTC hour): the insights' hour profiles.
+``rollup_sender_recipient_domain``
+    Message-trace messages per (tenant, utc_day, sender_address, recipient domain) (rows whose recipient has a
+    domain): the insights' external-domain profiles.
+``rollup_signin_origin``
+    Sign-ins with an account and an error code per (tenant, utc_day, user_principal_name, ip_address, country,
+    error_code), with the first and last time (``''`` stands for a missing IP or country): the insights' origins
+    and failures.
 
 Maintained in the transaction that writes the raw rows (``connector.store.rollups``); rebuilt from the raw rows
 by ``smtpauth rollups rebuild``.
@@ -26,7 +35,15 @@ from sqlmodel import Field, SQLModel
 
 from models._types import UTCDateTime
 
-__all__ = ["DayRollup", "SenderDayRollup", "SenderDayTlsRollup", "SenderRollup"]
+__all__ = [
+    "DayRollup",
+    "RecipientDomainRollup",
+    "SenderDayRollup",
+    "SenderDayTlsRollup",
+    "SenderHourRollup",
+    "SenderRollup",
+    "SigninOriginRollup",
+]
 
 
 def _count() -> int:
@@ -119,3 +136,49 @@ class SenderRollup(SQLModel, table=True):
     signin_ok_days: int = _count()
     first_day: date
     last_day: date
+
+
+class SenderHourRollup(SQLModel, table=True):
+    """One sender's messages in one UTC hour of one day."""
+
+    __tablename__ = "rollup_sender_hour"
+
+    tenant: str = Field(primary_key=True)
+    utc_day: date = Field(primary_key=True)
+    sender_address: str = Field(primary_key=True)
+    hour: int = Field(primary_key=True)
+    rows: int = _count()
+    #: distinct messages (``coalesce(message_id, trace_id)``)
+    messages: int = _count()
+
+
+class RecipientDomainRollup(SQLModel, table=True):
+    """One sender's messages to one recipient domain on one day."""
+
+    __tablename__ = "rollup_sender_recipient_domain"
+
+    tenant: str = Field(primary_key=True)
+    utc_day: date = Field(primary_key=True)
+    sender_address: str = Field(primary_key=True)
+    #: lower-cased part after the last '@' of the recipient
+    recipient_domain: str = Field(primary_key=True)
+    rows: int = _count()
+    messages: int = _count()
+
+
+class SigninOriginRollup(SQLModel, table=True):
+    """An account's sign-ins from one IP and country with one error code on one day."""
+
+    __tablename__ = "rollup_signin_origin"
+
+    tenant: str = Field(primary_key=True)
+    utc_day: date = Field(primary_key=True)
+    user_principal_name: str = Field(primary_key=True)
+    #: ``''`` for a sign-in without an IP address
+    ip_address: str = Field(primary_key=True)
+    #: ``''`` for a sign-in without a country
+    country: str = Field(primary_key=True)
+    error_code: int = Field(primary_key=True)
+    rows: int = _count()
+    first_at: datetime = Field(sa_type=UTCDateTime)
+    last_at: datetime = Field(sa_type=UTCDateTime)

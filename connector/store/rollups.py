@@ -26,7 +26,18 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.derived import TLS_KEYS, domain_of
-from models import DayRollup, MessageTrace, SenderDayRollup, SenderDayTlsRollup, SenderRollup, SignIn, SmtpCsReportRow
+from models import (
+    DayRollup,
+    MessageTrace,
+    RecipientDomainRollup,
+    SenderDayRollup,
+    SenderDayTlsRollup,
+    SenderHourRollup,
+    SenderRollup,
+    SignIn,
+    SigninOriginRollup,
+    SmtpCsReportRow,
+)
 from models import Watermark as _Watermark
 
 __all__ = [
@@ -58,6 +69,7 @@ def _t(model: Any) -> sa.Table:
 
 tr, cs, si = _t(MessageTrace), _t(SmtpCsReportRow), _t(SignIn)
 rsd, rst, rday, rsnd = _t(SenderDayRollup), _t(SenderDayTlsRollup), _t(DayRollup), _t(SenderRollup)
+rsh, rrd, rso = _t(SenderHourRollup), _t(RecipientDomainRollup), _t(SigninOriginRollup)
 _wm = _t(_Watermark)
 
 #: raw table → the rollup source it feeds
@@ -326,6 +338,103 @@ def _recompute_tls(conn: Connection, tenant: str, day: date, senders: list[str] 
         )
 
 
+def _lit(text: str) -> ColumnElement[Any]:
+    # constants inlined, so that an expression in SELECT equals the same one in GROUP BY on PostgreSQL
+    return sa.literal_column(text)
+
+
+def _hour(conn: Connection, col: ColumnElement[Any]) -> ColumnElement[Any]:
+    if conn.dialect.name == "sqlite":
+        return sa.cast(sa.func.strftime(_lit("'%H'"), col), sa.Integer)
+    return sa.cast(sa.extract("hour", sa.func.timezone(_lit("'UTC'"), col)), sa.Integer)
+
+
+def _domain(conn: Connection, col: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The lower-cased part after the last '@' (``connector.store.derived.domain_of``), NULL without '@'."""
+    if conn.dialect.name == "sqlite":
+        head = sa.func.rtrim(col, sa.func.replace(col, _lit("'@'"), _lit("''")))
+        part = sa.func.substr(col, sa.func.length(head) + _lit("1"))
+    else:
+        part = sa.func.substring(col, _lit("'[^@]*$'"))
+    return sa.case((col.like(_lit("'%@%'")), sa.func.lower(part)), else_=sa.null())
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """The (tenant, day) being recomputed, and its senders (every sender with None)."""
+
+    tenant: str
+    day: date
+    senders: list[str] | None
+
+
+def _replace(
+    conn: Connection, target: sa.Table, key: str, where: _Slice, select: sa.Select[Any], cols: list[str]
+) -> None:
+    """Delete ``target``'s rows of the slice and insert ``select``'s (tenant and day first)."""
+    delete = target.delete().where(target.c.tenant == where.tenant, target.c.utc_day == where.day)
+    if where.senders is not None:
+        delete = delete.where(target.c[key].in_(where.senders))
+    conn.execute(delete)
+    conn.execute(target.insert().from_select(["tenant", "utc_day", *cols], select))
+
+
+def _recompute_details(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> None:
+    """The insights' detail rollups of (tenant, day[, senders]): hours and recipient domains of message trace,
+    origins of sign-ins."""
+    start, end = _bounds(day)
+    part = _Slice(tenant, day, senders)
+    consts = (sa.literal(tenant, sa.String), sa.literal(day, sa.Date))
+    if source == "trace":
+        where = [tr.c.tenant == tenant, tr.c.received_at >= start, tr.c.received_at < end]
+        if senders is not None:
+            where.append(tr.c.sender_address.in_(senders))
+        msg = sa.func.count(sa.distinct(sa.func.coalesce(tr.c.message_id, tr.c.trace_id)))
+        hour = _hour(conn, tr.c.received_at)
+        hours = (
+            sa.select(*consts, tr.c.sender_address, hour, sa.func.count(), msg)
+            .where(*where)
+            .group_by(tr.c.sender_address, hour)
+        )
+        _replace(conn, rsh, "sender_address", part, hours, ["sender_address", "hour", "rows", "messages"])
+        rdom = _domain(conn, tr.c.recipient_address)
+        domains = (
+            sa.select(*consts, tr.c.sender_address, rdom, sa.func.count(), msg)
+            .where(*where, rdom.is_not(None))
+            .group_by(tr.c.sender_address, rdom)
+        )
+        cols = ["sender_address", "recipient_domain", "rows", "messages"]
+        _replace(conn, rrd, "sender_address", part, domains, cols)
+    elif source == "signin":
+        where = [
+            si.c.tenant == tenant,
+            si.c.created_at >= start,
+            si.c.created_at < end,
+            si.c.user_principal_name.is_not(None),
+            si.c.error_code.is_not(None),
+        ]
+        if senders is not None:
+            where.append(si.c.user_principal_name.in_([s for s in senders if s]))
+        ip = sa.func.coalesce(si.c.ip_address, _lit("''"))
+        country = sa.func.coalesce(si.c.country, _lit("''"))
+        origins = (
+            sa.select(
+                *consts,
+                si.c.user_principal_name,
+                ip,
+                country,
+                si.c.error_code,
+                sa.func.count(),
+                sa.func.min(si.c.created_at),
+                sa.func.max(si.c.created_at),
+            )
+            .where(*where)
+            .group_by(si.c.user_principal_name, ip, country, si.c.error_code)
+        )
+        cols = ["user_principal_name", "ip_address", "country", "error_code", "rows", "first_at", "last_at"]
+        _replace(conn, rso, "user_principal_name", part, origins, cols)
+
+
 def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> set[str]:
     """Recompute ``source``'s columns for (tenant, day) and ``senders`` (every sender with None); return the
     senders whose rollup rows it wrote."""
@@ -336,6 +445,8 @@ def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: l
     _write_source(conn, source, tenant, day, rows)
     if source == "cs":
         _recompute_tls(conn, tenant, day, senders)
+    else:
+        _recompute_details(conn, source, tenant, day, senders)
     return found
 
 

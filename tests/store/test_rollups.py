@@ -57,7 +57,7 @@ def _trace(rnd: random.Random, tenant: str, i: int) -> dict[str, Any]:
         # several recipients share a message id; some rows have none
         "message_id": None if rnd.random() < 0.1 else f"<m{i // 3}@x>",
         "sender_address": rnd.choice(_senders(rnd, tenant)),
-        "recipient_address": f"r{i}@ext.example",
+        "recipient_address": rnd.choice([f"r{i}@ext{i % 4}.example", f"r{i}@{tenant}.com", None, "undisclosed"]),
         "received_at": _when(rnd),
         "status": rnd.choice(["delivered", "failed"]),
         "from_ip": rnd.choice(["198.51.100.1", "198.51.100.2"]),
@@ -167,6 +167,9 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:
     ip_msgs: dict[tuple[str, date, str], set[str]] = defaultdict(set)
     ips: dict[tuple[str, date, str], set[str]] = defaultdict(set)
     countries: dict[tuple[str, date, str], set[str]] = defaultdict(set)
+    hours: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, set()])
+    rdoms: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, set()])
+    origins: dict[tuple[Any, ...], dict[str, Any]] = {}
     with store.read() as conn:
         for r in conn.execute(sa.select(tr)):
             k = (r.tenant, r.received_at.astimezone(UTC).date(), r.sender_address)
@@ -174,6 +177,13 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:
             msgs[k].add(r.message_id or r.trace_id)
             if r.from_smtp_signin_ip:
                 ip_msgs[k].add(r.message_id or r.trace_id)
+            h = hours[(*k, r.received_at.astimezone(UTC).hour)]
+            h[0] += 1
+            h[1].add(r.message_id or r.trace_id)
+            if domain_of(r.recipient_address) is not None:
+                d = rdoms[(*k, domain_of(r.recipient_address))]
+                d[0] += 1
+                d[1].add(r.message_id or r.trace_id)
         for r in conn.execute(sa.select(cs)):
             k = (r.tenant, r.occurred_at.astimezone(UTC).date(), r.sender_address)
             row = sender_day[k]
@@ -205,6 +215,11 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:
                 ips[k].add(r.ip_address)
             if r.country is not None:
                 countries[k].add(r.country)
+            if r.user_principal_name is not None and r.error_code is not None:
+                ok = (*k, r.ip_address or "", r.country or "", r.error_code)
+                o = origins.setdefault(ok, {"rows": 0, "first_at": r.created_at, "last_at": r.created_at})
+                o["rows"] += 1
+                o["first_at"], o["last_at"] = min(o["first_at"], r.created_at), max(o["last_at"], r.created_at)
     out_sd: dict[Any, dict[str, Any]] = {}
     for k, row in sender_day.items():
         full = {c.name: 0 for c in ru.rsd.columns if c.name not in ("tenant", "utc_day", "sender_address")}
@@ -252,6 +267,9 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:
         "rollup_sender_day_tls": out_tls,
         "rollup_day": {k: dict(v) for k, v in days.items()},
         "rollup_sender": senders,
+        "rollup_sender_hour": {k: {"rows": v[0], "messages": len(v[1])} for k, v in hours.items()},
+        "rollup_sender_recipient_domain": {k: {"rows": v[0], "messages": len(v[1])} for k, v in rdoms.items()},
+        "rollup_signin_origin": origins,
     }
 
 
@@ -260,6 +278,9 @@ _KEYS = {
     "rollup_sender_day_tls": ("tenant", "utc_day", "sender_address", "tls_bucket", "auth_bucket"),
     "rollup_day": ("tenant", "utc_day"),
     "rollup_sender": ("tenant", "sender_address"),
+    "rollup_sender_hour": ("tenant", "utc_day", "sender_address", "hour"),
+    "rollup_sender_recipient_domain": ("tenant", "utc_day", "sender_address", "recipient_domain"),
+    "rollup_signin_origin": ("tenant", "utc_day", "user_principal_name", "ip_address", "country", "error_code"),
 }
 
 

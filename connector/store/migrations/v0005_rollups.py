@@ -2,7 +2,8 @@
 
 - ``message_trace.utc_day``/``sender_domain``, ``smtp_cs_report_row.utc_day``/``tls_bucket``/``auth_bucket`` and
   ``signin.utc_day``, filled here for the stored rows (SQL, in batches of ids) and on write from then on;
-- ``rollup_sender_day``, ``rollup_sender_day_tls``, ``rollup_day``, ``rollup_sender`` (see ``models/rollups.py``);
+- ``rollup_sender_day``, ``rollup_sender_day_tls``, ``rollup_day``, ``rollup_sender``, ``rollup_sender_hour``,
+  ``rollup_sender_recipient_domain``, ``rollup_signin_origin`` (see ``models/rollups.py``);
   this step only creates them and leaves a ``rollups``/``rebuild`` watermark: the store fills them from the raw
   rows right after migrating (``connector.store.rollups.rebuild_if_pending``), day by day;
 - the BI views redefined over the rollups (same names and columns, docs/bi.md).
@@ -97,6 +98,39 @@ def _tables(md: sa.MetaData) -> None:
         *(_count(c) for c in ("trace_days", "cs_days", "signin_ok_days")),
         sa.Column("first_day", sa.Date(), nullable=False),
         sa.Column("last_day", sa.Date(), nullable=False),
+    )
+    sa.Table(
+        "rollup_sender_hour",
+        md,
+        sa.Column("tenant", sa.String(), primary_key=True),
+        sa.Column("utc_day", sa.Date(), primary_key=True),
+        sa.Column("sender_address", sa.String(), primary_key=True),
+        sa.Column("hour", sa.Integer(), primary_key=True, autoincrement=False),
+        _count("rows"),
+        _count("messages"),
+    )
+    sa.Table(
+        "rollup_sender_recipient_domain",
+        md,
+        sa.Column("tenant", sa.String(), primary_key=True),
+        sa.Column("utc_day", sa.Date(), primary_key=True),
+        sa.Column("sender_address", sa.String(), primary_key=True),
+        sa.Column("recipient_domain", sa.String(), primary_key=True),
+        _count("rows"),
+        _count("messages"),
+    )
+    sa.Table(
+        "rollup_signin_origin",
+        md,
+        sa.Column("tenant", sa.String(), primary_key=True),
+        sa.Column("utc_day", sa.Date(), primary_key=True),
+        sa.Column("user_principal_name", sa.String(), primary_key=True),
+        sa.Column("ip_address", sa.String(), primary_key=True),
+        sa.Column("country", sa.String(), primary_key=True),
+        sa.Column("error_code", sa.Integer(), primary_key=True, autoincrement=False),
+        _count("rows"),
+        sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
     )
 
 
