@@ -1,8 +1,8 @@
 """Coverage: which sources feed each section, how fresh they are, and why a section may be empty.
 
 Read from ``coverage`` (what a source can deliver, and why not) and ``sync_run`` (its last run), plus a row count
-of each source's table inside the report's range (the synced sources' from ``rollup_day``). An empty section always carries a reason here, never a silent
-zero.
+of each source's table inside the report's range (the synced sources' counts from ``rollup_day``). An empty
+section always carries a reason here, never a silent zero.
 """
 
 from dataclasses import dataclass

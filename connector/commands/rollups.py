@@ -42,6 +42,4 @@ def rebuild(obj: Ctx, tenant: str | None, date_from: str | None, date_to: str | 
     if not result.tenants:
         click.echo("nothing to rebuild: no stored rows" + (f" for {tenant}" if tenant else ""))
         return
-    click.echo(
-        f"rebuilt {result.days} day(s), {result.sender_days} sender-day(s) for {', '.join(result.tenants)}"
-    )
+    click.echo(f"rebuilt {result.days} day(s), {result.sender_days} sender-day(s) for {', '.join(result.tenants)}")

@@ -369,7 +369,7 @@ class _Slice:
 
 
 def _replace(
-    conn: Connection, target: sa.Table, key: str, where: _Slice, select: sa.Select[Any], cols: list[str]
+    conn: Connection, target: sa.Table, key: str, where: _Slice, select: sa.Select[Any], *, cols: list[str]
 ) -> None:
     """Delete ``target``'s rows of the slice and insert ``select``'s (tenant and day first)."""
     delete = target.delete().where(target.c.tenant == where.tenant, target.c.utc_day == where.day)
@@ -396,7 +396,7 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
             .where(*where)
             .group_by(tr.c.sender_address, hour)
         )
-        _replace(conn, rsh, "sender_address", part, hours, ["sender_address", "hour", "rows", "messages"])
+        _replace(conn, rsh, "sender_address", part, hours, cols=["sender_address", "hour", "rows", "messages"])
         rdom = _domain(conn, tr.c.recipient_address)
         domains = (
             sa.select(*consts, tr.c.sender_address, rdom, sa.func.count(), msg)
@@ -404,7 +404,7 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
             .group_by(tr.c.sender_address, rdom)
         )
         cols = ["sender_address", "recipient_domain", "rows", "messages"]
-        _replace(conn, rrd, "sender_address", part, domains, cols)
+        _replace(conn, rrd, "sender_address", part, domains, cols=cols)
     elif source == "signin":
         where = [
             si.c.tenant == tenant,
@@ -432,7 +432,7 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
             .group_by(si.c.user_principal_name, ip, country, si.c.error_code)
         )
         cols = ["user_principal_name", "ip_address", "country", "error_code", "rows", "first_at", "last_at"]
-        _replace(conn, rso, "user_principal_name", part, origins, cols)
+        _replace(conn, rso, "user_principal_name", part, origins, cols=cols)
 
 
 def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> set[str]:

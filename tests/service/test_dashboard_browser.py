@@ -163,7 +163,7 @@ def test_each_panel_loads_on_its_own(served: Served) -> None:
                 status=500, content_type="application/json", body='{"detail": {"error": "database is busy"}}'
             ),
         )
-        page.route("**/api/v1/data/accounts?*", lambda route: held.append(route))
+        page.route("**/api/v1/data/accounts?*", held.append)
         page.goto(served.url + "/")
         page.wait_for_selector("body[data-ready=login]")
         page.fill("#token", TOKEN)

@@ -2,6 +2,7 @@
 ids), the store builds the rollups once, and the BI views read them."""
 
 import random
+
 import pytest
 import sqlalchemy as sa
 
@@ -45,9 +46,7 @@ def test_upgrade_backfills_and_builds_the_rollups(db_url: str, monkeypatch: pyte
             pending = conn.execute(sa.text("SELECT count(*) FROM watermark WHERE source = 'rollups'")).scalar_one()
             assert pending == 0
             views = dict(
-                conn.execute(
-                    sa.text("SELECT source, SUM(messages) FROM bi_fact_sender_day GROUP BY source")
-                ).all()
+                conn.execute(sa.text("SELECT source, SUM(messages) FROM bi_fact_sender_day GROUP BY source")).all()
             )
             rollup_cs = conn.execute(sa.select(sa.func.sum(ru.rsd.c.cs_messages))).scalar_one()
             assert views["smtp_cs_report"] == rollup_cs

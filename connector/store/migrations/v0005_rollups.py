@@ -208,10 +208,9 @@ def upgrade(conn: Connection) -> None:
     v2_views = v2._views(v2._DIALECT[conn.dialect.name])  # frozen: migration 2's own text for the dimensions
     for name in ("bi_dim_sender", "bi_dim_domain", "bi_dim_date"):
         conn.execute(sa.text(f"CREATE VIEW {name} AS {v2_views[name]}"))
-    now = "CURRENT_TIMESTAMP"
     conn.execute(
         sa.text(
             "INSERT INTO watermark (tenant, source, key, value, updated_at) "
-            f"VALUES ('*', 'rollups', 'rebuild', 'pending', {now})"
+            "VALUES ('*', 'rollups', 'rebuild', 'pending', CURRENT_TIMESTAMP)"
         )
     )

@@ -17,10 +17,13 @@ from models import (
     ImportedTlsAggregate,
     MailboxSmtpPosture,
     MessageTrace,
+    RecipientDomainRollup,
     SenderDayRollup,
     SenderDayTlsRollup,
+    SenderHourRollup,
     SenderRollup,
     SignIn,
+    SigninOriginRollup,
     SmtpCsReportRow,
     SyncRun,
     UsageAppsKpi,
@@ -40,8 +43,11 @@ __all__ = [
     "mp",
     "pct",
     "rday",
+    "rrd",
     "rsd",
+    "rsh",
     "rsnd",
+    "rso",
     "rst",
     "run",
     "sender_filter",
@@ -73,6 +79,9 @@ rsd = _t(SenderDayRollup)
 rst = _t(SenderDayTlsRollup)
 rday = _t(DayRollup)
 rsnd = _t(SenderRollup)
+rsh = _t(SenderHourRollup)
+rrd = _t(RecipientDomainRollup)
+rso = _t(SigninOriginRollup)
 
 #: TLS buckets of the report, in column order
 TLS_KEYS = ("TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3")
