@@ -58,17 +58,6 @@ def _count(conn: Connection, params: ReportParams, source: str) -> int:
         "usage_user_detail": sa.select(sa.func.count())
         .select_from(ud)
         .where(ud.c.tenant == t, ud.c.smtp_app.is_(True), ud.c.report_refresh_date <= params.date_to),
-        # raw-row counts of the synced sources, from the per-day rollup
-        **{
-            source: sa.select(sa.func.coalesce(sa.func.sum(rday.c[column]), 0)).where(
-                rday.c.tenant == t, rday.c.utc_day.between(params.date_from, params.date_to)
-            )
-            for source, column in (
-                ("signins", "signin_rows"),
-                ("message_trace", "trace_rows"),
-                ("smtp_cs_report", "cs_rows"),
-            )
-        },
         "eac_export": sa.select(sa.func.count())
         .select_from(ia)
         .where(ia.c.tenant == t, ia.c.period_start <= params.date_to, ia.c.period_end >= params.date_from),
@@ -77,6 +66,19 @@ def _count(conn: Connection, params: ReportParams, source: str) -> int:
         .where(mp.c.tenant == t, mp.c.snapshot_date <= params.date_to),
     }
     return int(conn.execute(queries[source]).scalar_one())
+
+
+#: the synced sources whose raw-row counts come from the per-day rollup
+_ROLLUP_COUNTS = {"signins": "signin_rows", "message_trace": "trace_rows", "smtp_cs_report": "cs_rows"}
+
+
+def _rollup_counts(conn: Connection, params: ReportParams) -> dict[str, int]:
+    sums = conn.execute(
+        sa.select(*(sa.func.coalesce(sa.func.sum(rday.c[c]), 0) for c in _ROLLUP_COUNTS.values())).where(
+            rday.c.tenant == params.tenant, rday.c.utc_day.between(params.date_from, params.date_to)
+        )
+    ).one()
+    return {source: int(n) for source, n in zip(_ROLLUP_COUNTS, sums, strict=True)}
 
 
 def _iso(value: Any) -> str | None:
@@ -116,7 +118,8 @@ def coverage_rows(conn: Connection, params: ReportParams) -> list[CoverageRow]:
     newest_import = conn.execute(
         sa.select(sa.func.max(ia.c.period_end)).where(ia.c.tenant == params.tenant)
     ).scalar_one_or_none()
-    counts = {s: _count(conn, params, s) for s in sources}
+    counts = _rollup_counts(conn, params)
+    counts.update({s: _count(conn, params, s) for s in sources if s not in counts})
     out: list[CoverageRow] = []
     for section, names in SECTION_SOURCES.items():
         for source in names:

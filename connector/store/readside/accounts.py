@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect, mp, rsd, ud
 from connector.store.readside.tls_auth import auth_subquery, tls_rows
-from connector.store.readside.volume import volume_by_sender_total
+from connector.store.readside.volume import sender_totals
 
 __all__ = ["ACTIONS", "STATUSES", "accounts"]
 
@@ -112,7 +112,7 @@ def _signins(params: ReportParams) -> sa.Subquery:
 def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
     """``accounts``: one row per account (see the module docstring for the columns' sources and statuses)."""
     usage, sig, posture, tls = _usage(params), _signins(params), _posture(params), tls_rows(d, params)
-    vol = volume_by_sender_total(d, params).order_by(None).subquery("vol")
+    vol = sender_totals(d, params)
     parts = [sa.select(usage.c.addr), sa.select(sig.c.addr), sa.select(tls.c.sender_address)]
     parts.append(sa.select(posture.c.addr).where(posture.c.effective_enabled.is_(True)))
     universe_q = sa.union(*parts).subquery("u")

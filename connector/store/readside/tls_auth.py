@@ -16,6 +16,7 @@ the export says Basic; ``OAuth`` when the only evidence says OAuth; ``unknown`` 
 no sign-in, so a sender seen only in message trace stays unknown).
 """
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect, auth_key, ia, pct, rsd, sender_filter
-from connector.store.readside.volume import volume_by_sender_total
+from connector.store.readside.volume import sender_totals
 
 __all__ = ["auth_by_sender", "auth_subquery", "imported_subquery", "tls_by_sender", "tls_rows", "tls_subquery"]
 
@@ -35,8 +36,16 @@ def _int(v: ColumnElement[Any]) -> ColumnElement[Any]:
     return sa.cast(v, sa.Integer)
 
 
-def imported_subquery(d: Dialect, params: ReportParams) -> sa.Subquery:
+def imported_subquery(d: Dialect, params: ReportParams) -> sa.CTE:
     """The newest imported export line per sender whose period overlaps the range."""
+    return _imported(d.name, params)
+
+
+@lru_cache(maxsize=64)
+def _imported(dialect: str, params: ReportParams) -> sa.CTE:
+    # one CTE object per (dialect, params): a statement that reads it twice names it once, and the database
+    # computes it once
+    d = Dialect(dialect)
     domain = d.domain(ia.c.sender_address)
     rank = (
         sa.func.row_number()
@@ -64,11 +73,16 @@ def imported_subquery(d: Dialect, params: ReportParams) -> sa.Subquery:
         )
         .subquery("ranked")
     )
-    return sa.select(ranked).where(ranked.c.rank == 1).subquery("imported")
+    return sa.select(ranked).where(ranked.c.rank == 1).cte("imported")
 
 
-def tls_subquery(d: Dialect, params: ReportParams) -> sa.Subquery:
+def tls_subquery(d: Dialect, params: ReportParams) -> sa.CTE:
     """Per sender SmtpCSReport counts: messages, tls10..tls13, unknown, basic, oauth, auth_unknown."""
+    return _tls(params)
+
+
+@lru_cache(maxsize=64)
+def _tls(params: ReportParams) -> sa.CTE:
 
     def total(col: ColumnElement[Any]) -> ColumnElement[Any]:
         return sa.func.sum(col)
@@ -94,11 +108,12 @@ def tls_subquery(d: Dialect, params: ReportParams) -> sa.Subquery:
             *sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain),
         )
         .group_by(rsd.c.sender_address, rsd.c.sender_domain)
-        .subquery("cs_tls")
+        .cte("cs_tls")
     )
 
 
-def _signins(params: ReportParams) -> sa.Subquery:
+@lru_cache(maxsize=64)
+def _signins(params: ReportParams) -> sa.CTE:
     return (
         sa.select(rsd.c.sender_address, sa.func.sum(rsd.c.signins_ok).label("basic_signins"))
         .where(
@@ -110,7 +125,7 @@ def _signins(params: ReportParams) -> sa.Subquery:
             *([rsd.c.sender_address.in_(params.senders)] if params.senders else []),
         )
         .group_by(rsd.c.sender_address)
-        .subquery("signin_basic")
+        .cte("signin_basic")
     )
 
 
@@ -145,11 +160,17 @@ def auth_subquery(d: Dialect, params: ReportParams, universe: sa.Subquery) -> sa
     )
 
 
-def tls_rows(d: Dialect, params: ReportParams) -> sa.Subquery:
+def tls_rows(d: Dialect, params: ReportParams) -> sa.CTE:
     """One row per sender: TLS counts and percentages from the best source, plus ``tls_source``."""
+    return _tls_rows(d.name, params)
+
+
+@lru_cache(maxsize=64)
+def _tls_rows(dialect: str, params: ReportParams) -> sa.CTE:
+    d = Dialect(dialect)
     t = tls_subquery(d, params)
     imp = imported_subquery(d, params)
-    vol = volume_by_sender_total(d, params).order_by(None).subquery("vol")
+    vol = sender_totals(d, params)
     from_cs = sa.select(
         t.c.sender_address,
         t.c.sender_domain,
@@ -188,7 +209,7 @@ def tls_rows(d: Dialect, params: ReportParams) -> sa.Subquery:
         *(sa.cast(sa.null(), sa.Float).label(f"{c}_pct") for c in _COLS),
         sa.literal_column("'none'").label("tls_source"),
     ).where(vol.c.sender_address.not_in(known), vol.c.sender_address.not_in(sa.select(imp.c.sender_address)))
-    return sa.union_all(from_cs, from_export, from_volume).subquery("tls_rows")
+    return sa.union_all(from_cs, from_export, from_volume).cte("tls_rows")
 
 
 def tls_by_sender(d: Dialect, params: ReportParams) -> Select[Any]:

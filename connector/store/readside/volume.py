@@ -15,6 +15,7 @@ All of it is read from the rollups (``rollup_sender_day``, ``rollup_day``, ``rol
 ``smtp_cs_days`` lists the days that rest on SmtpCSReport rows; summary.json and the coverage table repeat it.
 """
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from connector.store.readside.sql import Dialect, rday, rsd, rsnd, sender_filter
 __all__ = [
     "SOURCE_SMTP_CS",
     "SOURCE_TRACE",
+    "sender_totals",
     "smtp_cs_days",
     "smtp_senders",
     "volume_by_domain_day",
@@ -131,3 +133,13 @@ def volume_by_sender_total(d: Dialect, params: ReportParams) -> Select[Any]:
 def smtp_cs_days(d: Dialect, params: ReportParams) -> Select[Any]:
     """The days of the range that rest on SmtpCSReport rows (every other day rests on message trace)."""
     return _cs_days(params).order_by(rday.c.utc_day)
+
+
+def sender_totals(d: Dialect, params: ReportParams) -> sa.CTE:
+    """``volume_by_sender_total`` as one CTE per (dialect, params), shared by the tables that join it."""
+    return _sender_totals(d.name, params)
+
+
+@lru_cache(maxsize=64)
+def _sender_totals(dialect: str, params: ReportParams) -> sa.CTE:
+    return volume_by_sender_total(Dialect(dialect), params).order_by(None).cte("vol")
