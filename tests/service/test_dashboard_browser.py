@@ -163,29 +163,39 @@ def test_each_panel_loads_on_its_own(served: Served) -> None:
                 status=500, content_type="application/json", body='{"detail": {"error": "database is busy"}}'
             ),
         )
-        page.route("**/api/v1/data/accounts?*", held.append)
+
+        def hold(route: Any) -> None:
+            held.append(route)
+
+        page.route("**/api/v1/data/accounts?*", hold)
         page.goto(served.url + "/")
         page.wait_for_selector("body[data-ready=login]")
         page.fill("#token", TOKEN)
         page.click("#login-btn")
-        page.wait_for_selector("[data-panel=volume][data-state=ready]", timeout=30_000)
+        page.wait_for_selector("[data-panel=volume][data-state=ready]", state="attached", timeout=30_000)
         page.fill("#from", DATE_FROM.isoformat())
         page.fill("#to", DATE_TO.isoformat())
         held.clear()
         page.click("#apply")
-        page.wait_for_selector("[data-panel=volume][data-state=ready]", timeout=30_000)
-        page.wait_for_selector("[data-panel=tls][data-state=error]", timeout=30_000)
+        page.wait_for_selector("[data-panel=volume][data-state=ready]", state="attached", timeout=30_000)
+        page.wait_for_selector("[data-panel=tls][data-state=error]", state="attached", timeout=30_000)
         page.wait_for_function("() => document.querySelector('[data-panel=accounts]').dataset.state === 'loading'")
         assert page.locator("body").get_attribute("data-ready") == "false"
         assert "Loading" in page.locator("[data-panel=accounts] .panel-state").inner_text()
         assert "database is busy" in page.locator("[data-panel=tls] .panel-state").inner_text()
         for name in ("summary", "findings", "status"):
-            page.wait_for_selector(f"[data-panel={name}][data-state=ready]", timeout=30_000)
+            page.wait_for_selector(f"[data-panel={name}][data-state=ready]", state="attached", timeout=30_000)
         page.click("#pivot-volume button[data-view=table]")
         assert page.locator("#volume-table tbody tr", has_text=top["sender_address"]).count() == 1
         assert page.locator("#error").inner_text() == ""
         OUTPUT.mkdir(exist_ok=True)
         page.screenshot(path=str(OUTPUT / "dashboard-panels-loading.png"), full_page=True)
+        page.click("nav.pivots button[data-pivot=tls]")
+        assert page.locator("[data-panel=tls] .panel-state").is_visible()
+        page.screenshot(path=str(OUTPUT / "dashboard-panel-error.png"), full_page=True)
+        page.click("nav.pivots button[data-pivot=accounts]")
+        assert page.locator("[data-panel=accounts] .panel-state").is_visible()
+        page.screenshot(path=str(OUTPUT / "dashboard-panel-loading.png"), full_page=True)
         for route in held:
             route.continue_()
         page.wait_for_selector("body[data-ready=true]", timeout=30_000)

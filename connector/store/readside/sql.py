@@ -5,6 +5,7 @@ and PostgreSQL alike.
 ``Dialect.day``/``domain`` and ``tls_key``/``auth_key`` spell the derived columns' rules in SQL; the reads use the
 stored columns and the rollups instead (``connector.store.derived``), these remain for checks and small tables."""
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -100,6 +101,15 @@ class Dialect:
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"reports run on SQLite or PostgreSQL, not {name}")
         self.name = name
+        self._shared: dict[tuple[Any, ...], sa.CTE] = {}
+
+    def shared(self, key: tuple[Any, ...], build: Callable[[], sa.CTE]) -> sa.CTE:
+        """One CTE per key for the statements built with this object (one request, one report build, one
+        thread): a statement that reads it twice names it once, and the database computes it once."""
+        cte = self._shared.get(key)
+        if cte is None:
+            cte = self._shared[key] = build()
+        return cte
 
     def day(self, col: ColumnElement[Any]) -> ColumnElement[Any]:
         """The UTC date of a UTCDateTime column, typed as a date."""

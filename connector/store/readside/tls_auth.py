@@ -16,7 +16,6 @@ the export says Basic; ``OAuth`` when the only evidence says OAuth; ``unknown`` 
 no sign-in, so a sender seen only in message trace stays unknown).
 """
 
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,14 +37,10 @@ def _int(v: ColumnElement[Any]) -> ColumnElement[Any]:
 
 def imported_subquery(d: Dialect, params: ReportParams) -> sa.CTE:
     """The newest imported export line per sender whose period overlaps the range."""
-    return _imported(d.name, params)
+    return d.shared(("imported", params), lambda: _imported(d, params))
 
 
-@lru_cache(maxsize=64)
-def _imported(dialect: str, params: ReportParams) -> sa.CTE:
-    # one CTE object per (dialect, params): a statement that reads it twice names it once, and the database
-    # computes it once
-    d = Dialect(dialect)
+def _imported(d: Dialect, params: ReportParams) -> sa.CTE:
     domain = d.domain(ia.c.sender_address)
     rank = (
         sa.func.row_number()
@@ -78,10 +73,9 @@ def _imported(dialect: str, params: ReportParams) -> sa.CTE:
 
 def tls_subquery(d: Dialect, params: ReportParams) -> sa.CTE:
     """Per sender SmtpCSReport counts: messages, tls10..tls13, unknown, basic, oauth, auth_unknown."""
-    return _tls(params)
+    return d.shared(("cs_tls", params), lambda: _tls(params))
 
 
-@lru_cache(maxsize=64)
 def _tls(params: ReportParams) -> sa.CTE:
 
     def total(col: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -112,7 +106,6 @@ def _tls(params: ReportParams) -> sa.CTE:
     )
 
 
-@lru_cache(maxsize=64)
 def _signins(params: ReportParams) -> sa.CTE:
     return (
         sa.select(rsd.c.sender_address, sa.func.sum(rsd.c.signins_ok).label("basic_signins"))
@@ -132,7 +125,7 @@ def _signins(params: ReportParams) -> sa.CTE:
 def auth_subquery(d: Dialect, params: ReportParams, universe: sa.Subquery) -> sa.Subquery:
     """Per address of ``universe.c.sender_address``: auth_protocol and its evidence columns."""
     t = tls_subquery(d, params)
-    s = _signins(params)
+    s = d.shared(("signin_basic", params), lambda: _signins(params))
     imp = imported_subquery(d, params)
     cs_basic = sa.func.coalesce(t.c.basic, 0)
     cs_oauth = sa.func.coalesce(t.c.oauth, 0)
@@ -162,12 +155,10 @@ def auth_subquery(d: Dialect, params: ReportParams, universe: sa.Subquery) -> sa
 
 def tls_rows(d: Dialect, params: ReportParams) -> sa.CTE:
     """One row per sender: TLS counts and percentages from the best source, plus ``tls_source``."""
-    return _tls_rows(d.name, params)
+    return d.shared(("tls_rows", params), lambda: _tls_rows(d, params))
 
 
-@lru_cache(maxsize=64)
-def _tls_rows(dialect: str, params: ReportParams) -> sa.CTE:
-    d = Dialect(dialect)
+def _tls_rows(d: Dialect, params: ReportParams) -> sa.CTE:
     t = tls_subquery(d, params)
     imp = imported_subquery(d, params)
     vol = sender_totals(d, params)

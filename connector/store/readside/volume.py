@@ -15,7 +15,6 @@ All of it is read from the rollups (``rollup_sender_day``, ``rollup_day``, ``rol
 ``smtp_cs_days`` lists the days that rest on SmtpCSReport rows; summary.json and the coverage table repeat it.
 """
 
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,9 +136,4 @@ def smtp_cs_days(d: Dialect, params: ReportParams) -> Select[Any]:
 
 def sender_totals(d: Dialect, params: ReportParams) -> sa.CTE:
     """``volume_by_sender_total`` as one CTE per (dialect, params), shared by the tables that join it."""
-    return _sender_totals(d.name, params)
-
-
-@lru_cache(maxsize=64)
-def _sender_totals(dialect: str, params: ReportParams) -> sa.CTE:
-    return volume_by_sender_total(Dialect(dialect), params).order_by(None).cte("vol")
+    return d.shared(("vol", params), lambda: volume_by_sender_total(d, params).order_by(None).cte("vol"))
