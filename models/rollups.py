@@ -20,9 +20,9 @@
     Message-trace messages per (tenant, utc_day, sender_address, recipient domain) (rows whose recipient has a
     domain): the insights' external-domain profiles.
 ``rollup_signin_origin``
-    Sign-ins with an account and an error code per (tenant, utc_day, user_principal_name, ip_address, country,
-    error_code), with the first and last time (``''`` stands for a missing IP or country): the insights' origins
-    and failures.
+    Sign-ins with an account per (tenant, utc_day, user_principal_name, ip_address, country, error_code), with the
+    first and last time (``''`` stands for a missing IP or country, -1 for a missing error code): the insights'
+    origins and failures, readiness's client IPs.
 
 Maintained in the transaction that writes the raw rows (``connector.store.rollups``); rebuilt from the raw rows
 by ``smtpauth rollups rebuild``.
@@ -178,6 +178,7 @@ class SigninOriginRollup(SQLModel, table=True):
     ip_address: str = Field(primary_key=True)
     #: ``''`` for a sign-in without a country
     country: str = Field(primary_key=True)
+    #: -1 for a sign-in without an error code
     error_code: int = Field(primary_key=True)
     rows: int = _count()
     first_at: datetime = Field(sa_type=UTCDateTime)

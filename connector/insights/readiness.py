@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from connector.store.readside.accounts import accounts
 from connector.store.readside.params import ReportParams
-from connector.store.readside.sql import Dialect, rsd, rst, si
+from connector.store.readside.sql import Dialect, rsd, rso, rst
 from connector.store.store import Store
 
 __all__ = ["BASIC_OFF_BY_DEFAULT", "BURNDOWN_COLUMNS", "READINESS_COLUMNS", "burndown", "next_step", "readiness"]
@@ -70,13 +70,11 @@ def next_step(status: str, account: str, ips: str) -> str:
 
 def _ips(store: Store, tenant: str, params: ReportParams) -> dict[str, str]:
     q = (
-        sa.select(si.c.user_principal_name, si.c.ip_address)
+        sa.select(rso.c.user_principal_name, rso.c.ip_address)
         .where(
-            si.c.tenant == tenant,
-            si.c.created_at >= params.start,
-            si.c.created_at < params.end,
-            si.c.ip_address.is_not(None),
-            si.c.user_principal_name.is_not(None),
+            rso.c.tenant == tenant,
+            rso.c.utc_day.between(params.date_from, params.date_to),
+            rso.c.ip_address != "",
         )
         .distinct()
     )

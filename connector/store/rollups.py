@@ -42,6 +42,7 @@ from models import Watermark as _Watermark
 
 __all__ = [
     "BLOCKED_CODES",
+    "NO_ERROR_CODE",
     "TRACKED_TABLES",
     "RollupTracker",
     "flush",
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 
 #: AADSTS codes meaning the account itself is blocked (disabled, locked, blocked by Conditional Access)
 BLOCKED_CODES = (50057, 50053, 53003)
+#: ``rollup_signin_origin.error_code`` of a sign-in without an error code
+NO_ERROR_CODE = -1
 #: senders per recompute statement
 CHUNK = 500
 #: where a transaction's tracker lives in ``Connection.info``
@@ -411,25 +414,25 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
             si.c.created_at >= start,
             si.c.created_at < end,
             si.c.user_principal_name.is_not(None),
-            si.c.error_code.is_not(None),
         ]
         if senders is not None:
             where.append(si.c.user_principal_name.in_([s for s in senders if s]))
         ip = sa.func.coalesce(si.c.ip_address, _lit("''"))
         country = sa.func.coalesce(si.c.country, _lit("''"))
+        code = sa.func.coalesce(si.c.error_code, _lit(str(NO_ERROR_CODE)))
         origins = (
             sa.select(
                 *consts,
                 si.c.user_principal_name,
                 ip,
                 country,
-                si.c.error_code,
+                code,
                 sa.func.count(),
                 sa.func.min(si.c.created_at),
                 sa.func.max(si.c.created_at),
             )
             .where(*where)
-            .group_by(si.c.user_principal_name, ip, country, si.c.error_code)
+            .group_by(si.c.user_principal_name, ip, country, code)
         )
         cols = ["user_principal_name", "ip_address", "country", "error_code", "rows", "first_at", "last_at"]
         _replace(conn, rso, "user_principal_name", part, origins, cols=cols)

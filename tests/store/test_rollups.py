@@ -215,8 +215,8 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:  # noqa: PLR0
                 ips[k].add(r.ip_address)
             if r.country is not None:
                 countries[k].add(r.country)
-            if r.user_principal_name is not None and r.error_code is not None:
-                ok = (*k, r.ip_address or "", r.country or "", r.error_code)
+            if r.user_principal_name is not None:
+                ok = (*k, r.ip_address or "", r.country or "", -1 if r.error_code is None else r.error_code)
                 o = origins.setdefault(ok, {"rows": 0, "first_at": r.created_at, "last_at": r.created_at})
                 o["rows"] += 1
                 o["first_at"], o["last_at"] = min(o["first_at"], r.created_at), max(o["last_at"], r.created_at)
