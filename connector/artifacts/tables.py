@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from sqlalchemy.sql import Select
 
-from connector.artifacts.findings import findings_in_range
-from connector.artifacts.kpi import kpi_history
 from connector.store.readside.accounts import ACTIONS, accounts
+from connector.store.readside.findings import findings_in_range
+from connector.store.readside.kpi import kpi_history
 from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect
 from connector.store.readside.tls_auth import auth_by_sender, tls_by_sender

@@ -6,9 +6,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.artifacts import TABLES, ReportParams, TableSpec
-from connector.artifacts.coverage import coverage_rows
-from connector.artifacts.kpi import flyout, latest_kpi
 from connector.config import Settings
+from connector.store.readside.coverage import coverage_rows
+from connector.store.readside.kpi import flyout, latest_kpi
 from connector.store.readside.sql import Dialect
 from connector.store.store import Store
 from models import Coverage, SyncRun

@@ -265,7 +265,7 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
-def _write_source(conn: Connection, source: str, tenant: str, day: date, rows: list[Mapping[str, Any]]) -> None:
+def _write_source(conn: Connection, source: str, tenant: str, day: date, rows: Sequence[Mapping[str, Any]]) -> None:
     """Set ``source``'s columns of the (tenant, day, sender) rollup rows to the recomputed values."""
     if not rows:
         return

@@ -22,8 +22,9 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 def _trace(i: int, at: datetime) -> dict[str, object]:
-    return {"tenant": "contoso", "trace_id": f"t{i}", "message_id": f"<m{i}@x>", "sender_address": "printer@contoso.com",
-            "recipient_address": "a@fabrikam.com", "received_at": at, "status": "delivered"}  # fmt: skip
+    return {"tenant": "contoso", "trace_id": f"t{i}", "message_id": f"<m{i}@x>",
+            "sender_address": "printer@contoso.com", "recipient_address": "a@fabrikam.com", "received_at": at,
+            "status": "delivered"}  # fmt: skip
 
 
 def _write(store: Store, rows: list[dict[str, object]]) -> None:

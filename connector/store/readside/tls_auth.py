@@ -122,7 +122,7 @@ def _signins(params: ReportParams) -> sa.CTE:
     )
 
 
-def auth_subquery(d: Dialect, params: ReportParams, universe: sa.Subquery) -> sa.Subquery:
+def auth_subquery(d: Dialect, params: ReportParams, universe: sa.Subquery | sa.CTE) -> sa.Subquery:
     """Per address of ``universe.c.sender_address``: auth_protocol and its evidence columns."""
     t = tls_subquery(d, params)
     s = d.shared(("signin_basic", params), lambda: _signins(params))
