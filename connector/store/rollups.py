@@ -61,6 +61,8 @@ BLOCKED_CODES = (50057, 50053, 53003)
 NO_ERROR_CODE = -1
 #: senders per recompute statement
 CHUNK = 500
+#: first key of the PostgreSQL advisory locks that serialize rollup recomputes per tenant
+_LOCK_BASE = 0x524F4C4C  # "ROLL"
 #: where a transaction's tracker lives in ``Connection.info``
 _INFO_KEY = "smtpauth.rollups"
 
@@ -529,10 +531,22 @@ def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> N
             )
 
 
+def _lock(conn: Connection, tenant: str) -> None:
+    """PostgreSQL: hold the tenant's rollup lock until this transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_BASE, sa.func.hashtext(tenant))))
+
+
 def flush(conn: Connection, tracker: RollupTracker, now: datetime | None = None) -> None:
     """Recompute every key ``tracker`` holds from the raw rows (in ``conn``'s transaction), then clear it."""
     if not tracker:
         return
+    if conn.dialect.name == "postgresql":
+        # concurrent writers of one tenant recompute one after the other, each until its commit: the later one
+        # reads the rows the earlier one committed (READ COMMITTED takes a snapshot per statement). SQLite's
+        # writers are serialized by BEGIN IMMEDIATE already.
+        for tenant in sorted({tenant for by_day in tracker.keys.values() for tenant, _ in by_day}):
+            _lock(conn, tenant)
     moment = now or datetime.now(UTC)
     days: set[tuple[str, date]] = set()
     senders: dict[str, set[str]] = defaultdict(set)
@@ -602,6 +616,7 @@ def rebuild(
         day = first
         while day <= last:
             with engine.begin() as conn:
+                _lock(conn, name)
                 before = set(
                     conn.execute(
                         sa.select(rsd.c.sender_address).where(rsd.c.tenant == name, rsd.c.utc_day == day)

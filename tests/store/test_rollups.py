@@ -360,3 +360,36 @@ def test_deleted_rows_leave_the_rollups_when_their_keys_are_touched(store: Store
     assert gone
     assert doomed
     _assert_equal(store)
+
+
+@pytest.mark.postgres
+def test_concurrent_writers_of_one_sender_day_leave_exact_rollups(pg_url: str) -> None:
+    """Two PostgreSQL transactions write rows of the same sender-day and commit at the same time: the rollup
+    counts both (the recomputes are serialized per tenant until commit)."""
+    import threading
+
+    store = open_store(pg_url, busy_timeout_seconds=10)
+    try:
+        barrier = threading.Barrier(2)
+        day = T0 + timedelta(hours=9)
+
+        def writer(prefix: str) -> None:
+            rows = [
+                {"tenant": "contoso", "trace_id": f"{prefix}{i}", "message_id": f"<{prefix}{i}@x>",
+                 "sender_address": "printer@contoso.com", "received_at": day + timedelta(seconds=i)}
+                for i in range(50)
+            ]  # fmt: skip
+            with store.transaction() as tx:
+                upsert(tx, MessageTrace, rows, key=TRACE_KEY)
+                barrier.wait(timeout=30)
+
+        threads = [threading.Thread(target=writer, args=(p,)) for p in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        _assert_equal(store)
+        with store.read() as conn:
+            assert conn.execute(sa.select(ru.rsd.c.trace_messages)).scalar_one() == 100
+    finally:
+        store.close()
