@@ -25,14 +25,16 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
-def make(db: Path, users: int, cs_days: int, seed: int) -> None:
+def make(
+    db: Path, users: int, cs_days: int, seed: int, *, smtp_share: float, volume: float, days: int, url: str | None
+) -> None:
     from connector.simulator.population import Population
     from connector.store import open_store
     from models import MessageTrace, SignIn, SmtpCsReportRow, UsageAppsKpi
 
     now = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
-    pop = Population(seed, users=users, days=90, now=now)
-    store = open_store(f"sqlite:///{db}")
+    pop = Population(seed, users=users, days=days, now=now, smtp_share=smtp_share, volume=volume)
+    store = open_store(url or f"sqlite:///{db}")
     t0 = time.perf_counter()
     day = pop.start
     n_trace = n_cs = 0
@@ -63,6 +65,8 @@ def make(db: Path, users: int, cs_days: int, seed: int) -> None:
             store.upsert(tx, UsageAppsKpi, kpi, key=("tenant", "report_refresh_date", "period"))
         n_trace, n_cs = n_trace + len(trace), n_cs + len(cs)
         day += timedelta(days=1)
+        if day.day == 1:
+            print(f"  {day}: {n_trace} trace rows, {time.perf_counter() - t0:.0f} s", flush=True)
     store.close()
     print(f"made {db}: {n_trace} trace rows, {n_cs} SmtpCSReport rows in {time.perf_counter() - t0:.0f} s")
 
@@ -90,6 +94,11 @@ def main() -> int:
     ap.add_argument("--users", type=int, default=30000)
     ap.add_argument("--cs-days", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--smtp-share", type=float, default=0.04, help="share of users sending via SMTP AUTH")
+    ap.add_argument("--volume", type=float, default=1.0, help="message-rate multiplier of the senders")
+    ap.add_argument("--days", type=int, default=90, help="days of history --make writes")
+    ap.add_argument("--db-url", default=None, help="--make into this database URL instead (PostgreSQL)")
+    ap.add_argument("--make-only", action="store_true", help="stop after --make")
     ap.add_argument("--from", dest="date_from", default="2026-08-30")
     ap.add_argument("--to", dest="date_to", default="2026-11-27")
     ap.add_argument("--child", choices=("queries", "build"), help=argparse.SUPPRESS)
@@ -101,7 +110,10 @@ def main() -> int:
         return 0
     if args.make:
         args.db.parent.mkdir(parents=True, exist_ok=True)
-        make(args.db, args.users, args.cs_days, args.seed)
+        make(args.db, args.users, args.cs_days, args.seed, smtp_share=args.smtp_share, volume=args.volume,
+             days=args.days, url=args.db_url)  # fmt: skip
+        if args.make_only:
+            return 0
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for phase in ("queries", "build", "queries", "build"):  # twice each: the second runs on a warm cache

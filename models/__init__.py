@@ -27,6 +27,15 @@ from models.ops import (
     Watermark,
 )
 from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
+from models.rollups import (
+    DayRollup,
+    RecipientDomainRollup,
+    SenderDayRollup,
+    SenderDayTlsRollup,
+    SenderHourRollup,
+    SenderRollup,
+    SigninOriginRollup,
+)
 from models.signins import SignIn
 from models.tenants import QueueWorker, TenantRecord, TenantSchedule
 from models.usage import ReportSettingsSnapshot, UsageAppsKpi, UsageUserCounts, UsageUserDetail
@@ -41,6 +50,7 @@ __all__ = [
     "RUN_STATUSES",
     "SEVERITIES",
     "Coverage",
+    "DayRollup",
     "Finding",
     "FindingNotification",
     "HistoricalSearchJob",
@@ -48,11 +58,17 @@ __all__ = [
     "MailboxSmtpPosture",
     "MessageTrace",
     "QueueWorker",
+    "RecipientDomainRollup",
     "ReportJob",
     "ReportSettingsSnapshot",
     "SQLModel",
     "SchemaDrift",
+    "SenderDayRollup",
+    "SenderDayTlsRollup",
+    "SenderHourRollup",
+    "SenderRollup",
     "SignIn",
+    "SigninOriginRollup",
     "SkippedRecord",
     "SmtpCsReportRow",
     "SyncRun",
@@ -90,4 +106,11 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     TenantRecord,
     TenantSchedule,
     QueueWorker,
+    SenderDayRollup,
+    SenderDayTlsRollup,
+    DayRollup,
+    SenderRollup,
+    SenderHourRollup,
+    RecipientDomainRollup,
+    SigninOriginRollup,
 )

@@ -61,6 +61,12 @@ class SmtpCsReportRow(SQLModel, table=True):
     message_id: str = Field(sa_type=Text)
     #: the historical search job whose file delivered the row
     job_id: str | None = None
+    #: UTC date of ``occurred_at`` (filled on write: ``connector.store.derived``)
+    utc_day: date | None = None
+    #: ``TLS1.0`` ... ``TLS1.3`` or ``unknown`` for any spelling of ``tls_version`` (filled on write)
+    tls_bucket: str | None = None
+    #: ``Basic``, ``OAuth`` or ``unknown`` for ``auth_method`` (filled on write)
+    auth_bucket: str | None = None
 
 
 class HistoricalSearchJob(SQLModel, table=True):

@@ -5,7 +5,7 @@ volume of a sender is ``COUNT(DISTINCT message_id)``, never ``COUNT(*)``: the in
 ``ix_message_trace_sender`` serves exactly that query.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -52,3 +52,7 @@ class MessageTrace(SQLModel, table=True):
     #: set by the correlation job: the sender had an Authenticated SMTP sign-in from ``from_ip`` near this
     #: time (None until computed; the normalizer never sets it, so a re-sync does not erase it)
     from_smtp_signin_ip: bool | None = None
+    #: UTC date of ``received_at`` (filled on write: ``connector.store.derived``)
+    utc_day: date | None = None
+    #: lower-cased part after the last '@' of ``sender_address``, None without '@' (filled on write)
+    sender_domain: str | None = None

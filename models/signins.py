@@ -4,7 +4,7 @@
 overlapping window (sign-ins arrive late) updates rows instead of duplicating them.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -55,3 +55,5 @@ class SignIn(SQLModel, table=True):
     user_agent: str | None = Field(default=None, sa_type=Text)
     #: beta only
     authentication_protocol: str | None = None
+    #: UTC date of ``created_at`` (filled on write: ``connector.store.derived``)
+    utc_day: date | None = None

@@ -6,8 +6,8 @@ Parquet files, one offline HTML page and ``summary.json``. Every figure is aggre
 """
 
 from connector.artifacts.build import BuildResult, build_report, run_queries
-from connector.artifacts.params import ReportParams, parse_date, parse_formats
 from connector.artifacts.tables import COVERAGE_TABLE, TABLES, TableSpec
+from connector.store.readside.params import ReportParams, parse_date, parse_formats
 
 __all__ = [
     "COVERAGE_TABLE",

@@ -15,16 +15,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connector.artifacts.coverage import SECTION_SOURCES, coverage_rows, empty_reason
 from connector.artifacts.html_sink import HtmlSink
-from connector.artifacts.kpi import flyout, latest_kpi
-from connector.artifacts.params import ReportParams
 from connector.artifacts.safety import atomic_open
 from connector.artifacts.sinks import CsvSink, Sink
-from connector.artifacts.sql import Dialect, ud
 from connector.artifacts.tables import COVERAGE_TABLE, TABLES, TableSpec
-from connector.artifacts.tls_auth import tls_rows
-from connector.artifacts.volume import smtp_cs_days
+from connector.store.readside.coverage import SECTION_SOURCES, coverage_rows, empty_reason
+from connector.store.readside.kpi import flyout, latest_kpi
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import Dialect, ud
+from connector.store.readside.tls_auth import tls_rows
+from connector.store.readside.volume import smtp_cs_days
 from connector.store.store import Store
 
 __all__ = ["BATCH_ROWS", "SUMMARY_NAME", "BuildResult", "build_report", "run_queries"]

@@ -1,24 +1,30 @@
-"""SQL building blocks shared by the report queries: the tables, the UTC day of a timestamp, the domain of an
-address, TLS and auth-method buckets, and the filters of a :class:`ReportParams`. SQLAlchemy Core only: every
-figure is aggregated by the database, on SQLite and PostgreSQL alike."""
+"""Moved to :mod:`connector.store.readside.sql` (the one home of the read-side SQL); kept for imports."""
 
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
-
-from connector.artifacts.params import ReportParams
-from models import (
-    Coverage,
-    ImportedTlsAggregate,
-    MailboxSmtpPosture,
-    MessageTrace,
-    SignIn,
-    SmtpCsReportRow,
-    SyncRun,
-    UsageAppsKpi,
-    UsageUserCounts,
-    UsageUserDetail,
+from connector.store.readside.sql import (
+    AUTH_KEYS,
+    TLS_KEYS,
+    Dialect,
+    auth_key,
+    cov,
+    cs,
+    ia,
+    kpi,
+    mp,
+    pct,
+    rday,
+    rrd,
+    rsd,
+    rsh,
+    rsnd,
+    rso,
+    rst,
+    run,
+    sender_filter,
+    si,
+    tls_key,
+    tr,
+    uc,
+    ud,
 )
 
 __all__ = [
@@ -32,6 +38,13 @@ __all__ = [
     "kpi",
     "mp",
     "pct",
+    "rday",
+    "rrd",
+    "rsd",
+    "rsh",
+    "rsnd",
+    "rso",
+    "rst",
     "run",
     "sender_filter",
     "si",
@@ -40,97 +53,3 @@ __all__ = [
     "uc",
     "ud",
 ]
-
-
-def _t(model: Any) -> sa.Table:
-    table: sa.Table = model.__table__
-    return table
-
-
-cs = _t(SmtpCsReportRow)
-tr = _t(MessageTrace)
-si = _t(SignIn)
-ud = _t(UsageUserDetail)
-uc = _t(UsageUserCounts)
-kpi = _t(UsageAppsKpi)
-ia = _t(ImportedTlsAggregate)
-mp = _t(MailboxSmtpPosture)
-cov = _t(Coverage)
-run = _t(SyncRun)
-
-#: TLS buckets of the report, in column order
-TLS_KEYS = ("TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3")
-AUTH_KEYS = ("Basic", "OAuth", "unknown")
-
-
-def _lit(text: str) -> ColumnElement[Any]:
-    # constants inlined (not bound) so that an expression in SELECT equals the same one in GROUP BY on PostgreSQL
-    return sa.literal_column(text)
-
-
-class Dialect:
-    """The two expressions SQLite and PostgreSQL spell differently."""
-
-    def __init__(self, name: str) -> None:
-        if name not in ("sqlite", "postgresql"):
-            raise ValueError(f"reports run on SQLite or PostgreSQL, not {name}")
-        self.name = name
-
-    def day(self, col: ColumnElement[Any]) -> ColumnElement[Any]:
-        """The UTC date of a UTCDateTime column, typed as a date."""
-        if self.name == "sqlite":
-            return sa.type_coerce(sa.func.date(col), sa.Date)
-        return sa.cast(sa.func.timezone(_lit("'UTC'"), col), sa.Date)
-
-    def domain(self, col: ColumnElement[Any]) -> ColumnElement[Any]:
-        """The lower-cased part after the last '@', NULL for a value without '@' (a concealed name)."""
-        if self.name == "sqlite":
-            # rtrim(x, <every character but '@'>) keeps x up to its last '@'
-            head = sa.func.rtrim(col, sa.func.replace(col, _lit("'@'"), _lit("''")))
-            part = sa.func.substr(col, sa.func.length(head) + _lit("1"))
-        else:
-            part = sa.func.substring(col, _lit("'[^@]*$'"))
-        return sa.case((col.like(_lit("'%@%'")), sa.func.lower(part)), else_=sa.null())
-
-
-def _squash(col: ColumnElement[Any]) -> ColumnElement[Any]:
-    squashed: ColumnElement[Any] = sa.func.lower(sa.func.coalesce(col, _lit("''")))
-    for ch in (" ", ".", "_", "v"):
-        squashed = sa.func.replace(squashed, _lit(f"'{ch}'"), _lit("''"))
-    return squashed
-
-
-def tls_key(col: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``TLS1.0`` ... ``TLS1.3`` or ``unknown`` for any spelling (``TLS 1.2``, ``Tls12``, ``1.2``)."""
-    squashed = _squash(col)
-    whens = []
-    for key in TLS_KEYS:
-        digits = key[3] + key[5]
-        whens.append((squashed.in_([_lit(f"'tls{digits}'"), _lit(f"'{digits}'")]), _lit(f"'{key}'")))
-    return sa.case(*whens, else_=_lit("'unknown'"))
-
-
-def auth_key(col: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``Basic``, ``OAuth`` or ``unknown`` for an auth method as Exchange or an export spells it."""
-    low = sa.func.lower(sa.func.coalesce(col, _lit("''")))
-    return sa.case(
-        (low.like(_lit("'%oauth%'")), _lit("'OAuth'")),
-        (low.like(_lit("'%basic%'")), _lit("'Basic'")),
-        else_=_lit("'unknown'"),
-    )
-
-
-def pct(part: ColumnElement[Any], whole: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``100 * part / whole`` rounded to 2 decimals, NULL when ``whole`` is 0 or NULL."""
-    ratio = sa.cast(_lit("100.0") * part / sa.func.nullif(whole, _lit("0")), sa.Numeric)
-    return sa.cast(sa.func.round(ratio, _lit("2")), sa.Float)
-
-
-def sender_filter(params: ReportParams, address: ColumnElement[Any], domain: ColumnElement[Any]) -> list[Any]:
-    """WHERE clauses for ``--sender`` and ``--domain``."""
-    clauses: list[Any] = []
-    if params.senders:
-        clauses.append(address.in_(params.senders))
-    if params.domains:
-        clauses.append(domain.in_(params.domains))
-    return clauses

@@ -10,13 +10,13 @@ from typing import Any, Literal
 
 from sqlalchemy.sql import Select
 
-from connector.artifacts.accounts import ACTIONS, accounts
-from connector.artifacts.findings import findings_in_range
-from connector.artifacts.kpi import kpi_history
-from connector.artifacts.params import ReportParams
-from connector.artifacts.sql import Dialect
-from connector.artifacts.tls_auth import auth_by_sender, tls_by_sender
-from connector.artifacts.volume import volume_by_domain_day, volume_by_sender_day, volume_by_sender_total
+from connector.store.readside.accounts import ACTIONS, accounts
+from connector.store.readside.findings import findings_in_range
+from connector.store.readside.kpi import kpi_history
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import Dialect
+from connector.store.readside.tls_auth import auth_by_sender, tls_by_sender
+from connector.store.readside.volume import volume_by_domain_day, volume_by_sender_day, volume_by_sender_total
 
 __all__ = ["COVERAGE_TABLE", "TABLES", "Column", "ColumnType", "TableSpec"]
 

@@ -5,6 +5,7 @@ from connector.commands.demo import demo
 from connector.commands.findings import findings, readiness
 from connector.commands.imports import import_
 from connector.commands.report import report, reports, request_report
+from connector.commands.rollups import rollups
 from connector.commands.serve import serve
 from connector.commands.simulate import simulate
 from connector.commands.sync import sync
@@ -22,6 +23,7 @@ COMMANDS = (
     reports,
     findings,
     readiness,
+    rollups,
     serve,
     worker,
     tenants,

@@ -1,12 +1,21 @@
-"""Run every rule for one tenant over the stored data and save the findings (docs/insights.md)."""
+"""Run every rule for one tenant over the stored data and save the findings (docs/insights.md).
 
+Incremental: the rules read the rollups of their window (baseline and judged days), never raw rows beyond a few
+sample ids, so a run costs the same with 90 or 365 days stored. Each run records what it judged (the window, the
+rules' settings and the newest change of a day in the window, from ``rollup_day.changed_at``); a run that finds
+the same (no day of its window changed since, same window and settings) stops there: its findings are saved
+already.
+"""
+
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connector.artifacts.sql import Dialect
 from connector.config import InsightsSettings
 from connector.insights import queries as q
 from connector.insights.model import Candidate, day_start
@@ -14,6 +23,8 @@ from connector.insights.rules_behaviour import external_domain_candidates, off_h
 from connector.insights.rules_signins import brute_force_candidates, origin_candidates, spray_candidates
 from connector.insights.rules_volume import volume_candidates
 from connector.insights.store import SaveResult, save_findings
+from connector.store import runs
+from connector.store.readside.sql import Dialect, rday
 from connector.store.store import Store
 
 __all__ = ["DetectionResult", "correlate", "detect", "run_detection"]
@@ -21,11 +32,17 @@ __all__ = ["DetectionResult", "correlate", "detect", "run_detection"]
 log = logging.getLogger(__name__)
 
 
+#: the watermark (source, key) holding what the last run judged
+STATE_SOURCE, STATE_KEY = "insights", "judged"
+
+
 @dataclass
 class DetectionResult:
     tenant: str
     candidates: list[Candidate]
     saved: SaveResult
+    #: nothing changed in the window since the last run: the rules did not run
+    skipped: bool = False
 
 
 def _window(cfg: InsightsSettings, tenant: str, now: datetime) -> q.Window:
@@ -91,12 +108,40 @@ def _add_samples(conn: Connection, tenant: str, c: Candidate) -> None:
         )
 
 
+def _judged_state(conn: Connection, cfg: InsightsSettings, w: q.Window) -> str:
+    """What a run over ``w`` judges: the window, the settings, and the newest change of a day in the window."""
+    changed = conn.execute(
+        sa.select(sa.func.max(rday.c.changed_at)).where(
+            rday.c.tenant == w.tenant, rday.c.utc_day.between(w.baseline_start.date(), w.end.date())
+        )
+    ).scalar()
+    settings = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+    return json.dumps(
+        {
+            "baseline_start": w.baseline_start.date().isoformat(),
+            "judged_start": w.judged_start.date().isoformat(),
+            "settings": settings,
+            "changed_at": changed.isoformat() if changed is not None else None,
+        },
+        sort_keys=True,
+    )
+
+
 def run_detection(
     store: Store, cfg: InsightsSettings, tenant: str, now: datetime, *, channels: tuple[str, ...] = ()
 ) -> DetectionResult:
-    """Detect and save; returns what was found and what changed. Raises StorageError."""
+    """Detect and save (unless nothing changed since the last run); returns what was found and what changed.
+    Raises StorageError."""
+    w = _window(cfg, tenant, now)
+    with store.read() as conn:
+        state = _judged_state(conn, cfg, w)
+        last = runs.get_watermark(conn, tenant, STATE_SOURCE, STATE_KEY)
+    if state == last:
+        log.info("insights %s: no day of the window changed since the last run", tenant)
+        return DetectionResult(tenant, [], SaveResult(), skipped=True)
     candidates = detect(store, cfg, tenant, now)
     with store.transaction() as conn:
         saved = save_findings(conn, tenant, candidates, now=now, channels=channels)
+        runs.set_watermark(conn, tenant, STATE_SOURCE, STATE_KEY, state, now=now)
     log.info("insights %s: %d findings (%d new, %d updated)", tenant, len(candidates), saved.inserted, saved.updated)
     return DetectionResult(tenant, candidates, saved)

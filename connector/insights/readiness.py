@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connector.artifacts.accounts import accounts
-from connector.artifacts.params import ReportParams
-from connector.artifacts.sql import Dialect, auth_key, cs, si
+from connector.store.readside.accounts import accounts
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import Dialect, rsd, rso, rst
 from connector.store.store import Store
 
 __all__ = ["BASIC_OFF_BY_DEFAULT", "BURNDOWN_COLUMNS", "READINESS_COLUMNS", "burndown", "next_step", "readiness"]
@@ -70,13 +70,11 @@ def next_step(status: str, account: str, ips: str) -> str:
 
 def _ips(store: Store, tenant: str, params: ReportParams) -> dict[str, str]:
     q = (
-        sa.select(si.c.user_principal_name, si.c.ip_address)
+        sa.select(rso.c.user_principal_name, rso.c.ip_address)
         .where(
-            si.c.tenant == tenant,
-            si.c.created_at >= params.start,
-            si.c.created_at < params.end,
-            si.c.ip_address.is_not(None),
-            si.c.user_principal_name.is_not(None),
+            rso.c.tenant == tenant,
+            rso.c.utc_day.between(params.date_from, params.date_to),
+            rso.c.ip_address != "",
         )
         .distinct()
     )
@@ -121,23 +119,17 @@ def burndown(store: Store, tenant: str, *, today: date, days: int) -> list[tuple
     sign-in or an SmtpCSReport row with a Basic auth method), their successful sign-ins (one per Basic SMTP
     session), the Basic messages of SmtpCSReport (None for days without its rows), and the days left before
     the default switch-off."""
-    d = Dialect(store.dialect)
     first = today - timedelta(days=days - 1)
-    span = ReportParams(tenant=tenant, date_from=first, date_to=today)
-    start, end = span.start, span.end
-    sday = d.day(si.c.created_at)
-    sig = (
-        sa.select(sday.label("day"), si.c.user_principal_name.label("account"), sa.func.count().label("n"))
-        .where(si.c.tenant == tenant, si.c.error_code == 0, si.c.created_at >= start, si.c.created_at < end)
-        .where(si.c.user_principal_name.is_not(None))
-        .group_by(sday, si.c.user_principal_name)
+    sig = sa.select(rsd.c.utc_day, rsd.c.sender_address, rsd.c.signins_ok).where(
+        rsd.c.tenant == tenant,
+        rsd.c.utc_day.between(first, today),
+        rsd.c.signins_ok > 0,
+        rsd.c.sender_address != "",
     )
-    cday = d.day(cs.c.occurred_at)
-    basic = auth_key(cs.c.auth_method) == sa.literal_column("'Basic'")
     csq = (
-        sa.select(cday.label("day"), cs.c.sender_address.label("account"), sa.func.sum(cs.c.message_count))
-        .where(cs.c.tenant == tenant, basic, cs.c.occurred_at >= start, cs.c.occurred_at < end)
-        .group_by(cday, cs.c.sender_address)
+        sa.select(rst.c.utc_day, rst.c.sender_address, sa.func.sum(rst.c.messages))
+        .where(rst.c.tenant == tenant, rst.c.utc_day.between(first, today), rst.c.auth_bucket == "Basic")
+        .group_by(rst.c.utc_day, rst.c.sender_address)
     )
     accounts_by_day: dict[date, set[str]] = {}
     signins: dict[date, int] = {}

@@ -6,10 +6,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.artifacts import TABLES, ReportParams, TableSpec
-from connector.artifacts.coverage import coverage_rows
-from connector.artifacts.kpi import flyout, latest_kpi
-from connector.artifacts.sql import Dialect
 from connector.config import Settings
+from connector.store.readside.coverage import coverage_rows
+from connector.store.readside.kpi import flyout, latest_kpi
+from connector.store.readside.sql import Dialect
 from connector.store.store import Store
 from models import Coverage, SchemaDrift, SyncRun
 
@@ -101,17 +101,26 @@ def sync_runs(
 
 
 def data_page(store: Store, spec: TableSpec, params: ReportParams, *, limit: int, offset: int) -> tuple[int, list[Any]]:
-    """One page of a report table (rows as tuples in ``spec.columns`` order) and the table's total row count."""
+    """One page of a report table (rows as tuples in ``spec.columns`` order) and the table's total row count.
+
+    The total rides along with the page (``count(*) OVER ()``), so the table's query runs once per request."""
     if spec.query is None:
         raise ValueError(f"table {spec.name} has no query")
     d = Dialect(store.dialect)
     query = spec.query(d, params)
+    paged = query.add_columns(sa.func.count().over().label("_total")).limit(limit).offset(offset)
     with store.read() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = [tuple(r) for r in conn.execute(query.limit(limit).offset(offset))]
+        found = [tuple(r) for r in conn.execute(paged)]
+        if found:
+            total = int(found[0][-1])
+        elif offset == 0:
+            total = 0
+        else:  # a page past the end still reports the table's size
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
+    rows = [r[:-1] for r in found]
     if spec.transform is not None:
         rows = [spec.transform(r) for r in rows]
-    return int(total), rows
+    return total, rows
 
 
 def summary(store: Store, params: ReportParams) -> dict[str, Any]:

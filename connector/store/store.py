@@ -5,7 +5,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from connector.errors import StorageError
+from connector.store import rollups
 from connector.store.engine import SQLITE_BEGIN_OPTION, create_engine_for
 from connector.store.migrations import current_version, latest_version, migrate
 from connector.store.upsert import DEFAULT_BATCH_SIZE, UpsertResult, upsert
@@ -29,8 +32,14 @@ class Store:
         return self.engine.dialect.name
 
     def migrate(self) -> int:
-        """Bring the schema up to date; return its version. Raises StorageError (see ``migrate``)."""
-        return migrate(self.engine)
+        """Bring the schema up to date (and build the rollups a migration asked for); return its version.
+        Raises StorageError (see ``migrate``)."""
+        version = migrate(self.engine)
+        try:
+            rollups.rebuild_if_pending(self.engine)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"building the rollups failed ({type(exc).__name__}): {exc}") from exc
+        return version
 
     def schema_version(self) -> int:
         with self.read() as conn:
@@ -41,9 +50,18 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        The rollups of the raw rows it wrote are recomputed just before the commit (``connector.store.rollups``),
+        so a reader never sees rows without their rollups or the other way round.
+        """
         with self.engine.begin() as conn:
-            yield conn
+            tracker = rollups.attach(conn)
+            try:
+                yield conn
+                rollups.flush(conn, tracker)
+            finally:
+                rollups.detach(conn)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

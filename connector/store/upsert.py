@@ -17,6 +17,10 @@ On SQLite the statement is compiled once per (table, columns) and the batch goes
 tuples, each value passed through its column type's bind processor: the same values SQLAlchemy would bind,
 without its per-row parameter bookkeeping (which costs more than SQLite's own insert).
 
+Rows of ``message_trace``, ``smtp_cs_report_row`` and ``signin`` get their derived columns here
+(``connector.store.derived``), and a batch that inserted or changed rows records its rollup keys in the
+transaction (``connector.store.rollups``): every writer keeps the rollups exact without knowing of them.
+
 Columns are the keys of the row dicts: a column absent from the rows is neither written nor compared, so a
 re-sync does not erase a column filled in later by another job (e.g. ``message_trace.from_smtp_signin_ip``).
 """
@@ -35,6 +39,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from connector.errors import StorageError
+from connector.store import rollups
+from connector.store.derived import derive
 
 __all__ = ["DEFAULT_BATCH_SIZE", "UpsertResult", "upsert"]
 
@@ -88,6 +94,9 @@ def upsert(
     if dialect not in ("sqlite", "postgresql"):
         raise StorageError(f"upsert supports SQLite and PostgreSQL, not {dialect}")
     total = UpsertResult()
+    tracked = table.name in rollups.TRACKED_TABLES
+    if tracked:
+        rows = (derive(table.name, row) for row in rows)
     for batch in _batches(rows, batch_size):
         params, duplicates = _dedupe(batch, key)
         columns = _columns_of(table, params)
@@ -101,6 +110,9 @@ def upsert(
             detail = getattr(exc, "orig", None) or exc
             raise StorageError(f"upsert into {table.name} failed ({type(exc).__name__}): {detail}") from exc
         total = total + result + UpsertResult(duplicates=duplicates)
+        if tracked and result.inserted + result.updated:
+            # the batch changed rows: their (tenant, day, sender) rollups are recomputed before the commit
+            rollups.touch_rows(conn, table.name, params)
     return total
 
 

@@ -143,3 +143,62 @@ def test_dashboard_in_chromium(served: Served) -> None:
     assert saved.read_text(encoding="utf-8").startswith("date,sender_domain,messages")
     assert [u for u in requests if not (u.startswith((served.url, "blob:")))] == []
     assert problems == []
+
+
+def test_each_panel_loads_on_its_own(served: Served) -> None:
+    """A slow panel shows its loading state while the others already show data; a failing one shows its own
+    error; neither blanks the page."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    top = served.get("/api/v1/data/sending_volume_sender_totals", **RANGE).json()["rows"][0]
+    held: list[Any] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        # the TLS table fails on the server; the accounts table is held back until released below
+        page.route(
+            "**/api/v1/data/tls_usage_by_sender?*",
+            lambda route: route.fulfill(
+                status=500, content_type="application/json", body='{"detail": {"error": "database is busy"}}'
+            ),
+        )
+
+        def hold(route: Any) -> None:
+            held.append(route)
+
+        page.route("**/api/v1/data/accounts?*", hold)
+        page.goto(served.url + "/")
+        page.wait_for_selector("body[data-ready=login]")
+        page.fill("#token", TOKEN)
+        page.click("#login-btn")
+        page.wait_for_selector("[data-panel=volume][data-state=ready]", state="attached", timeout=30_000)
+        page.fill("#from", DATE_FROM.isoformat())
+        page.fill("#to", DATE_TO.isoformat())
+        held.clear()
+        page.click("#apply")
+        page.wait_for_selector("[data-panel=volume][data-state=ready]", state="attached", timeout=30_000)
+        page.wait_for_selector("[data-panel=tls][data-state=error]", state="attached", timeout=30_000)
+        page.wait_for_function("() => document.querySelector('[data-panel=accounts]').dataset.state === 'loading'")
+        assert page.locator("body").get_attribute("data-ready") == "false"
+        assert "Loading" in page.locator("[data-panel=accounts] .panel-state").inner_text()
+        assert "database is busy" in page.locator("[data-panel=tls] .panel-state").inner_text()
+        for name in ("summary", "findings", "status"):
+            page.wait_for_selector(f"[data-panel={name}][data-state=ready]", state="attached", timeout=30_000)
+        page.click("#pivot-volume button[data-view=table]")
+        assert page.locator("#volume-table tbody tr", has_text=top["sender_address"]).count() == 1
+        assert page.locator("#error").inner_text() == ""
+        OUTPUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "dashboard-panels-loading.png"), full_page=True)
+        page.click("nav.pivots button[data-pivot=tls]")
+        assert page.locator("[data-panel=tls] .panel-state").is_visible()
+        page.screenshot(path=str(OUTPUT / "dashboard-panel-error.png"), full_page=True)
+        page.click("nav.pivots button[data-pivot=accounts]")
+        assert page.locator("[data-panel=accounts] .panel-state").is_visible()
+        page.screenshot(path=str(OUTPUT / "dashboard-panel-loading.png"), full_page=True)
+        for route in held:
+            route.continue_()
+        page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        assert page.locator("[data-panel=accounts]").get_attribute("data-state") == "ready"
+        assert page.locator("[data-panel=tls]").get_attribute("data-state") == "error"
+        browser.close()

@@ -161,15 +161,34 @@
     if (pending && !state.polling) state.polling = setTimeout(() => { state.polling = null; loadJobs().catch(showError); }, 1000);
   }
 
+  // one panel: its own loading state and its own error; a slow or failing panel never blanks the others
+  async function panel(name, load) {
+    const host = document.querySelector('[data-panel="' + name + '"]');
+    const status = host.querySelector(".panel-state");
+    host.dataset.state = "loading";
+    host.setAttribute("aria-busy", "true");
+    status.textContent = "Loading…";
+    try {
+      await load();
+      host.dataset.state = "ready";
+      status.textContent = "";
+    } catch (e) {
+      if (e instanceof ApiError && e.message === "unauthorized") throw e;
+      host.dataset.state = "error";
+      status.textContent = "Could not load this panel: " + String(e.message || e) + " (Apply retries).";
+    } finally {
+      host.removeAttribute("aria-busy");
+    }
+  }
+
   async function refresh() {
     $("#error").textContent = "";
     state.from = $("#from").value; state.to = $("#to").value; state.domain = $("#domain").value; state.tenant = $("#tenant").value;
     $("#subtitle").textContent = state.tenant + ": " + state.from + " to " + state.to + " (UTC)" + (state.domain ? " · " + state.domain : "");
     document.body.dataset.ready = "false";
-    try {
-      await loadDomains();
-      await Promise.all([loadSummary(), loadVolume(), loadTls(), loadAccounts(), loadFindings(), loadStatus(), loadJobs()]);
-    } catch (e) { showError(e); }
+    const panels = [["summary", loadSummary], ["volume", loadVolume], ["tls", loadTls], ["accounts", loadAccounts], ["findings", loadFindings], ["status", loadStatus], ["reports", loadJobs]];
+    const results = await Promise.allSettled([loadDomains(), ...panels.map(([name, load]) => panel(name, load))]);
+    results.filter((r) => r.status === "rejected").forEach((r) => showError(r.reason));
     document.body.dataset.ready = "true";
   }
 
@@ -218,7 +237,7 @@
   $("#apply").addEventListener("click", () => refresh());
   $("#domain").addEventListener("change", () => refresh());
   $("#tenant").addEventListener("change", () => refresh());
-  $("#account-status").addEventListener("change", () => loadAccounts().catch(showError));
+  $("#account-status").addEventListener("change", () => panel("accounts", loadAccounts).catch(showError));
   $("#open-flyout").addEventListener("click", () => $("#flyout").classList.remove("hidden"));
   $("#close-flyout").addEventListener("click", () => $("#flyout").classList.add("hidden"));
   $("#sync-now").addEventListener("click", async () => {

@@ -26,6 +26,7 @@ from connector.store.migrations import (
     v0004_unmarked_trace_index,
     v0005_search_senders_and_schema_drift,
     v0006_tenant_registry,
+    v0007_rollups,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
@@ -49,6 +50,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, v0004_unmarked_trace_index.DESCRIPTION, v0004_unmarked_trace_index.upgrade),
     Migration(5, v0005_search_senders_and_schema_drift.DESCRIPTION, v0005_search_senders_and_schema_drift.upgrade),
     Migration(6, v0006_tenant_registry.DESCRIPTION, v0006_tenant_registry.upgrade),
+    Migration(7, v0007_rollups.DESCRIPTION, v0007_rollups.upgrade),
 )
 
 _meta = sa.MetaData()

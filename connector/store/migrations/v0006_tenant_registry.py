@@ -1,4 +1,4 @@
-"""Migration 5: the tenant registry and the distributed executor's schedule and worker tables.
+"""Migration 6: the tenant registry and the distributed executor's schedule and worker tables.
 
 Frozen DDL: never import the current models here.
 """

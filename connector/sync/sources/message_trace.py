@@ -13,7 +13,7 @@ import bisect
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ from connector.http.families import MESSAGE_TRACE
 from connector.http.paging import Page
 from connector.sources.message_trace import MESSAGE_TRACE as TRACE_SPEC
 from connector.sources.message_trace import normalize_message_trace_page
-from connector.store import runs
+from connector.store import rollups, runs
 from connector.sync.context import SourceRun, TenantContext
 from connector.sync.prefetch import prefetched
 from connector.sync.sources.base import odata_datetime
@@ -132,12 +132,14 @@ def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime,
         return 0
     signins = signin_ip_times(conn, tenant, sender, oldest - window)
     changes: list[dict[str, object]] = []
+    days: set[date] = set()
     for row_id, from_ip, received, flag in conn.execute(
         sa.select(_trace.c.id, _trace.c.from_ip, _trace.c.received_at, _trace.c.from_smtp_signin_ip).where(candidates)
     ):
         matched = _near(signins.get(from_ip), received, window)
         if flag is not matched:
             changes.append({"row_id": row_id, "flag": matched})
+            days.add(received.astimezone(UTC).date())
     if changes:
         conn.execute(
             sa.update(_trace)
@@ -145,6 +147,8 @@ def mark_signin_ips(conn: Connection, tenant: str, sender: str, since: datetime,
             .values(from_smtp_signin_ip=sa.bindparam("flag")),
             changes,
         )
+        # the mark counts in the rollups (messages from a sign-in IP): recomputed for the days it changed
+        rollups.touch(conn, _trace.name, ((tenant, day, sender) for day in days))
     return len(changes)
 
 

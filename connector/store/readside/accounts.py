@@ -1,0 +1,181 @@
+"""Accounts: one row per account joining every source, with a status a person can act on.
+
+``messages`` is the sending volume of the range (as ``sending_volume_sender_totals``), ``legacy_tls_messages``
+comes from the TLS table. Sources: the usage report (accounts with a non-empty SMTP App cell; concealed names are
+never joined), the Authenticated SMTP sign-ins of the range, the sending volume and TLS/auth of the range, and the
+newest mailbox posture snapshot (``Get-CASMailbox``) up to the end of the range.
+
+Statuses, most urgent first (``STATUSES``; ``ACTIONS`` says what to do):
+
+``blocked_but_attempting``  failed sign-ins, none successful, and the account is disabled (AADSTS50057), blocked
+                           by policy (50053/53003) or has SMTP AUTH turned off: a device still trying
+``basic_in_use``            Basic authentication seen: breaks when Microsoft turns Basic off for SMTP AUTH (end
+                           of December 2026)
+``legacy_tls_in_use``       TLS 1.0/1.1 submissions: only the legacy endpoint accepts them
+``oauth_only``              OAuth only: nothing to do
+``failed_signins_only``     failed sign-ins only (wrong password): someone else trying the account (spray)
+``enabled_but_unused``      SMTP AUTH enabled on the mailbox, no SMTP AUTH activity: turn it off
+``in_use_protocol_unknown`` SMTP AUTH activity without evidence of the protocol
+``no_activity_in_range``    known from earlier usage, nothing in the range
+"""
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import Dialect, mp, rsd, ud
+from connector.store.readside.tls_auth import auth_subquery, tls_rows
+from connector.store.readside.volume import sender_totals
+
+__all__ = ["ACTIONS", "STATUSES", "accounts"]
+
+ACTIONS = {
+    "blocked_but_attempting": "Find the device or app still signing in and reconfigure or retire it.",
+    "basic_in_use": "Move the client to OAuth or another relay before Basic auth for SMTP AUTH is switched off "
+    "(end of December 2026).",
+    "legacy_tls_in_use": "Update the client to TLS 1.2 or later; TLS 1.0/1.1 only work on smtp-legacy.office365.com.",
+    "oauth_only": "Nothing to do.",
+    "failed_signins_only": "Failed sign-ins only: check for a password spray; keep SMTP AUTH off if unused.",
+    "enabled_but_unused": "Turn SMTP AUTH off for this mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled "
+    "$true).",
+    "in_use_protocol_unknown": "Request an SmtpCSReport or import the admin center export to learn the protocol.",
+    "no_activity_in_range": "No SMTP AUTH activity in the range; consider turning SMTP AUTH off.",
+}
+STATUSES = tuple(ACTIONS)
+
+
+def _lit(text: str) -> ColumnElement[Any]:
+    return sa.literal_column(text)
+
+
+def _posture(params: ReportParams) -> sa.Subquery:
+    newest = (
+        sa.select(sa.func.max(mp.c.snapshot_date))
+        .where(mp.c.tenant == params.tenant, mp.c.snapshot_date <= params.date_to)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            sa.func.lower(mp.c.user_principal_name).label("addr"),
+            mp.c.effective_enabled,
+            mp.c.snapshot_date,
+        )
+        .where(mp.c.tenant == params.tenant, mp.c.snapshot_date == newest)
+        .subquery("posture")
+    )
+
+
+def _usage(params: ReportParams) -> sa.Subquery:
+    addr = sa.func.lower(ud.c.user_principal_name)
+    return (
+        sa.select(
+            addr.label("addr"),
+            sa.func.max(ud.c.display_name).label("display_name"),
+            sa.func.max(ud.c.last_activity_date).label("last_activity_date"),
+        )
+        .where(
+            ud.c.tenant == params.tenant,
+            ud.c.smtp_app.is_(True),
+            ud.c.concealed.is_(False),
+            ud.c.user_principal_name.contains("@"),
+            ud.c.report_refresh_date <= params.date_to,
+        )
+        .group_by(addr)
+        .subquery("usage")
+    )
+
+
+def _signins(params: ReportParams) -> sa.Subquery:
+    return (
+        sa.select(
+            rsd.c.sender_address.label("addr"),
+            sa.func.sum(rsd.c.signins_ok).label("ok"),
+            sa.func.sum(rsd.c.signins_failed).label("failed"),
+            sa.func.sum(rsd.c.signins_blocked).label("blocked"),
+            sa.func.max(rsd.c.signin_last_at).label("last_signin_at"),
+        )
+        .where(
+            rsd.c.tenant == params.tenant,
+            rsd.c.utc_day >= params.date_from,
+            rsd.c.utc_day <= params.date_to,
+            rsd.c.signin_rows > 0,
+            rsd.c.sender_address.contains("@"),
+        )
+        .group_by(rsd.c.sender_address)
+        .subquery("signins")
+    )
+
+
+def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
+    """``accounts``: one row per account (see the module docstring for the columns' sources and statuses)."""
+    usage, sig, posture, tls = _usage(params), _signins(params), _posture(params), tls_rows(d, params)
+    vol = sender_totals(d, params)
+    parts = [sa.select(usage.c.addr), sa.select(sig.c.addr), sa.select(tls.c.sender_address)]
+    parts.append(sa.select(posture.c.addr).where(posture.c.effective_enabled.is_(True)))
+    universe_q = sa.union(*parts).subquery("u")
+    domain = d.domain(universe_q.c.addr)
+    filters = []
+    if params.senders:
+        filters.append(universe_q.c.addr.in_(params.senders))
+    if params.domains:
+        filters.append(domain.in_(params.domains))
+    universe = (
+        sa.select(universe_q.c.addr.label("sender_address"), domain.label("sender_domain"))
+        .where(*filters)
+        .subquery("accounts_u")
+    )
+    auth = auth_subquery(d, params, universe)
+    addr = universe.c.sender_address
+    ok = sa.func.coalesce(sig.c.ok, 0)
+    failed = sa.func.coalesce(sig.c.failed, 0)
+    messages = sa.func.coalesce(vol.c.messages, 0)
+    legacy = sa.func.coalesce(tls.c.tls10_messages, 0) + sa.func.coalesce(tls.c.tls11_messages, 0)
+    protocol = sa.func.coalesce(auth.c.auth_protocol, _lit("'unknown'"))
+    active = sa.or_(messages > 0, ok > 0)
+    status = sa.case(
+        (
+            sa.and_(
+                failed > 0,
+                ok == 0,
+                sa.or_(sa.func.coalesce(sig.c.blocked, 0) > 0, posture.c.effective_enabled.is_(False)),
+            ),
+            _lit("'blocked_but_attempting'"),
+        ),
+        (protocol == _lit("'Basic'"), _lit("'basic_in_use'")),
+        (legacy > 0, _lit("'legacy_tls_in_use'")),
+        (protocol == _lit("'OAuth'"), _lit("'oauth_only'")),
+        (sa.and_(failed > 0, ok == 0, messages == 0, usage.c.addr.is_(None)), _lit("'failed_signins_only'")),
+        (sa.and_(sa.not_(active), posture.c.effective_enabled.is_(True)), _lit("'enabled_but_unused'")),
+        (active, _lit("'in_use_protocol_unknown'")),
+        else_=_lit("'no_activity_in_range'"),
+    )
+    return (
+        sa.select(
+            addr,
+            universe.c.sender_domain,
+            usage.c.display_name,
+            status.label("status"),
+            protocol.label("auth_protocol"),
+            sa.cast(messages, sa.Integer).label("messages"),
+            sa.cast(legacy, sa.Integer).label("legacy_tls_messages"),
+            sa.func.coalesce(tls.c.tls_source, _lit("'none'")).label("tls_source"),
+            sa.cast(ok, sa.Integer).label("basic_signins"),
+            sa.cast(failed, sa.Integer).label("failed_signins"),
+            sig.c.last_signin_at,
+            (usage.c.addr.is_not(None)).label("usage_report_smtp"),
+            usage.c.last_activity_date.label("usage_last_activity_date"),
+            posture.c.effective_enabled.label("smtp_auth_enabled"),
+            posture.c.snapshot_date.label("posture_snapshot_date"),
+        )
+        .select_from(universe)
+        .outerjoin(usage, usage.c.addr == addr)
+        .outerjoin(sig, sig.c.addr == addr)
+        .outerjoin(tls, tls.c.sender_address == addr)
+        .outerjoin(vol, vol.c.sender_address == addr)
+        .outerjoin(posture, posture.c.addr == addr)
+        .outerjoin(auth, auth.c.sender_address == addr)
+        .order_by(addr)
+    )

@@ -1,0 +1,139 @@
+"""Sending volume: SMTP AUTH messages per sender per UTC day, and per sender domain per day.
+
+Which source a figure rests on, decided per day:
+
+- a day with ``smtp_cs_report_row`` rows (an SmtpCSReport was loaded for it) counts ``SUM(message_count)`` of
+  those rows: exact SMTP AUTH submissions;
+- any other day counts ``COUNT(DISTINCT message_id)`` of the message-trace rows of the SMTP AUTH senders (the
+  accounts the usage report, a successful Authenticated SMTP sign-in or an SmtpCSReport showed using SMTP AUTH).
+  Message trace cannot tell how a message was submitted (API notes section 3), so this is *all* mail of those
+  senders; with ``trace_signin_ip_only`` only rows whose fromIP was one of the sender's successful SMTP sign-in
+  IPs count (Basic submissions; OAuth leaves no sign-in, so OAuth senders drop to zero).
+
+All of it is read from the rollups (``rollup_sender_day``, ``rollup_day``, ``rollup_sender``).
+
+``smtp_cs_days`` lists the days that rest on SmtpCSReport rows; summary.json and the coverage table repeat it.
+"""
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import Dialect, rday, rsd, rsnd, sender_filter, ud
+
+__all__ = [
+    "SOURCE_SMTP_CS",
+    "SOURCE_TRACE",
+    "sender_totals",
+    "smtp_cs_days",
+    "smtp_senders",
+    "volume_by_domain_day",
+    "volume_by_sender_day",
+    "volume_by_sender_total",
+    "volume_sender_day_subquery",
+]
+
+SOURCE_SMTP_CS = "smtp_cs_report"
+SOURCE_TRACE = "message_trace"
+
+
+def _in_range(col: ColumnElement[Any], params: ReportParams) -> ColumnElement[bool]:
+    return sa.and_(col >= params.date_from, col <= params.date_to)
+
+
+def smtp_senders(params: ReportParams) -> sa.Subquery:
+    """Addresses known to use SMTP AUTH (concealed usage-report names are never used): the usage report's SMTP
+    users, and every sender with a successful Authenticated SMTP sign-in or an SmtpCSReport row on any day."""
+    usage = sa.select(sa.func.lower(ud.c.user_principal_name).label("addr")).where(
+        ud.c.tenant == params.tenant,
+        ud.c.smtp_app.is_(True),
+        ud.c.concealed.is_(False),
+        ud.c.user_principal_name.contains("@"),
+    )
+    seen = sa.select(rsnd.c.sender_address).where(
+        rsnd.c.tenant == params.tenant,
+        sa.or_(sa.and_(rsnd.c.signin_ok_days > 0, rsnd.c.sender_address.contains("@")), rsnd.c.cs_days > 0),
+    )
+    return sa.union(usage, seen).subquery("smtp_senders")
+
+
+def _cs_days(params: ReportParams) -> Select[Any]:
+    return sa.select(rday.c.utc_day).where(
+        rday.c.tenant == params.tenant, _in_range(rday.c.utc_day, params), rday.c.cs_rows > 0
+    )
+
+
+def volume_sender_day_subquery(d: Dialect, params: ReportParams) -> sa.Subquery:
+    """(date, sender_address, sender_domain, source, messages) of every sender-day with messages."""
+    in_range = [rsd.c.tenant == params.tenant, _in_range(rsd.c.utc_day, params)]
+    filters = sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain)
+    from_cs = sa.select(
+        rsd.c.utc_day.label("date"),
+        rsd.c.sender_address.label("sender_address"),
+        sa.func.coalesce(rsd.c.sender_domain, sa.func.lower(rsd.c.cs_file_domain)).label("sender_domain"),
+        sa.literal_column(f"'{SOURCE_SMTP_CS}'").label("source"),
+        sa.cast(rsd.c.cs_messages, sa.Integer).label("messages"),
+    ).where(*in_range, rsd.c.cs_rows > 0, *filters)
+    senders = smtp_senders(params)
+    messages = rsd.c.trace_signin_ip_messages if params.trace_signin_ip_only else rsd.c.trace_messages
+    from_trace = sa.select(
+        rsd.c.utc_day.label("date"),
+        rsd.c.sender_address.label("sender_address"),
+        rsd.c.sender_domain.label("sender_domain"),
+        sa.literal_column(f"'{SOURCE_TRACE}'").label("source"),
+        sa.cast(messages, sa.Integer).label("messages"),
+    ).where(
+        *in_range,
+        messages > 0,
+        rsd.c.sender_address.in_(sa.select(senders.c.addr)),
+        rsd.c.utc_day.not_in(_cs_days(params)),
+        *filters,
+    )
+    return sa.union_all(from_cs, from_trace).subquery("volume")
+
+
+def volume_by_sender_day(d: Dialect, params: ReportParams) -> Select[Any]:
+    """``sending_volume_by_sender``: date, sender_address, sender_domain, messages."""
+    v = volume_sender_day_subquery(d, params)
+    return sa.select(v.c.date, v.c.sender_address, v.c.sender_domain, v.c.messages).order_by(
+        v.c.date, v.c.sender_address
+    )
+
+
+def volume_by_domain_day(d: Dialect, params: ReportParams) -> Select[Any]:
+    """``sending_volume_by_domain``: date, sender_domain, messages (senders without a domain: NULL domain)."""
+    v = volume_sender_day_subquery(d, params)
+    return (
+        sa.select(v.c.date, v.c.sender_domain, sa.cast(sa.func.sum(v.c.messages), sa.Integer).label("messages"))
+        .group_by(v.c.date, v.c.sender_domain)
+        .order_by(v.c.date, v.c.sender_domain)
+    )
+
+
+def volume_by_sender_total(d: Dialect, params: ReportParams) -> Select[Any]:
+    """``sending_volume_sender_totals``: sender_address, sender_domain, messages, active_days (the details table)."""
+    v = volume_sender_day_subquery(d, params)
+    messages = sa.cast(sa.func.sum(v.c.messages), sa.Integer)
+    return (
+        sa.select(
+            v.c.sender_address,
+            sa.func.max(v.c.sender_domain).label("sender_domain"),
+            messages.label("messages"),
+            sa.func.count(v.c.date).label("active_days"),
+        )
+        .group_by(v.c.sender_address)
+        .order_by(messages.desc(), v.c.sender_address)
+    )
+
+
+def smtp_cs_days(d: Dialect, params: ReportParams) -> Select[Any]:
+    """The days of the range that rest on SmtpCSReport rows (every other day rests on message trace)."""
+    return _cs_days(params).order_by(rday.c.utc_day)
+
+
+def sender_totals(d: Dialect, params: ReportParams) -> sa.CTE:
+    """``volume_by_sender_total`` as one CTE per (dialect, params), shared by the tables that join it."""
+    return d.shared(("vol", params), lambda: volume_by_sender_total(d, params).order_by(None).cte("vol"))

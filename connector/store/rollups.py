@@ -1,0 +1,655 @@
+"""Keeping the rollups (``models/rollups.py``) equal to the raw rows, in the transaction that writes them.
+
+Every write to ``message_trace``, ``smtp_cs_report_row`` or ``signin`` goes through the store's upsert (or, for
+the sign-in-IP mark, :func:`touch`), which records the (tenant, UTC day, sender) keys it inserted or changed in the
+transaction's :class:`RollupTracker`. Before the transaction commits (``Store.transaction``), :func:`flush`
+recomputes exactly those keys from the raw rows (one grouped query per source, day and chunk of senders, over the
+indexes the raw tables already have), then the touched days' ``rollup_day`` rows and the touched senders'
+``rollup_sender`` rows. Nothing is added or subtracted: every figure is recomputed from the truth, so re-sent
+rows, updated rows, distinct counts and SmtpCSReport days replacing trace days stay exact. A write outside a
+store transaction (a bare connection) is flushed right after its batch.
+
+:func:`rebuild` recomputes a tenant's rollups from the raw rows day by day (bounded memory): ``smtpauth rollups
+rebuild`` and the first open after the migration that created them.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from connector.store.derived import TLS_KEYS, domain_of
+from models import (
+    DayRollup,
+    MessageTrace,
+    RecipientDomainRollup,
+    SenderDayRollup,
+    SenderDayTlsRollup,
+    SenderHourRollup,
+    SenderRollup,
+    SignIn,
+    SigninOriginRollup,
+    SmtpCsReportRow,
+)
+from models import Watermark as _Watermark
+
+__all__ = [
+    "BLOCKED_CODES",
+    "NO_ERROR_CODE",
+    "TRACKED_TABLES",
+    "RollupTracker",
+    "flush",
+    "rebuild",
+    "rebuild_if_pending",
+    "touch",
+    "touch_rows",
+    "tracker_of",
+]
+
+log = logging.getLogger(__name__)
+
+#: AADSTS codes meaning the account itself is blocked (disabled, locked, blocked by Conditional Access)
+BLOCKED_CODES = (50057, 50053, 53003)
+#: ``rollup_signin_origin.error_code`` of a sign-in without an error code
+NO_ERROR_CODE = -1
+#: senders per recompute statement
+CHUNK = 500
+#: first key of the PostgreSQL advisory locks that serialize rollup recomputes per tenant
+_LOCK_BASE = 0x524F4C4C  # "ROLL"
+#: where a transaction's tracker lives in ``Connection.info``
+_INFO_KEY = "smtpauth.rollups"
+
+
+def _t(model: Any) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+tr, cs, si = _t(MessageTrace), _t(SmtpCsReportRow), _t(SignIn)
+rsd, rst, rday, rsnd = _t(SenderDayRollup), _t(SenderDayTlsRollup), _t(DayRollup), _t(SenderRollup)
+rsh, rrd, rso = _t(SenderHourRollup), _t(RecipientDomainRollup), _t(SigninOriginRollup)
+_wm = _t(_Watermark)
+
+#: raw table → the rollup source it feeds
+TRACKED_TABLES = {tr.name: "trace", cs.name: "cs", si.name: "signin"}
+
+_TRACE_COLS = ("trace_rows", "trace_messages", "trace_signin_ip_messages")
+_CS_COLS = (
+    "cs_rows",
+    "cs_messages",
+    "cs_tls10",
+    "cs_tls11",
+    "cs_tls12",
+    "cs_tls13",
+    "cs_tls_unknown",
+    "cs_basic",
+    "cs_oauth",
+    "cs_auth_unknown",
+    "cs_file_domain",
+    "cs_legacy_client_ip",
+)
+_SIGNIN_COLS = (
+    "signin_rows",
+    "signins_ok",
+    "signins_failed",
+    "signins_blocked",
+    "signin_last_at",
+    "signin_ips",
+    "signin_countries",
+)
+_COLS = {"trace": _TRACE_COLS, "cs": _CS_COLS, "signin": _SIGNIN_COLS}
+_NULLABLE = {"cs_file_domain", "cs_legacy_client_ip", "signin_last_at"}
+
+
+@dataclass
+class RollupTracker:
+    """The (tenant, day) → senders a transaction touched, per source."""
+
+    keys: dict[str, dict[tuple[str, date], set[str]]] = field(
+        default_factory=lambda: {"trace": defaultdict(set), "cs": defaultdict(set), "signin": defaultdict(set)}
+    )
+
+    def add(self, source: str, tenant: str, day: date, sender: str) -> None:
+        self.keys[source][(tenant, day)].add(sender)
+
+    def __bool__(self) -> bool:
+        return any(self.keys.values())
+
+    def clear(self) -> None:
+        for by_day in self.keys.values():
+            by_day.clear()
+
+
+def tracker_of(conn: Connection) -> RollupTracker | None:
+    tracker: RollupTracker | None = conn.info.get(_INFO_KEY)
+    return tracker
+
+
+def attach(conn: Connection) -> RollupTracker:
+    """Start tracking the writes of ``conn``'s transaction (``Store.transaction`` does it)."""
+    tracker = RollupTracker()
+    conn.info[_INFO_KEY] = tracker
+    return tracker
+
+
+def detach(conn: Connection) -> None:
+    conn.info.pop(_INFO_KEY, None)
+
+
+def _signin_key(upn: str | None) -> str:
+    return upn or ""
+
+
+def touch_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record the rollup keys of ``rows`` (as written to ``table``, derived columns included)."""
+    source = TRACKED_TABLES.get(table)
+    if source is None or not rows:
+        return
+    tracker = tracker_of(conn)
+    target = tracker if tracker is not None else RollupTracker()
+    try:
+        if source == "signin":
+            for row in rows:
+                target.add(source, row["tenant"], row["utc_day"], _signin_key(row.get("user_principal_name")))
+        else:
+            for row in rows:
+                target.add(source, row["tenant"], row["utc_day"], row["sender_address"])
+    except KeyError as exc:
+        from connector.errors import StorageError
+
+        raise StorageError(f"rows written to {table} must carry {exc.args[0]!r}: the rollups are keyed on it") from None
+    if tracker is None:
+        flush(conn, target)
+
+
+def touch(conn: Connection, table: str, keys: Iterable[tuple[str, date, str]]) -> None:
+    """Record (tenant, day, sender) keys changed by a write that is not an upsert (an UPDATE)."""
+    source = TRACKED_TABLES[table]
+    tracker = tracker_of(conn)
+    target = tracker if tracker is not None else RollupTracker()
+    for tenant, day, sender in keys:
+        target.add(source, tenant, day, sender)
+    if tracker is None:
+        flush(conn, target)
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), UTC)
+    return start, start + timedelta(days=1)
+
+
+def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
+    ordered = sorted(items)
+    for i in range(0, len(ordered), CHUNK):
+        yield ordered[i : i + CHUNK]
+
+
+def _sum_if(cond: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
+    return sa.func.coalesce(sa.func.sum(sa.case((cond, value), else_=0)), 0)
+
+
+def _trace_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[Any]:
+    start, end = _bounds(day)
+    msg = sa.func.coalesce(tr.c.message_id, tr.c.trace_id)
+    q = sa.select(
+        tr.c.sender_address.label("sender"),
+        sa.func.count().label("trace_rows"),
+        sa.func.count(sa.distinct(msg)).label("trace_messages"),
+        sa.func.count(sa.distinct(sa.case((tr.c.from_smtp_signin_ip.is_(True), msg), else_=sa.null()))).label(
+            "trace_signin_ip_messages"
+        ),
+    ).where(tr.c.tenant == tenant, tr.c.received_at >= start, tr.c.received_at < end)
+    if senders is not None:
+        q = q.where(tr.c.sender_address.in_(senders))
+    return q.group_by(tr.c.sender_address)
+
+
+def _cs_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[Any]:
+    start, end = _bounds(day)
+    n = cs.c.message_count
+    legacy = cs.c.tls_bucket.in_(["TLS1.0", "TLS1.1"])
+    q = sa.select(
+        cs.c.sender_address.label("sender"),
+        sa.func.count().label("cs_rows"),
+        sa.func.coalesce(sa.func.sum(n), 0).label("cs_messages"),
+        *(_sum_if(cs.c.tls_bucket == k, n).label(f"cs_tls1{k[5]}") for k in TLS_KEYS),
+        _sum_if(cs.c.tls_bucket == "unknown", n).label("cs_tls_unknown"),
+        _sum_if(cs.c.auth_bucket == "Basic", n).label("cs_basic"),
+        _sum_if(cs.c.auth_bucket == "OAuth", n).label("cs_oauth"),
+        _sum_if(cs.c.auth_bucket == "unknown", n).label("cs_auth_unknown"),
+        sa.func.max(cs.c.sender_domain).label("cs_file_domain"),
+        sa.func.max(sa.case((legacy, cs.c.client_ip), else_=sa.null())).label("cs_legacy_client_ip"),
+    ).where(cs.c.tenant == tenant, cs.c.occurred_at >= start, cs.c.occurred_at < end)
+    if senders is not None:
+        q = q.where(cs.c.sender_address.in_(senders))
+    return q.group_by(cs.c.sender_address)
+
+
+def _signin_filter(senders: list[str]) -> ColumnElement[bool]:
+    named = [s for s in senders if s]
+    clauses: list[ColumnElement[bool]] = []
+    if named:
+        clauses.append(si.c.user_principal_name.in_(named))
+    if len(named) < len(senders):
+        clauses.append(si.c.user_principal_name.is_(None))
+    return sa.or_(*clauses)
+
+
+def _signin_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[Any]:
+    start, end = _bounds(day)
+    key = sa.func.coalesce(si.c.user_principal_name, "")
+    q = sa.select(
+        key.label("sender"),
+        sa.func.count().label("signin_rows"),
+        _sum_if(si.c.error_code == 0, sa.literal(1)).label("signins_ok"),
+        _sum_if(si.c.error_code != 0, sa.literal(1)).label("signins_failed"),
+        _sum_if(si.c.error_code.in_(BLOCKED_CODES), sa.literal(1)).label("signins_blocked"),
+        sa.func.max(si.c.created_at).label("signin_last_at"),
+        sa.func.count(sa.distinct(si.c.ip_address)).label("signin_ips"),
+        sa.func.count(sa.distinct(si.c.country)).label("signin_countries"),
+    ).where(si.c.tenant == tenant, si.c.created_at >= start, si.c.created_at < end)
+    if senders is not None:
+        q = q.where(_signin_filter(senders))
+    return q.group_by(key)
+
+
+_QUERIES = {"trace": _trace_query, "cs": _cs_query, "signin": _signin_query}
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+def _write_source(conn: Connection, source: str, tenant: str, day: date, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Set ``source``'s columns of the (tenant, day, sender) rollup rows to the recomputed values."""
+    if not rows:
+        return
+    cols = _COLS[source]
+    ins = _insert(conn, rsd)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["tenant", "utc_day", "sender_address"], set_={c: ins.excluded[c] for c in cols}
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "tenant": tenant,
+                "utc_day": day,
+                "sender_address": r["sender"],
+                "sender_domain": domain_of(r["sender"]),
+                **{c: r[c] if c in _NULLABLE else int(r[c] or 0) for c in cols},
+            }
+            for r in rows
+        ],
+    )
+
+
+def _zero_source(conn: Connection, source: str, tenant: str, day: date, senders: list[str]) -> None:
+    """Clear ``source``'s columns of rollup rows whose raw rows are gone."""
+    if not senders:
+        return
+    values = {c: (None if c in _NULLABLE else 0) for c in _COLS[source]}
+    conn.execute(
+        rsd.update()
+        .where(rsd.c.tenant == tenant, rsd.c.utc_day == day, rsd.c.sender_address.in_(senders))
+        .values(**values)
+    )
+
+
+def _recompute_tls(conn: Connection, tenant: str, day: date, senders: list[str] | None) -> None:
+    start, end = _bounds(day)
+    delete = rst.delete().where(rst.c.tenant == tenant, rst.c.utc_day == day)
+    where = [cs.c.tenant == tenant, cs.c.occurred_at >= start, cs.c.occurred_at < end]
+    if senders is not None:
+        delete = delete.where(rst.c.sender_address.in_(senders))
+        where.append(cs.c.sender_address.in_(senders))
+    conn.execute(delete)
+    rows = conn.execute(
+        sa.select(
+            cs.c.sender_address,
+            cs.c.tls_bucket,
+            cs.c.auth_bucket,
+            sa.func.max(cs.c.sender_domain),
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(cs.c.message_count), 0),
+        )
+        .where(*where)
+        .group_by(cs.c.sender_address, cs.c.tls_bucket, cs.c.auth_bucket)
+    ).all()
+    if rows:
+        conn.execute(
+            rst.insert(),
+            [
+                {
+                    "tenant": tenant,
+                    "utc_day": day,
+                    "sender_address": s,
+                    "tls_bucket": tls or "unknown",
+                    "auth_bucket": auth or "unknown",
+                    "sender_domain": domain_of(s),
+                    "cs_file_domain": fd,
+                    "rows": int(n),
+                    "messages": int(m),
+                }
+                for s, tls, auth, fd, n, m in rows
+            ],
+        )
+
+
+def _lit(text: str) -> ColumnElement[Any]:
+    # constants inlined, so that an expression in SELECT equals the same one in GROUP BY on PostgreSQL
+    return sa.literal_column(text)
+
+
+def _hour(conn: Connection, col: ColumnElement[Any]) -> ColumnElement[Any]:
+    if conn.dialect.name == "sqlite":
+        return sa.cast(sa.func.strftime(_lit("'%H'"), col), sa.Integer)
+    return sa.cast(sa.extract("hour", sa.func.timezone(_lit("'UTC'"), col)), sa.Integer)
+
+
+def _domain(conn: Connection, col: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The lower-cased part after the last '@' (``connector.store.derived.domain_of``), NULL without '@'."""
+    if conn.dialect.name == "sqlite":
+        head = sa.func.rtrim(col, sa.func.replace(col, _lit("'@'"), _lit("''")))
+        part = sa.func.substr(col, sa.func.length(head) + _lit("1"))
+    else:
+        part = sa.func.substring(col, _lit("'[^@]*$'"))
+    return sa.case((col.like(_lit("'%@%'")), sa.func.lower(part)), else_=sa.null())
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """The (tenant, day) being recomputed, and its senders (every sender with None)."""
+
+    tenant: str
+    day: date
+    senders: list[str] | None
+
+
+def _replace(
+    conn: Connection, target: sa.Table, key: str, where: _Slice, select: sa.Select[Any], *, cols: list[str]
+) -> None:
+    """Delete ``target``'s rows of the slice and insert ``select``'s (tenant and day first)."""
+    delete = target.delete().where(target.c.tenant == where.tenant, target.c.utc_day == where.day)
+    if where.senders is not None:
+        delete = delete.where(target.c[key].in_(where.senders))
+    conn.execute(delete)
+    conn.execute(target.insert().from_select(["tenant", "utc_day", *cols], select))
+
+
+def _recompute_details(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> None:
+    """The insights' detail rollups of (tenant, day[, senders]): hours and recipient domains of message trace,
+    origins of sign-ins."""
+    start, end = _bounds(day)
+    part = _Slice(tenant, day, senders)
+    consts = (sa.literal(tenant, sa.String), sa.literal(day, sa.Date))
+    if source == "trace":
+        where = [tr.c.tenant == tenant, tr.c.received_at >= start, tr.c.received_at < end]
+        if senders is not None:
+            where.append(tr.c.sender_address.in_(senders))
+        msg = sa.func.count(sa.distinct(sa.func.coalesce(tr.c.message_id, tr.c.trace_id)))
+        hour = _hour(conn, tr.c.received_at)
+        hours = (
+            sa.select(*consts, tr.c.sender_address, hour, sa.func.count(), msg)
+            .where(*where)
+            .group_by(tr.c.sender_address, hour)
+        )
+        _replace(conn, rsh, "sender_address", part, hours, cols=["sender_address", "hour", "rows", "messages"])
+        rdom = _domain(conn, tr.c.recipient_address)
+        domains = (
+            sa.select(*consts, tr.c.sender_address, rdom, sa.func.count(), msg)
+            .where(*where, rdom.is_not(None))
+            .group_by(tr.c.sender_address, rdom)
+        )
+        cols = ["sender_address", "recipient_domain", "rows", "messages"]
+        _replace(conn, rrd, "sender_address", part, domains, cols=cols)
+    elif source == "signin":
+        where = [
+            si.c.tenant == tenant,
+            si.c.created_at >= start,
+            si.c.created_at < end,
+            si.c.user_principal_name.is_not(None),
+        ]
+        if senders is not None:
+            where.append(si.c.user_principal_name.in_([s for s in senders if s]))
+        ip = sa.func.coalesce(si.c.ip_address, _lit("''"))
+        country = sa.func.coalesce(si.c.country, _lit("''"))
+        code = sa.func.coalesce(si.c.error_code, _lit(str(NO_ERROR_CODE)))
+        origins = (
+            sa.select(
+                *consts,
+                si.c.user_principal_name,
+                ip,
+                country,
+                code,
+                sa.func.count(),
+                sa.func.min(si.c.created_at),
+                sa.func.max(si.c.created_at),
+            )
+            .where(*where)
+            .group_by(si.c.user_principal_name, ip, country, code)
+        )
+        cols = ["user_principal_name", "ip_address", "country", "error_code", "rows", "first_at", "last_at"]
+        _replace(conn, rso, "user_principal_name", part, origins, cols=cols)
+
+
+def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> set[str]:
+    """Recompute ``source``'s columns for (tenant, day) and ``senders`` (every sender with None); return the
+    senders whose rollup rows it wrote."""
+    rows = [dict(r._mapping) for r in conn.execute(_QUERIES[source](tenant, day, senders))]
+    found = {str(r["sender"]) for r in rows}
+    if senders is not None:
+        _zero_source(conn, source, tenant, day, [s for s in senders if s not in found])
+    _write_source(conn, source, tenant, day, rows)
+    if source == "cs":
+        _recompute_tls(conn, tenant, day, senders)
+    else:
+        _recompute_details(conn, source, tenant, day, senders)
+    return found
+
+
+def _is_empty() -> ColumnElement[bool]:
+    return sa.and_(rsd.c.trace_rows == 0, rsd.c.cs_rows == 0, rsd.c.signin_rows == 0)
+
+
+def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datetime) -> None:
+    ins = _insert(conn, rday)
+    cols = ("trace_rows", "cs_rows", "signin_rows", "senders", "changed_at")
+    stmt = ins.on_conflict_do_update(index_elements=["tenant", "utc_day"], set_={c: ins.excluded[c] for c in cols})
+    values = []
+    for tenant, day in days:
+        conn.execute(rsd.delete().where(rsd.c.tenant == tenant, rsd.c.utc_day == day, _is_empty()))
+        t, c, s, n = conn.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(rsd.c.trace_rows), 0),
+                sa.func.coalesce(sa.func.sum(rsd.c.cs_rows), 0),
+                sa.func.coalesce(sa.func.sum(rsd.c.signin_rows), 0),
+                sa.func.count(),
+            ).where(rsd.c.tenant == tenant, rsd.c.utc_day == day)
+        ).one()
+        values.append(
+            {
+                "tenant": tenant,
+                "utc_day": day,
+                "trace_rows": int(t),
+                "cs_rows": int(c),
+                "signin_rows": int(s),
+                "senders": int(n),
+                "changed_at": now,
+            }
+        )
+    if values:
+        conn.execute(stmt, values)
+
+
+def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> None:
+    ins = _insert(conn, rsnd)
+    cols = ("sender_domain", "trace_days", "cs_days", "signin_ok_days", "first_day", "last_day")
+    stmt = ins.on_conflict_do_update(
+        index_elements=["tenant", "sender_address"], set_={c: ins.excluded[c] for c in cols}
+    )
+    for chunk in _chunks(senders):
+        rows = conn.execute(
+            sa.select(
+                rsd.c.sender_address,
+                sa.func.sum(sa.case((rsd.c.trace_rows > 0, 1), else_=0)),
+                sa.func.sum(sa.case((rsd.c.cs_rows > 0, 1), else_=0)),
+                sa.func.sum(sa.case((rsd.c.signins_ok > 0, 1), else_=0)),
+                sa.func.min(rsd.c.utc_day),
+                sa.func.max(rsd.c.utc_day),
+            )
+            .where(rsd.c.tenant == tenant, rsd.c.sender_address.in_(chunk))
+            .group_by(rsd.c.sender_address)
+        ).all()
+        found = {r[0] for r in rows}
+        gone = [s for s in chunk if s not in found]
+        if gone:
+            conn.execute(rsnd.delete().where(rsnd.c.tenant == tenant, rsnd.c.sender_address.in_(gone)))
+        if rows:
+            conn.execute(
+                stmt,
+                [
+                    {
+                        "tenant": tenant,
+                        "sender_address": s,
+                        "sender_domain": domain_of(s),
+                        "trace_days": int(a),
+                        "cs_days": int(b),
+                        "signin_ok_days": int(c),
+                        "first_day": lo,
+                        "last_day": hi,
+                    }
+                    for s, a, b, c, lo, hi in rows
+                ],
+            )
+
+
+def _lock(conn: Connection, tenant: str) -> None:
+    """PostgreSQL: hold the tenant's rollup lock until this transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_BASE, sa.func.hashtext(tenant))))
+
+
+def flush(conn: Connection, tracker: RollupTracker, now: datetime | None = None) -> None:
+    """Recompute every key ``tracker`` holds from the raw rows (in ``conn``'s transaction), then clear it."""
+    if not tracker:
+        return
+    if conn.dialect.name == "postgresql":
+        # concurrent writers of one tenant recompute one after the other, each until its commit: the later one
+        # reads the rows the earlier one committed (READ COMMITTED takes a snapshot per statement). SQLite's
+        # writers are serialized by BEGIN IMMEDIATE already.
+        for tenant in sorted({tenant for by_day in tracker.keys.values() for tenant, _ in by_day}):
+            _lock(conn, tenant)
+    moment = now or datetime.now(UTC)
+    days: set[tuple[str, date]] = set()
+    senders: dict[str, set[str]] = defaultdict(set)
+    for source, by_day in tracker.keys.items():
+        for (tenant, day), names in sorted(by_day.items()):
+            for chunk in _chunks(names):
+                _recompute(conn, source, tenant, day, chunk)
+            days.add((tenant, day))
+            senders[tenant] |= names
+    _refresh_days(conn, sorted(days), moment)
+    for tenant, names in senders.items():
+        _refresh_senders(conn, tenant, names)
+    tracker.clear()
+
+
+# --- rebuild -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RebuildResult:
+    tenants: list[str] = field(default_factory=list)
+    days: int = 0
+    sender_days: int = 0
+
+
+def _tenants(conn: Connection) -> list[str]:
+    found: set[str] = set()
+    for table in (tr, cs, si, rsd):
+        found |= set(conn.execute(sa.select(table.c.tenant).distinct()).scalars())
+    return sorted(found)
+
+
+def _day_span(conn: Connection, tenant: str) -> tuple[date | None, date | None]:
+    lows, highs = [], []
+    for table in (tr, cs, si, rsd):
+        lo, hi = conn.execute(
+            sa.select(sa.func.min(table.c.utc_day), sa.func.max(table.c.utc_day)).where(table.c.tenant == tenant)
+        ).one()
+        if lo is not None:
+            lows.append(lo if isinstance(lo, date) else date.fromisoformat(str(lo)))
+            highs.append(hi if isinstance(hi, date) else date.fromisoformat(str(hi)))
+    return (min(lows), max(highs)) if lows else (None, None)
+
+
+def rebuild(
+    engine: Engine,
+    *,
+    tenant: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    progress: Any = None,
+) -> RebuildResult:
+    """Recompute the rollups of ``tenant`` (every tenant with None) over [date_from, date_to] (every stored day
+    with None) from the raw rows: one transaction per day, so memory holds one day's senders at most."""
+    out = RebuildResult()
+    with engine.connect() as conn:
+        tenants = [tenant] if tenant else _tenants(conn)
+    for name in tenants:
+        with engine.connect() as conn:
+            lo, hi = _day_span(conn, name)
+        if lo is None or hi is None:
+            continue
+        first = max(lo, date_from) if date_from else lo
+        last = min(hi, date_to) if date_to else hi
+        out.tenants.append(name)
+        touched: set[str] = set()
+        day = first
+        while day <= last:
+            with engine.begin() as conn:
+                _lock(conn, name)
+                before = set(
+                    conn.execute(
+                        sa.select(rsd.c.sender_address).where(rsd.c.tenant == name, rsd.c.utc_day == day)
+                    ).scalars()
+                )
+                conn.execute(rsd.delete().where(rsd.c.tenant == name, rsd.c.utc_day == day))
+                conn.execute(rst.delete().where(rst.c.tenant == name, rst.c.utc_day == day))
+                now_found: set[str] = set()
+                for source in ("trace", "cs", "signin"):
+                    now_found |= _recompute(conn, source, name, day, None)
+                _refresh_days(conn, [(name, day)], datetime.now(UTC))
+                if not now_found:
+                    conn.execute(rday.delete().where(rday.c.tenant == name, rday.c.utc_day == day))
+                touched |= before | now_found
+                out.days += 1
+                out.sender_days += len(now_found)
+            if progress is not None:
+                progress(name, day)
+            day += timedelta(days=1)
+        with engine.begin() as conn:
+            _refresh_senders(conn, name, touched)
+    return out
+
+
+def rebuild_if_pending(engine: Engine) -> bool:
+    """Build the rollups once after the migration that created them asked for it; True if it ran."""
+    where = sa.and_(_wm.c.tenant == "*", _wm.c.source == "rollups", _wm.c.key == "rebuild")
+    with engine.connect() as conn:
+        pending = conn.execute(sa.select(_wm.c.value).where(where)).scalar_one_or_none()
+    if pending is None:
+        return False
+    log.info("building the rollups from the stored rows (once, after the upgrade)")
+    rebuild(engine)
+    with engine.begin() as conn:
+        conn.execute(_wm.delete().where(where))
+    return True
