@@ -59,6 +59,8 @@ class SyncRun(SQLModel, table=True):
     request_ids: str | None = Field(default=None, sa_type=Text)
     retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     throttled_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: the process running it, "host boot pid start" (connector.store.owner); None for runs before migration 8
+    owner: str | None = None
 
 
 class Watermark(SQLModel, table=True):

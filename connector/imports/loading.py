@@ -3,6 +3,7 @@ sha256 remembered so the same file is never loaded twice."""
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,6 +20,8 @@ from connector.store import runs
 from connector.store.store import Store
 
 __all__ = ["IMPORTS", "ImportRefused", "ImportResult", "already_imported", "load_file_rows", "sha256_of"]
+
+log = logging.getLogger("smtpauth.import")
 
 #: the ``watermark.source`` under which imported files are remembered, keyed ``sha256:<hex>``
 IMPORTS = "file_import"
@@ -68,6 +71,14 @@ def already_imported(store: Store, tenant: str, sha256: str) -> str | None:
         return runs.get_watermark(conn, tenant, IMPORTS, f"sha256:{sha256}")
 
 
+def _end_failed(store: Store, clock: Clock, run_pk: int, error: BaseException) -> None:
+    try:
+        with store.transaction() as tx:
+            runs.finish_run(tx, run_pk, status="failed", now=clock.now(), counts=runs.RunCounts(), error=error)
+    except Exception:  # the original error is the one to report; recovery ends the run later
+        log.exception("could not mark import run %s failed", run_pk)
+
+
 def load_file_rows(
     store: Store,
     clock: Clock,
@@ -114,9 +125,13 @@ def load_file_rows(
                 note = after(tx, counts)
     except DownloadError as exc:
         refused = ImportRefused(f"{path.name}: {exc}")
-        with store.transaction() as tx:
-            runs.finish_run(tx, run_pk, status="failed", now=clock.now(), counts=runs.RunCounts(), error=refused)
+        _end_failed(store, clock, run_pk, refused)
         raise refused from None
+    except BaseException as exc:
+        # the rows' transaction rolled back: nothing of the file is stored; the run ends, never stays "running"
+        # (a killed process's run is ended by the next recovery, connector.store.owner)
+        _end_failed(store, clock, run_pk, exc)
+        raise
     with store.transaction() as tx:
         runs.finish_run(tx, run_pk, status="succeeded", now=clock.now(), counts=counts)
     imported = ImportResult(

@@ -26,7 +26,6 @@ from connector.errors import SmtpAuthError
 from connector.service.clocked import ClockedBackgroundScheduler, ClockedExecutor, ManualScheduler
 from connector.service.jobstate import mark_own_jobs_interrupted, queued_report_jobs
 from connector.service.lock import SchedulerLock, open_scheduler_lock
-from connector.store.engine import create_engine_for
 from connector.store.runs import mark_interrupted_runs
 from connector.store.store import Store
 
@@ -159,12 +158,10 @@ class JobRunner:
 
         options: dict[str, Any] = {
             "jobstores": {
-                # its own engine: APScheduler disposes the job store's engine when the scheduler shuts down
-                "default": SQLAlchemyJobStore(
-                    engine=create_engine_for(
-                        self.settings.database_url, busy_timeout_seconds=self.settings.database.busy_timeout_seconds
-                    )
-                ),
+                # the store's own engine, never a second one: on SQLite a second engine is one more holder of the
+                # database file (connector.store.engine). APScheduler disposes it at shutdown, which only closes
+                # its idle connections.
+                "default": SQLAlchemyJobStore(engine=self.store.engine),
                 "memory": MemoryJobStore(),
             },
             "executors": {"default": ClockedExecutor(self._max_workers)},

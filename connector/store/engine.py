@@ -2,8 +2,14 @@
 
 SQLite (the default, a file in the data directory):
 
-- the file is created with mode 0600 before SQLite opens it (it holds user names and IP addresses), its folder
-  with 0700;
+- one engine per database file per process (:func:`create_engine_for` returns the same engine for the same
+  file; the scheduler's job store is given the store's engine). SQLite's POSIX locks belong to the process, and
+  closing *any* descriptor of the database file (or its -wal/-shm) drops every lock the process holds on it
+  (sqlite.org/howtocorrupt.html, 2.2): another process's checkpoint may then delete the -wal under our open
+  connections and split the database. So nothing in smtpauth opens, copies or chmods these files outside SQLite;
+- the file is created with mode 0600 (it holds user names and IP addresses), its folder with 0700, only when it
+  does not exist yet, with ``O_EXCL``, before this process opens any connection to it: the descriptor closed
+  there never held a lock. SQLite creates the -wal and -shm with the database file's mode;
 - WAL journal, a busy timeout, foreign keys on, ``synchronous=NORMAL`` (durable across application crashes);
 - pysqlite's own transaction handling is switched off and every transaction starts with ``BEGIN IMMEDIATE``:
   a deferred transaction that reads and then writes fails with "database is locked" in WAL mode regardless of
@@ -16,6 +22,7 @@ PostgreSQL: ``postgresql://`` and ``postgres://`` URLs are rewritten to the psyc
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +32,15 @@ from sqlalchemy.exc import ArgumentError
 
 from connector.errors import StorageError
 
-__all__ = ["SQLITE_BEGIN_OPTION", "create_engine_for", "normalize_url"]
+__all__ = ["SQLITE_BEGIN_OPTION", "create_engine_for", "normalize_url", "sqlite_file"]
 
 #: execution option choosing how a SQLite transaction begins: "IMMEDIATE" (default) or "DEFERRED"
 SQLITE_BEGIN_OPTION = "sqlite_begin"
+
+#: the process's SQLite engines by database file: a second engine would be harmless only as long as nothing
+#: opens the file outside SQLite, and one engine keeps that a single place to look at
+_SQLITE_ENGINES: dict[Path, Engine] = {}
+_SQLITE_ENGINES_GUARD = threading.Lock()
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -50,8 +62,22 @@ def normalize_url(url: str | URL) -> URL:
     raise StorageError(f"database.url uses {parsed.drivername!r}: smtpauth supports sqlite:/// and postgresql:// only")
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The absolute path of a SQLite database file named by ``url`` (None: not SQLite, or in memory)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or parsed.query.get("uri"):
+        return None
+    return Path(os.path.abspath(Path(database).expanduser()))
+
+
 def create_engine_for(url: str | URL, *, busy_timeout_seconds: float = 30.0, pool_size: int | None = None) -> Engine:
-    """Build an engine for ``url``. Creates a SQLite file (0600) and its folder when missing.
+    """The engine for ``url``. Creates a SQLite file (0600) and its folder when missing.
+
+    SQLite file: the process's one engine of that file, built by the first call (its busy timeout wins; later
+    calls share it, and ``Engine.dispose()`` only closes its idle connections, the engine stays usable).
 
     ``pool_size``: PostgreSQL connections kept per process (SQLAlchemy's default, 5 plus 10 on demand, otherwise);
     a worker running many jobs at once needs more.
@@ -60,7 +86,15 @@ def create_engine_for(url: str | URL, *, busy_timeout_seconds: float = 30.0, poo
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, busy_timeout_seconds)
+        path = sqlite_file(parsed)
+        if path is None:
+            return _sqlite_engine(parsed, busy_timeout_seconds)
+        with _SQLITE_ENGINES_GUARD:
+            engine = _SQLITE_ENGINES.get(path)
+            if engine is None:
+                _create_private_file(path)
+                engine = _SQLITE_ENGINES[path] = _sqlite_engine(parsed.set(database=str(path)), busy_timeout_seconds)
+            return engine
     if pool_size is not None:
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=2)
     return sa.create_engine(parsed, pool_pre_ping=True)
@@ -69,8 +103,6 @@ def create_engine_for(url: str | URL, *, busy_timeout_seconds: float = 30.0, poo
 def _sqlite_engine(url: URL, busy_timeout_seconds: float) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
-    if not in_memory and not url.query.get("uri"):
-        _create_private_file(Path(database).expanduser())
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_seconds})
     busy_ms = int(busy_timeout_seconds * 1000)
 
@@ -99,9 +131,14 @@ def _sqlite_engine(url: URL, busy_timeout_seconds: float) -> Engine:
 
 
 def _create_private_file(path: Path) -> None:
+    """Create ``path`` 0600 if missing. Never opens an existing file: another process's SQLite may hold locks on
+    it, and in this process the first engine is built only after this returns."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        except FileExistsError:
+            return
         os.close(fd)
     except OSError as exc:
         raise StorageError(f"cannot create the database file {path}: {exc.strerror}") from None

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from connector.errors import RecordError, SmtpAuthError, StorageError
 from connector.sources.drift import DriftRecorder
+from connector.store.owner import current_owner, owner_state
 from connector.store.upsert import UpsertResult, upsert
 from models import COVERAGE_STATUSES, RUN_STATUSES, Coverage, SchemaDrift, SkippedRecord, SyncRun, Watermark
 
@@ -30,6 +31,7 @@ __all__ = [
     "finish_run",
     "get_watermark",
     "mark_interrupted_runs",
+    "orphaned_runs",
     "record_drift",
     "record_skipped",
     "set_coverage",
@@ -64,13 +66,23 @@ class RunCounts:
         self.rows_updated += result.updated
 
 
-def start_run(conn: Connection, *, tenant: str, source: str, run_id: str, now: datetime) -> int:
-    """Record a run as ``running``; return its ``sync_run.id``. Raises StorageError if it exists."""
+def start_run(
+    conn: Connection, *, tenant: str, source: str, run_id: str, now: datetime, owner: str | None = None
+) -> int:
+    """Record a run as ``running``, owned by this process (or ``owner``); return its ``sync_run.id``.
+    Raises StorageError if it exists."""
     try:
         return int(
             conn.execute(
                 _run.insert()
-                .values(tenant=tenant, source=source, run_id=run_id, started_at=now, status="running")
+                .values(
+                    tenant=tenant,
+                    source=source,
+                    run_id=run_id,
+                    started_at=now,
+                    status="running",
+                    owner=current_owner() if owner is None else owner,
+                )
                 .returning(_run.c.id)
             ).scalar_one()
         )
@@ -112,18 +124,41 @@ def finish_run(
         raise StorageError(f"sync run {run} does not exist")
 
 
-def mark_interrupted_runs(conn: Connection, *, now: datetime) -> int:
-    """Mark every run still ``running`` as failed (call at start-up, before any worker starts)."""
+def orphaned_runs(conn: Connection, *, tenant: str | None = None, lock_held: bool = False) -> list[int]:
+    """Ids of the runs still ``running`` whose process is gone (:mod:`connector.store.owner`).
+
+    ``lock_held``: the caller holds ``tenant``'s sync lock, which proves no other sync of it is alive anywhere
+    (every sync takes that lock): all its sync runs are gone. Imports take no lock: theirs only when their
+    process is provably dead.
+    """
+    query = sa.select(_run.c.id, _run.c.run_id, _run.c.owner).where(_run.c.status == "running")
+    if tenant is not None:
+        query = query.where(_run.c.tenant == tenant)
+    gone: list[int] = []
+    for row in conn.execute(query).all():
+        if (lock_held and not row.run_id.startswith("import-")) or owner_state(row.owner) == "dead":
+            gone.append(int(row.id))
+    return gone
+
+
+def mark_interrupted_runs(
+    conn: Connection,
+    *,
+    now: datetime,
+    tenant: str | None = None,
+    lock_held: bool = False,
+    message: str = "the process stopped before the run finished",
+) -> int:
+    """Mark the runs still ``running`` whose process is gone as failed (see :func:`orphaned_runs`); a run of a
+    live process (a CLI command beside the service) is left alone."""
+    ids = orphaned_runs(conn, tenant=tenant, lock_held=lock_held)
+    if not ids:
+        return 0
     return int(
         conn.execute(
             sa.update(_run)
-            .where(_run.c.status == "running")
-            .values(
-                status="failed",
-                ended_at=now,
-                error_class="interrupted",
-                error_message="the process stopped before the run finished",
-            )
+            .where(_run.c.id.in_(ids), _run.c.status == "running")
+            .values(status="failed", ended_at=now, error_class="interrupted", error_message=message)
         ).rowcount
     )
 

@@ -27,14 +27,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from connector.errors import SmtpAuthError
+from connector.store.runs import mark_interrupted_runs
 from connector.store.store import Store
-from models import SyncRun
 
 __all__ = ["TenantBusyError", "lock_key", "tenant_lock"]
 
 log = logging.getLogger("smtpauth.sync")
-
-_run: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
 
 
 class TenantBusyError(SmtpAuthError):
@@ -114,19 +112,15 @@ def _file_lock(store: Store, tenant: str) -> Iterator[bool]:
 
 
 def mark_abandoned_runs(store: Store, tenant: str, *, now: datetime) -> int:
-    """Mark the tenant's runs still "running" as failed: call only while holding the tenant's lock."""
+    """Mark the tenant's runs still "running" whose process is gone as failed: call only while holding the
+    tenant's lock (an import of a live process, which takes no lock, is left alone)."""
     with store.transaction() as tx:
-        return int(
-            tx.execute(
-                sa.update(_run)
-                .where(_run.c.tenant == tenant, _run.c.status == "running")
-                .values(
-                    status="failed",
-                    ended_at=now,
-                    error_class="interrupted",
-                    error_message="the process running this sync stopped before it finished",
-                )
-            ).rowcount
+        return mark_interrupted_runs(
+            tx,
+            now=now,
+            tenant=tenant,
+            lock_held=True,
+            message="the process running this sync stopped before it finished",
         )
 
 

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +18,7 @@ from connector.store import (
     set_coverage,
     start_run,
 )
+from connector.store.owner import current_owner, owner_state
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
@@ -68,15 +71,45 @@ def test_foreign_errors_keep_only_their_class(store: Store) -> None:
     assert tuple(row) == ("RuntimeError", None)
 
 
+def _dead_owner() -> str:
+    """The owner string of a process that has exited."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from connector.store.owner import current_owner; print(current_owner())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
 def test_interrupted_runs_are_marked_failed(store: Store) -> None:
     with store.transaction() as tx:
-        start_run(tx, tenant="contoso", source="signins", run_id="r1", now=NOW)
+        start_run(tx, tenant="contoso", source="signins", run_id="r1", now=NOW, owner=_dead_owner())
         done = start_run(tx, tenant="contoso", source="usage_user_detail", run_id="r1", now=NOW)
         finish_run(tx, done, status="succeeded", now=NOW)
     with store.transaction() as tx:
         assert mark_interrupted_runs(tx, now=NOW) == 1
         statuses = dict(tx.exec_driver_sql("SELECT source, status FROM sync_run").all())
     assert statuses == {"signins": "failed", "usage_user_detail": "succeeded"}
+
+
+def test_recovery_leaves_the_runs_of_a_live_process_running(store: Store) -> None:
+    """Start-up recovery of one process (serve) never ends a run another live process (a CLI) is doing."""
+    with store.transaction() as tx:
+        start_run(tx, tenant="contoso", source="signins", run_id="mine", now=NOW)  # this live process
+        start_run(tx, tenant="contoso", source="message_trace", run_id="legacy", now=NOW, owner="")
+        start_run(tx, tenant="contoso", source="usage_user_detail", run_id="dead", now=NOW, owner=_dead_owner())
+    with store.transaction() as tx:
+        assert mark_interrupted_runs(tx, now=NOW) == 2
+        statuses = dict(tx.exec_driver_sql("SELECT run_id, status FROM sync_run").all())
+    assert statuses == {"mine": "running", "legacy": "failed", "dead": "failed"}
+
+
+def test_owner_states() -> None:
+    assert owner_state(current_owner()) == "alive"
+    assert owner_state(_dead_owner()) == "dead"
+    assert owner_state(None) == "dead"
+    assert owner_state("another-host 1234abcd 42 1000") == "unknown"
 
 
 def test_coverage_is_one_row_per_source_and_keeps_data_as_of(store: Store) -> None:

@@ -27,6 +27,7 @@ from connector.store.migrations import (
     v0005_search_senders_and_schema_drift,
     v0006_tenant_registry,
     v0007_rollups,
+    v0008_run_owner,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
@@ -51,6 +52,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, v0005_search_senders_and_schema_drift.DESCRIPTION, v0005_search_senders_and_schema_drift.upgrade),
     Migration(6, v0006_tenant_registry.DESCRIPTION, v0006_tenant_registry.upgrade),
     Migration(7, v0007_rollups.DESCRIPTION, v0007_rollups.upgrade),
+    Migration(8, v0008_run_owner.DESCRIPTION, v0008_run_owner.upgrade),
 )
 
 _meta = sa.MetaData()
