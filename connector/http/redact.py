@@ -108,6 +108,8 @@ def redact_url(url: str, *, api_origins: Iterable[str] = ()) -> str:
         # a relative path: keep the path, drop the query (it is ours, but may carry paging state)
         return parts.path or REDACTED
     if not _is_api_origin(origin, api_origins):
+        if parts.path in ("", "/") and not parts.query and not parts.fragment and "@" not in parts.netloc:
+            return url  # nothing but an origin (a server's own address): no credential in it
         return f"{origin}/{REDACTED}"
     query = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -169,18 +171,45 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+#: argument types a format string may need as they are (``%d``, ``%.1f``); they carry no secret
+_PLAIN_ARGS = (int, float, bool, type(None))
+
+
+def _scrub_args(record: logging.LogRecord) -> bool:
+    """Redact a tuple of args one by one and keep it (True), when the message still formats with them.
+
+    Some formatters read ``record.args`` themselves (uvicorn's access log unpacks a 5-tuple), so a record's
+    args stay a tuple where that is possible; anything but a number becomes its redacted text.
+    """
+    if not isinstance(record.args, tuple) or not isinstance(record.msg, str):
+        return False
+    args = tuple(a if isinstance(a, _PLAIN_ARGS) else redact_text(str(a)) for a in record.args)
+    msg = redact_text(record.msg)
+    try:
+        rendered = msg % args if args else msg
+    except (TypeError, ValueError, KeyError):
+        return False
+    # a secret split across arguments shows only once they are joined: keep the args only if that is not so
+    if redact_text(rendered) != rendered:
+        return False
+    record.msg, record.args = msg, args
+    return True
+
+
 def scrub_record(record: logging.LogRecord) -> None:
-    """Render the record's message, redact it in place and drop the args.
+    """Redact the record's message in place: its args one by one when they are a tuple the message formats with
+    (formatters such as uvicorn's access log read them), otherwise the rendered message, with the args dropped.
 
     Idempotent, and safe to run again on a record changed after it was created (a traceback attached later is
     still scrubbed): redacting redacted text changes nothing.
     """
-    try:
-        message = record.getMessage()
-    except (TypeError, ValueError):
-        message = f"{record.msg!s} {record.args!r}"
-    record.msg = redact_text(message)
-    record.args = None
+    if not _scrub_args(record):
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg = redact_text(message)
+        record.args = None
     if record.exc_info and not record.exc_text:
         record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
     elif record.exc_text:

@@ -79,6 +79,51 @@ def test_the_filter_scrubs_message_args_and_tracebacks() -> None:
     assert "[REDACTED]" in formatted
 
 
+def test_uvicorn_access_and_startup_lines_survive_redaction() -> None:
+    """uvicorn's access formatter unpacks ``record.args``: the filter keeps them a tuple (redacted one by one),
+    and a bare server address is not a download link."""
+    from uvicorn.logging import AccessFormatter, DefaultFormatter
+
+    logger = logging.getLogger("uvicorn.access")
+    path = f"/api/v1/summary?tenant=contoso&access_token={JWT}"
+    record = logger.makeRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", path, "1.1", 200),
+        None,
+    )
+    RedactingFilter().filter(record)
+    line = AccessFormatter(fmt="%(client_addr)s %(request_line)s %(status_code)s", use_colors=False).format(record)
+    assert line == "127.0.0.1:5000 GET /api/v1/summary?tenant=contoso&access_token=[REDACTED] HTTP/1.1 200 OK"
+    start = logging.getLogger("uvicorn.error").makeRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)",
+        ("http", "127.0.0.1", 18465),
+        None,
+    )
+    RedactingFilter().filter(start)
+    assert DefaultFormatter(fmt="%(message)s", use_colors=False).format(start) == (
+        "Uvicorn running on http://127.0.0.1:18465 (Press CTRL+C to quit)"
+    )
+    assert redact_text("see http://127.0.0.1:18465/ now") == "see http://127.0.0.1:18465/ now"
+    assert redact_url("https://reports.office.com/?sig=x") == "https://reports.office.com/[REDACTED]"
+
+
+def test_args_that_join_into_a_secret_are_rendered_and_redacted() -> None:
+    record = logging.getLogger("t").makeRecord(
+        "t", logging.INFO, __file__, 1, "%s%s", ("client_secret=", "S3cr3t-x"), None
+    )
+    RedactingFilter().filter(record)
+    assert record.args is None
+    assert record.getMessage() == "client_secret=[REDACTED]"
+
+
 def test_install_quietens_httpx(redaction: None) -> None:
     assert logging.getLogger("httpx").level >= logging.WARNING
     assert logging.getLogger("httpcore").level >= logging.WARNING
