@@ -438,9 +438,12 @@ class Soak:
             self.stop.set()
             for t in threads:
                 t.join(timeout=180)
-            self.wait_jobs(client)
-            self.check_wal()
-            self.compare_counts(client)
+            try:
+                self.wait_jobs(client)
+                self.check_wal()
+                self.compare_counts(client)
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                self.problem(f"the API failed at the end of the soak: {type(exc).__name__}: {exc}")
         finally:
             client.close()
             self.serve.send_signal(signal.SIGTERM)
