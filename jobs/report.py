@@ -9,6 +9,7 @@ applies ``report.retention_days``. The CLI and the service call these functions.
 """
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -39,6 +40,8 @@ __all__ = [
     "run_report_job",
     "spawn_worker",
 ]
+
+log = logging.getLogger("smtpauth.report")
 
 _job: sa.Table = ReportJob.__table__  # type: ignore[attr-defined]
 _MAX_ERROR = 2000
@@ -156,6 +159,19 @@ def run_report_job(settings: Settings, store: Store, job_id: str) -> ReportJobVi
     except (SmtpAuthError, OSError, ValueError) as exc:
         shutil.rmtree(out_dir, ignore_errors=True)
         values = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]}
+    except BaseException as exc:
+        # anything else still ends the job (never "running" until a restart) and removes its partial folder;
+        # only our own errors promise a message free of secrets, so the log has the details
+        shutil.rmtree(out_dir, ignore_errors=True)
+        log.exception("report job %s failed", job_id)
+        error = f"{type(exc).__name__}: unexpected error building the report (details in the service log)"
+        with store.transaction() as tx:
+            tx.execute(
+                _job.update().where(_job.c.job_id == job_id).values(finished_at=_now(), status="failed", error=error)
+            )
+        if not isinstance(exc, Exception):
+            raise
+        return get_report_job(store, job_id)
     with store.transaction() as tx:
         tx.execute(_job.update().where(_job.c.job_id == job_id).values(finished_at=_now(), **values))
     purge_expired_reports(settings, store)

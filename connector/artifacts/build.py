@@ -207,15 +207,16 @@ def build_report(
             result.rows[COVERAGE_TABLE.name] = _feed(sinks, COVERAGE_TABLE, [cov_rows])
             facts = _facts(conn, d, params)
             kpi, week = latest_kpi(conn, params), flyout(conn, d, params)
+            # everything that can fail on the data comes before any file appears under its name
+            result.summary = _summary(
+                params, now=generated, facts=facts, kpi=kpi, week=week, coverage=coverage, rows=result.rows
+            )
             for sink in sinks:
                 result.paths.extend(sink.close())
         except BaseException:
             for sink in sinks:
                 sink.abort()
             raise
-    result.summary = _summary(
-        params, now=generated, facts=facts, kpi=kpi, week=week, coverage=coverage, rows=result.rows
-    )
     if html is not None:
         meta = {**params.as_json(), "generated_at": generated.isoformat(timespec="seconds")}
         result.paths.append(html.finish(meta, result.summary))

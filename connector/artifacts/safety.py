@@ -8,13 +8,15 @@ Cells: a text value starting with ``=``, ``+``, ``-``, ``@``, tab, carriage retu
 """
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from glob import escape as glob_escape
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_open", "atomic_path", "neutralize"]
+__all__ = ["atomic_open", "atomic_path", "neutralize", "remove_stale_temps"]
 
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -33,14 +35,44 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def remove_stale_temps(final: Path) -> list[Path]:
+    """Delete the temporary files of earlier writers of ``final`` that died (``kill -9``) before renaming them.
+
+    A live writer holds an exclusive ``flock`` on its temporary file until it is renamed or removed; a file
+    whose lock can be taken belongs to nobody. Returns what was deleted.
+    """
+    removed: list[Path] = []
+    for tmp in final.parent.glob(f".{glob_escape(final.name)}.*.tmp"):
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its writer is alive
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+        finally:
+            os.close(fd)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
-    """A temporary path next to ``final`` for a writer that opens files itself; renamed over ``final`` on success."""
+    """A temporary path next to ``final`` for a writer that opens files itself; renamed over ``final`` on success.
+
+    Temporary files a killed earlier writer of ``final`` left behind are removed first (see
+    :func:`remove_stale_temps`).
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(final)
     fd, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-    os.close(fd)
     tmp = Path(name)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # "in use" for remove_stale_temps, released when fd closes (or we die)
         yield tmp
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
@@ -49,6 +81,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
         _fsync_dir(final.parent)
     finally:
         tmp.unlink(missing_ok=True)
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -74,8 +74,8 @@ def _date(value: str | None, param: str) -> date | None:
         return None
     try:
         return parse_date(value, param)
-    except ConfigError:
-        fail(status.HTTP_400_BAD_REQUEST, f"{value[:40]!r} is not a date: use YYYY-MM-DD", param)
+    except ConfigError as exc:
+        fail(status.HTTP_400_BAD_REQUEST, str(exc).split(": ", 1)[-1] if exc.key else str(exc), param)
 
 
 def report_params(

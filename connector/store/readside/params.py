@@ -8,17 +8,33 @@ from datetime import UTC, date, datetime, time, timedelta
 from connector.config import ARTIFACT_FORMATS, Settings
 from connector.errors import ConfigError
 
-__all__ = ["ReportParams", "parse_date", "parse_formats"]
+__all__ = ["MAX_DATE", "MIN_DATE", "ReportParams", "check_date", "parse_date", "parse_formats"]
 
 _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
 
+#: the dates a report or a query may name: far enough apart for any real mail data, near enough that date
+#: arithmetic (a default range, a day's end, a week's start) never leaves Python's or the databases' range
+MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2999, 12, 31)
+
+
+def check_date(value: date, option: str) -> date:
+    """``value`` if within MIN_DATE..MAX_DATE. Raises ConfigError naming the option."""
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise ConfigError(
+            f"{value.isoformat()} is out of range: use a date from {MIN_DATE.isoformat()} to {MAX_DATE.isoformat()}",
+            key=option,
+        )
+    return value
+
+
 def parse_date(value: str, option: str) -> date:
-    """An ISO date (``2026-11-20``). Raises ConfigError naming the option."""
+    """An ISO date (``2026-11-20``) from MIN_DATE to MAX_DATE. Raises ConfigError naming the option."""
     try:
-        return date.fromisoformat(value.strip())
+        parsed = date.fromisoformat(value.strip())
     except ValueError:
-        raise ConfigError(f"{value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-20", key=option) from None
+        raise ConfigError(f"{value[:40]!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-20", key=option) from None
+    return check_date(parsed, option)
 
 
 def parse_formats(values: Iterable[str]) -> tuple[str, ...]:
@@ -68,6 +84,8 @@ class ReportParams:
     ) -> "ReportParams":
         """Check the request against the configuration. Raises ConfigError (unknown tenant, bad range, filter)."""
         settings.tenant(tenant)
+        check_date(date_from, "--from")
+        check_date(date_to, "--to")
         if date_to < date_from:
             raise ConfigError(
                 f"--to {date_to.isoformat()} is before --from {date_from.isoformat()}: swap them", key="--to"
