@@ -41,7 +41,8 @@ ASSETS = {
 
 
 class BodyLimit:
-    """413 for a request body above ``max_bytes`` (declared by Content-Length or streamed). Paths under
+    """413 for a request body above ``max_bytes``, declared by Content-Length or streamed (chunked): the body is
+    read here, at most ``max_bytes`` + 1 bytes, before the application parses any of it. Paths under
     ``exempt_prefix`` (file uploads) enforce their own, larger limit while they stream."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefix: str | None = None) -> None:
@@ -57,31 +58,67 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(scope, receive, send)
             return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([], message, receive), send)  # the client went away
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
             if seen > self.max_bytes:
-                raise _BodyTooLargeError
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _BodyTooLargeError:
-            await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(chunks, None, receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
             {"detail": {"error": f"request body larger than service.max_body_bytes = {self.max_bytes}"}},
             status_code=413,
+            headers={"Connection": "close"},
         )
         await response(scope, receive, send)
 
 
-class _BodyTooLargeError(Exception):
-    pass
+def _replay(chunks: list[bytes], last: Message | None, receive: Receive) -> Receive:
+    """A receive that hands the application the body read already, then the real receive (disconnects)."""
+    pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+    if last is not None:
+        pending = [last]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+class TokenGate:
+    """401 for an ``/api/`` request without an accepted bearer token, before anything reads its body (a garbage
+    body without a token is a 401, never a 400). The routes check the token too."""
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip() or not self.verifier.verify(token.strip()):
+                response = JSONResponse(
+                    {"detail": "missing or invalid API token: send Authorization: Bearer <token>"},
+                    status_code=status.HTTP_401_UNAUTHORIZED,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -163,6 +200,8 @@ def create_app(settings: Settings, store: Store, runner: Executor, verifier: Tok
         package, path, media = found
         return Response(_asset(package, path), media_type=media, headers={"Cache-Control": "no-cache"})
 
+    # outermost last: security headers, then the token, then the body limit, then the routes
     app.add_middleware(BodyLimit, max_bytes=settings.service.max_body_bytes, exempt_prefix=UPLOAD_PREFIX)
+    app.add_middleware(TokenGate, verifier=verifier)
     app.add_middleware(SecurityHeaders)
     return app
