@@ -11,8 +11,8 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from glob import escape as glob_escape
 from collections.abc import Iterator
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import IO
 
