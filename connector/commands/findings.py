@@ -65,7 +65,7 @@ def findings(
 
 
 @findings.command("ack")
-@click.argument("finding_id", type=int)
+@click.argument("finding_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--note", default=None, help="Why (kept with the finding).")
 @click.pass_obj
 @expected_errors

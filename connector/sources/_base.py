@@ -79,18 +79,59 @@ def header_key(name: str) -> str:
     return re.sub(r"[^0-9a-z%]", "", name.lower())
 
 
+#: longest line of a CSV we read (characters): memory stays bounded whatever the file holds
+MAX_LINE_CHARS = 1024 * 1024
+#: longest cell (characters): the csv module's own limit, named in our error
+MAX_CELL_CHARS = csv.field_size_limit()
+#: the largest integer a count may hold (the databases' BIGINT)
+MAX_INT = 2**63 - 1
+
+
 def _lines(chunks: Iterable[str]) -> Iterator[str]:
     # split on "\n" only: str.splitlines would also split inside quoted fields on \x0b, \x1c, \u2028 ...
     pending = ""
+    number = 0
     for chunk in chunks:
         pending += chunk
         start = 0
         while (end := pending.find("\n", start)) != -1:
+            number += 1
+            if end - start > MAX_LINE_CHARS:
+                raise _too_long(number)
             yield pending[start : end + 1]
             start = end + 1
         pending = pending[start:]
+        if len(pending) > MAX_LINE_CHARS:
+            raise _too_long(number + 1)
     if pending:
         yield pending
+
+
+def _too_long(line: int) -> DownloadError:
+    return DownloadError(
+        f"line {line} is longer than {MAX_LINE_CHARS:,} characters: not a file smtpauth reads; not loaded"
+    )
+
+
+def _records(reader: Any) -> Iterator[list[str]]:
+    """The rows of a ``csv.reader`` (strict quoting), a malformed one raising DownloadError that names its first
+    line: an unterminated quote would otherwise swallow every row after it."""
+    while True:
+        first = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            text = str(exc)
+            if "field larger than field limit" in text:
+                reason = f"a cell is longer than {MAX_CELL_CHARS:,} characters"
+            elif "unexpected end of data" in text or "EOF" in text:
+                reason = 'a quoted cell is never closed (a missing ")'
+            else:
+                reason = f"malformed CSV ({text})"
+            raise DownloadError(f"line {first}: {reason}: fix or re-export the file; nothing loaded") from None
+        yield row
 
 
 def _byte_chunks(source: BytesSource) -> Iterator[bytes]:
@@ -147,11 +188,12 @@ def iter_csv(
     flat: one row at a time. ``on_header`` sees the header (the drift guard). Raises DownloadError when a required
     column is missing or the bytes do not decode.
     """
-    reader = csv.reader(_lines(_text(source, default_encoding)), strict=False)
-    header = next(reader, None)
+    reader = csv.reader(_lines(_text(source, default_encoding)), strict=True)
+    records = _records(reader)
+    header = next(records, None)
     if header and header[0].startswith("#TYPE"):
         # Windows PowerShell's Export-Csv writes a type line before the header unless -NoTypeInformation
-        header = next(reader, None)
+        header = next(records, None)
     if header is None:
         raise DownloadError("the file is empty (no header line): not loaded")
     if on_header is not None:
@@ -168,7 +210,7 @@ def iter_csv(
                 missing.append(spellings[0])
     if missing:
         raise DownloadError(f"the file lacks the required column(s) {', '.join(missing)}: not loaded")
-    for cells in reader:
+    for cells in records:
         if not cells or all(not c.strip() for c in cells):
             continue
         location = f"line {reader.line_num}"
@@ -228,15 +270,20 @@ def parse_date(value: Any) -> date | None:
 
 
 def parse_int(value: Any) -> int | None:
-    """An integer count. Blank → None. Raises ValueError otherwise (booleans included)."""
+    """An integer count (at most a 64-bit integer). Blank → None. Raises ValueError otherwise (booleans
+    included)."""
     if isinstance(value, bool):
         raise TypeError(f"expected a number, got {value!r}")
     if isinstance(value, int):
-        return value
-    text = text_or_none(value)
-    if text is None:
-        return None
-    return int(text.replace(",", ""))
+        number = value
+    else:
+        text = text_or_none(value)
+        if text is None:
+            return None
+        number = int(text.replace(",", ""))
+    if not -MAX_INT <= number <= MAX_INT:
+        raise ValueError(f"{str(number)[:30]}... is out of range")
+    return number
 
 
 _TRUE = {"true", "yes", "1", "$true"}
@@ -282,8 +329,8 @@ def read_csv_header(source: BytesSource, default_encoding: str = "utf-8-sig") ->
 
     Raises DownloadError when the bytes do not decode; an empty file gives ``[]``.
     """
-    reader = csv.reader(_lines(_text(source, default_encoding)), strict=False)
-    header = next(reader, None)
+    records = _records(csv.reader(_lines(_text(source, default_encoding)), strict=True))
+    header = next(records, None)
     if header and header[0].startswith("#TYPE"):
-        header = next(reader, None)
+        header = next(records, None)
     return header or []

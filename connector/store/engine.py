@@ -30,9 +30,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from connector.errors import StorageError
+from connector.errors import ConfigError, StorageError
 
-__all__ = ["SQLITE_BEGIN_OPTION", "create_engine_for", "normalize_url", "sqlite_file"]
+__all__ = ["SQLITE_BEGIN_OPTION", "DatabaseUrlError", "create_engine_for", "normalize_url", "sqlite_file"]
 
 #: execution option choosing how a SQLite transaction begins: "IMMEDIATE" (default) or "DEFERRED"
 SQLITE_BEGIN_OPTION = "sqlite_begin"
@@ -43,15 +43,24 @@ _SQLITE_ENGINES: dict[Path, Engine] = {}
 _SQLITE_ENGINES_GUARD = threading.Lock()
 
 
+class DatabaseUrlError(ConfigError, StorageError):
+    """``database.url`` names no database smtpauth can use: a configuration error (exit code 2)."""
+
+    kind = "config"
+
+    def __init__(self, message: str) -> None:
+        ConfigError.__init__(self, message, key="database.url")
+
+
 def normalize_url(url: str | URL) -> URL:
     """Parse ``url`` and pick our drivers: psycopg 3 for PostgreSQL, the standard library for SQLite.
 
-    Raises StorageError for an unparsable URL or an unsupported database.
+    Raises DatabaseUrlError (a ConfigError and a StorageError) for an unparsable URL or an unsupported database.
     """
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StorageError("database.url is not a valid SQLAlchemy URL (e.g. sqlite:////path/db)") from None
+        raise DatabaseUrlError("not a valid SQLAlchemy URL (e.g. sqlite:////path/db)") from None
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):
         if parsed.drivername in ("postgresql", "postgres"):
@@ -59,7 +68,7 @@ def normalize_url(url: str | URL) -> URL:
         return parsed
     if backend == "sqlite":
         return parsed
-    raise StorageError(f"database.url uses {parsed.drivername!r}: smtpauth supports sqlite:/// and postgresql:// only")
+    raise DatabaseUrlError(f"{parsed.drivername}:// is not supported: use sqlite:/// or postgresql://")
 
 
 def sqlite_file(url: str | URL) -> Path | None:
