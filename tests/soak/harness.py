@@ -193,7 +193,7 @@ class Soak:
         )
         return config
 
-    def smtpauth(self, kind: str, *args: str, timeout: float = 120) -> tuple[int | None, str]:
+    def smtpauth(self, kind: str, *args: str, timeout: float = 90) -> tuple[int | None, str]:
         """Run one CLI command; None when the killer killed it."""
         proc = subprocess.Popen(
             [sys.executable, "-m", "connector", "-c", str(self.config), *args],
@@ -225,7 +225,7 @@ class Soak:
 
     def problem(self, text: str) -> None:
         with self.guard:
-            if len(self.result.problems) < 200:
+            if len(self.result.problems) < 200 and text not in self.result.problems:
                 self.result.problems.append(text)
 
     # ---- the load ---------------------------------------------------------------------------------------------
