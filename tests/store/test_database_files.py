@@ -102,7 +102,11 @@ def test_serve_and_cli_commands_never_touch_the_database_files(tmp_path: Path) -
         assert r.status_code == 202
         job = r.json()["job_id"]
         deadline = time.monotonic() + 60
-        while client.get(f"/api/v1/reports/{job}").json()["status"] not in ("succeeded", "failed"):
+        while True:
+            polled = client.get(f"/api/v1/reports/{job}")
+            assert polled.status_code == 200, polled.text
+            if polled.json()["status"] in ("succeeded", "failed"):
+                break
             assert time.monotonic() < deadline
             time.sleep(0.3)
         # after all that, the -wal and -shm are still there and serve still holds its locks on them
