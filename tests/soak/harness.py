@@ -236,7 +236,8 @@ class Soak:
         n = 0
         while not self.stop.is_set():
             n += 1
-            self.rng.choice(steps)(index, n)
+            # round robin (each worker from its own place): every kind runs, whatever the machine's speed
+            steps[(index * 3 + n) % len(steps)](index, n)
 
     def expect_ok(self, kind: str, code: int | None, out: str) -> None:
         if code not in (0, None):
@@ -304,9 +305,10 @@ class Soak:
         self.expect_ok("reports-list", code, out)
 
     def killer(self) -> None:
-        while not self.stop.wait(self.rng.uniform(2.0, 5.0)):
+        while not self.stop.wait(self.rng.uniform(3.0, 6.0)):
             with self.guard:
-                victims = list(self.running.items())
+                # a kind is killed only once it succeeded at least once, so each kind is seen both ways
+                victims = [(pid, run) for pid, run in self.running.items() if self.result.ok[run[0]] > 0]
             if not victims:
                 continue
             pid, (kind, proc) = self.rng.choice(victims)
