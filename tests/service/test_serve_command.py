@@ -95,3 +95,43 @@ def test_serve_binds_loopback_answers_and_stops_on_sigterm(tmp_path: Path) -> No
             proc.kill()
             proc.wait()
     assert (tmp_path / "data" / "smtpauth.db.scheduler.lock").exists()
+
+
+def test_serve_verbose_logs_access_lines_and_its_address(tmp_path: Path) -> None:
+    """``serve -v``: one access line per request (no "Logging error"), the start-up line with the real address."""
+    port = _free_port()
+    path = _config(tmp_path, f'token_envs = ["API_TOKEN"]\nport = {port}')
+    env = {**os.environ, **ENV, "API_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector", "--config", str(path), "-v", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/health?probe=1", headers={"Authorization": f"Bearer {TOKEN}"}
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not answer"
+                time.sleep(0.2)
+        assert r.status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/tenants").status_code == 401
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert "Logging error" not in out
+    assert "Traceback" not in out
+    assert f"Uvicorn running on http://127.0.0.1:{port} (Press CTRL+C to quit)" in out
+    assert '"GET /api/v1/health?probe=1 HTTP/1.1" 200' in out
+    assert '"GET /api/v1/tenants HTTP/1.1" 401' in out
+    assert TOKEN not in out
