@@ -4,6 +4,7 @@ sha256 remembered so the same file is never loaded twice."""
 import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -100,7 +101,8 @@ def load_file_rows(
     """
     note: str | None = None
     now = clock.now()
-    run_id = f"import-{now:%Y%m%dT%H%M%S%fZ}-{sha256[:12]}"
+    # a random tail: the same file refused and retried within one clock tick is another run
+    run_id = f"import-{now:%Y%m%dT%H%M%S%fZ}-{sha256[:12]}-{secrets.token_hex(3)}"
     with store.transaction() as tx:
         run_pk = runs.start_run(tx, tenant=tenant, source=source, run_id=run_id, now=now)
     counts = runs.RunCounts()

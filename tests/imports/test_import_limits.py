@@ -150,3 +150,19 @@ def test_a_killed_import_is_ended_by_the_next_recovery(store: Store, clock: Fake
         "import-dead": "failed",
         "import-live": "running",
     }
+
+
+def test_a_refused_export_retried_in_the_same_clock_tick_is_refused_again(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "clients_2026-11-01_2026-11-07.csv"
+    path.write_text(
+        "Sender address,Domain,TLS 1.0 %,TLS 1.1 %,TLS 1.2 %,Messages sent,Authentication protocol\n"
+        "a@contoso.com,contoso.com,0,0,100,1,OAuth\n"
+        'b@contoso.com,"contoso.com,0,0,100,1,OAuth\n'
+    )
+    for _ in range(2):
+        with pytest.raises(ImportRefused, match="line 3: a quoted cell is never closed"):
+            import_file(store, clock, path, tenant="contoso", options=PERIOD)
+    assert _all(store, "SELECT status, error_class FROM sync_run") == [("failed", "import"), ("failed", "import")]
+    assert _all(store, "SELECT count(*) FROM imported_tls_aggregate") == [(0,)]
