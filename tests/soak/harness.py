@@ -58,6 +58,8 @@ class SoakResult:
     kills: Counter[str] = field(default_factory=Counter)
     api_requests: int = 0
     api_202: int = 0
+    #: GETs resent once after a transport error on a reused connection
+    api_resent: int = 0
     wal_checks: int = 0
     integrity: str = "n/a"
     expected: dict[str, int] = field(default_factory=dict)
@@ -73,6 +75,7 @@ class SoakResult:
             "kills": dict(self.kills),
             "api_requests": self.api_requests,
             "api_202": self.api_202,
+            "api_resent": self.api_resent,
             "wal_checks": self.wal_checks,
             "integrity": self.integrity,
             "expected": self.expected,
@@ -349,7 +352,12 @@ class Soak:
                         self.problem(f"POST /api/v1/reports answered {r.status_code}: {r.text[:300]}")
                     continue
                 path, params = self.rng.choice(paths)
-                r = client.get(path, params=params)
+                try:
+                    r = client.get(path, params=params)
+                except httpx.TransportError:
+                    # a keep-alive connection the server closed as it was reused: resend once, as clients do
+                    self.result.api_resent += 1
+                    r = client.get(path, params=params)
                 self.result.api_requests += 1
                 if r.status_code >= 500:
                     self.problem(f"GET {path} answered {r.status_code}: {r.text[:300]}")
@@ -392,6 +400,7 @@ class Soak:
                 raise RuntimeError(f"could not set the database up: {migrate[1]}")
             self.findings = _seed_findings(self.database_url, 400)
             self.run_with_serve()
+            self.verify_after_stop()  # (its last sync still needs the simulator)
         finally:
             sim.terminate()
             try:
@@ -399,7 +408,6 @@ class Soak:
             except subprocess.TimeoutExpired:
                 sim.kill()
                 sim.communicate()
-        self.verify_after_stop()
         self.result.seconds = time.monotonic() - started
         self.result.expected["sync_runs_of_successful_syncs"] = self.synced
         return self.result
