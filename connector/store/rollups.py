@@ -46,6 +46,7 @@ __all__ = [
     "TRACKED_TABLES",
     "RollupTracker",
     "flush",
+    "moved_keys",
     "rebuild",
     "rebuild_if_pending",
     "touch",
@@ -167,6 +168,40 @@ def touch_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]]) 
         raise StorageError(f"rows written to {table} must carry {exc.args[0]!r}: the rollups are keyed on it") from None
     if tracker is None:
         flush(conn, target)
+
+
+#: raw tables whose natural key leaves the day or the sender free to change on a re-send: table → its sender column
+_MOVABLE = {tr.name: "sender_address", si.name: "user_principal_name"}
+
+
+def moved_keys(
+    conn: Connection, table: sa.Table, key: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, date, str]]:
+    """Before ``rows`` are upserted into ``table`` on ``key``: the (tenant, day, sender) keys of the stored rows
+    they will replace whose day or sender differs. The upsert records them (:func:`touch`) after writing, so the
+    rollups of the old key are recounted too (a re-sent message-trace row with another sender or time leaves its
+    old sender-day)."""
+    sender_col = _MOVABLE.get(table.name)
+    if sender_col is None or not rows or sender_col not in rows[0] or "utc_day" not in rows[0]:
+        return []
+    new = {tuple(r[k] for k in key): (r["utc_day"], r[sender_col]) for r in rows}
+    if list(key[:1]) == ["tenant"] and len(key) == 2:
+        by_tenant: dict[Any, list[Any]] = defaultdict(list)
+        for k in new:
+            by_tenant[k[0]].append(k[1])
+        wheres = [sa.and_(table.c.tenant == t, table.c[key[1]].in_(ids)) for t, ids in by_tenant.items()]
+    else:
+        wheres = [sa.tuple_(*(table.c[k] for k in key)).in_(list(new))]
+    moved: list[tuple[str, date, str]] = []
+    for where in wheres:
+        found = conn.execute(
+            sa.select(*(table.c[k] for k in key), table.c.tenant, table.c.utc_day, table.c[sender_col]).where(where)
+        ).all()
+        for r in found:
+            tenant, day, sender = r[len(key)], r[len(key) + 1], r[len(key) + 2]
+            if new.get(tuple(r[: len(key)])) != (day, sender):
+                moved.append((tenant, day, _signin_key(sender) if table.name == si.name else sender))
+    return moved
 
 
 def touch(conn: Connection, table: str, keys: Iterable[tuple[str, date, str]]) -> None:
