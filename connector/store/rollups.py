@@ -2,7 +2,8 @@
 
 Every write to ``message_trace``, ``smtp_cs_report_row`` or ``signin`` goes through the store's upsert (or, for
 the sign-in-IP mark, :func:`touch`), which records the (tenant, UTC day, sender) keys it inserted or changed in the
-transaction's :class:`RollupTracker`. Before the transaction commits (``Store.transaction``), :func:`flush`
+transaction's :class:`RollupTracker`; a re-sent message-trace row or sign-in whose sender or time moved also
+records the (tenant, day, sender) it leaves (:func:`moved_keys`, read before the write). Before the transaction commits (``Store.transaction``), :func:`flush`
 recomputes exactly those keys from the raw rows (one grouped query per source, day and chunk of senders, over the
 indexes the raw tables already have), then the touched days' ``rollup_day`` rows and the touched senders'
 ``rollup_sender`` rows. Nothing is added or subtracted: every figure is recomputed from the truth, so re-sent
