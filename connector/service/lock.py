@@ -4,8 +4,7 @@ APScheduler 3.x supports one scheduler per job store; two would run every job tw
 ``flock`` on ``<database>.scheduler.lock`` beside the database file. PostgreSQL: a session advisory lock held on a
 dedicated connection, keyed by the database and the schema (``current_schema()`` of the connection, so two
 deployments in different schemas of one database each have their own scheduler). Both are released by the
-operating system or the server when the holder dies, so a waiting
-process takes over without any expiry to tune.
+operating system or the server when the holder dies, so a waiting process takes over without any expiry to tune.
 """
 
 import contextlib

@@ -1,14 +1,14 @@
 """Keeping the rollups (``models/rollups.py``) equal to the raw rows, in the transaction that writes them.
 
-Every write to ``message_trace``, ``smtp_cs_report_row`` or ``signin`` goes through the store's upsert (or, for
-the sign-in-IP mark, :func:`touch`), which records the (tenant, UTC day, sender) keys it inserted or changed in the
-transaction's :class:`RollupTracker`; a re-sent message-trace row or sign-in whose sender or time moved also
-records the (tenant, day, sender) it leaves (:func:`moved_keys`, read before the write). Before the transaction commits (``Store.transaction``), :func:`flush`
-recomputes exactly those keys from the raw rows (one grouped query per source, day and chunk of senders, over the
-indexes the raw tables already have), then the touched days' ``rollup_day`` rows and the touched senders'
-``rollup_sender`` rows. Nothing is added or subtracted: every figure is recomputed from the truth, so re-sent
-rows, updated rows, distinct counts and SmtpCSReport days replacing trace days stay exact. A write outside a
-store transaction (a bare connection) is flushed right after its batch.
+Every write to ``message_trace``, ``smtp_cs_report_row`` or ``signin`` goes through the store's upsert (or, for the
+sign-in-IP mark, :func:`touch`), which records the (tenant, UTC day, sender) keys it inserted or changed in the
+transaction's :class:`RollupTracker`; a re-sent message-trace row or sign-in whose sender or time moved also records
+the (tenant, day, sender) it leaves (:func:`moved_keys`, read before the write). Before the transaction commits
+(``Store.transaction``), :func:`flush` recomputes exactly those keys from the raw rows (one grouped query per
+source, day and chunk of senders, over the indexes the raw tables already have), then the touched days'
+``rollup_day`` rows and the touched senders' ``rollup_sender`` rows. Nothing is added or subtracted: every figure is
+recomputed from the truth, so re-sent rows, updated rows, distinct counts and SmtpCSReport days replacing trace days
+stay exact. A write outside a store transaction (a bare connection) is flushed right after its batch.
 
 :func:`rebuild` recomputes a tenant's rollups from the raw rows day by day (bounded memory): ``smtpauth rollups
 rebuild`` and the first open after the migration that created them.
