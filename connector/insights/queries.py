@@ -7,7 +7,7 @@ of the window (bounded by it, whatever the history), and a bounded sample of ids
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,32 +54,39 @@ def volume_daily(conn: Connection, d: Dialect, w: Window) -> list[tuple[str, dat
     return [(str(a), _as_date(b), int(c)) for a, b, c in conn.execute(q)]
 
 
-def weekday_of(d: Dialect, col: ColumnElement[Any]) -> ColumnElement[Any]:
-    """1 for a Saturday or Sunday of a date column, else 0."""
-    if d.name == "sqlite":
-        dow = sa.cast(sa.func.strftime(_lit("'%w'"), col), sa.Integer)
-    else:
-        dow = sa.cast(sa.extract("dow", col), sa.Integer)
-    return sa.case((dow.in_([_lit("0"), _lit("6")]), _lit("1")), else_=_lit("0"))
-
-
-def hourly(conn: Connection, d: Dialect, w: Window) -> tuple[list[tuple[str, int, int, int]], list[Any]]:
-    """Baseline (sender, hour, weekend, messages) and judged (sender, day, hour, weekend, messages), from the
-    sender-hour rollup."""
-    weekend = weekday_of(d, rsh.c.utc_day)
+def hourly(
+    conn: Connection, d: Dialect, w: Window
+) -> tuple[dict[str, tuple[frozenset[int], int, int]], list[tuple[str, date, int, int, int]]]:
+    """Baseline hour profile per sender (the UTC hours it sent in, its messages, its weekend messages: one row per
+    sender, the hours as a bit mask) and judged (sender, day, hour, weekend, messages), from the sender-hour
+    rollup."""
+    # the window's Saturdays and Sundays, listed: cheaper than a weekday function over every rollup row
+    first, last = w.baseline_start.date(), w.end.date()
+    weekend_days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    weekend_days = [day for day in weekend_days if day.weekday() >= 5]
+    weekend = sa.case((rsh.c.utc_day.in_(weekend_days), _lit("1")), else_=_lit("0")) if weekend_days else _lit("0")
+    mask = sa.func.sum(sa.distinct(sa.literal_column("1").op("<<")(rsh.c.hour)))
     base = (
-        sa.select(rsh.c.sender_address, rsh.c.hour, weekend, sa.func.sum(rsh.c.messages))
+        sa.select(
+            rsh.c.sender_address,
+            mask,
+            sa.func.sum(rsh.c.messages),
+            sa.func.sum(sa.case((weekend == _lit("1"), rsh.c.messages), else_=_lit("0"))),
+        )
         .where(
             rsh.c.tenant == w.tenant,
             rsh.c.utc_day >= w.baseline_start.date(),
             rsh.c.utc_day < w.judged_start.date(),
         )
-        .group_by(rsh.c.sender_address, rsh.c.hour, weekend)
+        .group_by(rsh.c.sender_address)
     )
     judged = sa.select(rsh.c.sender_address, rsh.c.utc_day, rsh.c.hour, weekend, rsh.c.messages).where(
         rsh.c.tenant == w.tenant, rsh.c.utc_day >= w.judged_start.date(), rsh.c.utc_day <= w.end.date()
     )
-    b = [(str(s), int(h), int(we), int(n)) for s, h, we, n in conn.execute(base)]
+    b = {
+        str(s): (frozenset(h for h in range(24) if int(m) >> h & 1), int(n or 0), int(we or 0))
+        for s, m, n, we in conn.execute(base)
+    }
     j = [(str(s), _as_date(dd), int(h), int(we), int(n)) for s, dd, h, we, n in conn.execute(judged)]
     return b, j
 
