@@ -186,22 +186,37 @@ def moved_keys(
     if sender_col is None or not rows or sender_col not in rows[0] or "utc_day" not in rows[0]:
         return []
     new = {tuple(r[k] for k in key): (r["utc_day"], r[sender_col]) for r in rows}
-    if list(key[:1]) == ["tenant"] and len(key) == 2:
+    if list(key[:1]) == ["tenant"] and len(key) == 2 and all(isinstance(k[1], str) for k in new):
+        # the batch's ids as one parameter (a JSON array on SQLite, an array on PostgreSQL): no statement with
+        # thousands of parameters to compile per batch
         by_tenant: dict[Any, list[Any]] = defaultdict(list)
         for k in new:
             by_tenant[k[0]].append(k[1])
-        wheres = [sa.and_(table.c.tenant == t, table.c[key[1]].in_(ids)) for t, ids in by_tenant.items()]
-    else:
-        wheres = [sa.tuple_(*(table.c[k] for k in key)).in_(list(new))]
+        ids_param = sa.bindparam("ids", type_=sa.JSON() if conn.dialect.name == "sqlite" else sa.ARRAY(sa.String()))
+        listed: ColumnElement[bool]
+        if conn.dialect.name == "sqlite":
+            listed = table.c[key[1]].in_(sa.select(sa.func.json_each(ids_param).table_valued("value").c.value))
+        else:
+            listed = table.c[key[1]] == sa.func.any(ids_param)
+        stmt = sa.select(*(table.c[k] for k in key), table.c.tenant, table.c.utc_day, table.c[sender_col]).where(
+            table.c.tenant == sa.bindparam("tenant"), listed
+        )
+        moved_fast: list[tuple[str, date, str]] = []
+        for tenant_name, ids in by_tenant.items():
+            for r in conn.execute(stmt, {"tenant": tenant_name, "ids": ids}):
+                tenant, day, sender = r[2], r[3], r[4]
+                if new.get((r[0], r[1])) != (day, sender):
+                    moved_fast.append((tenant, day, _signin_key(sender) if table.name == si.name else sender))
+        return moved_fast
+    where = sa.tuple_(*(table.c[k] for k in key)).in_(list(new))
     moved: list[tuple[str, date, str]] = []
-    for where in wheres:
-        found = conn.execute(
-            sa.select(*(table.c[k] for k in key), table.c.tenant, table.c.utc_day, table.c[sender_col]).where(where)
-        ).all()
-        for r in found:
-            tenant, day, sender = r[len(key)], r[len(key) + 1], r[len(key) + 2]
-            if new.get(tuple(r[: len(key)])) != (day, sender):
-                moved.append((tenant, day, _signin_key(sender) if table.name == si.name else sender))
+    found = conn.execute(
+        sa.select(*(table.c[k] for k in key), table.c.tenant, table.c.utc_day, table.c[sender_col]).where(where)
+    ).all()
+    for r in found:
+        tenant, day, sender = r[len(key)], r[len(key) + 1], r[len(key) + 2]
+        if new.get(tuple(r[: len(key)])) != (day, sender):
+            moved.append((tenant, day, _signin_key(sender) if table.name == si.name else sender))
     return moved
 
 
