@@ -69,9 +69,9 @@ def hourly(
     base = (
         sa.select(
             rsh.c.sender_address,
-            mask,
-            sa.func.sum(rsh.c.messages),
-            sa.func.sum(sa.case((weekend == _lit("1"), rsh.c.messages), else_=_lit("0"))),
+            mask.label("mask"),
+            sa.func.sum(rsh.c.messages).label("messages"),
+            sa.func.sum(sa.case((weekend == _lit("1"), rsh.c.messages), else_=_lit("0"))).label("weekend"),
         )
         .where(
             rsh.c.tenant == w.tenant,
@@ -202,15 +202,24 @@ def tls_daily(conn: Connection, d: Dialect, w: Window) -> list[tuple[str, date, 
     return [(str(s), _as_date(dd), int(n or 0), int(k or 0), ip) for s, dd, n, k, ip in conn.execute(q)]
 
 
+#: one statement for every candidate's sample (built once: hundreds of candidates cost hundreds of executions only)
+_SAMPLE_IDS = (
+    sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id))
+    .where(
+        tr.c.tenant == sa.bindparam("tenant"),
+        tr.c.sender_address == sa.bindparam("sender"),
+        tr.c.received_at >= sa.bindparam("start", type_=tr.c.received_at.type),
+        tr.c.received_at < sa.bindparam("end", type_=tr.c.received_at.type),
+    )
+    .distinct()
+    .limit(SAMPLE_IDS)
+)
+
+
 def sample_ids(conn: Connection, tenant: str, sender: str, start: datetime, end: datetime) -> list[str]:
     """A few message ids of ``sender`` in ``[start, end)``: evidence a person can look up in message trace."""
-    q = (
-        sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id))
-        .where(tr.c.tenant == tenant, tr.c.sender_address == sender, tr.c.received_at >= start, tr.c.received_at < end)
-        .distinct()
-        .limit(SAMPLE_IDS)
-    )
-    return sorted(str(r[0]) for r in conn.execute(q))
+    found = conn.execute(_SAMPLE_IDS, {"tenant": tenant, "sender": sender, "start": start, "end": end})
+    return sorted(str(r[0]) for r in found)
 
 
 def sample_signins(
