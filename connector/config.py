@@ -385,6 +385,8 @@ class ServiceSettings(_Strict):
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     #: largest page of a data endpoint, rows
     max_page_rows: int = Field(default=5000, ge=10, le=100_000)
+    #: memory for answers of the data and summary endpoints kept until the database changes, MB (0: off)
+    read_cache_mb: int = Field(default=64, ge=0, le=4096)
 
 
 class TenantCredential(_Strict):

@@ -1,17 +1,18 @@
 """Run every rule for one tenant over the stored data and save the findings (docs/insights.md).
 
-Incremental: the rules read the rollups of their window (baseline and judged days), never raw rows beyond a few
-sample ids, so a run costs the same with 90 or 365 days stored. Each run records what it judged (the window, the
-rules' settings and the newest change of a day in the window, from ``rollup_day.changed_at``); a run that finds
-the same (no day of its window changed since, same window and settings) stops there: its findings are saved
-already.
+Incremental by changed days: the rules read the rollups of their window (baseline and judged days), never raw
+rows beyond a few sample ids, so a run costs the same with 90 or 365 days stored. Each run records what it judged
+(the rules' settings and the newest change of a stored day, ``rollup_day.changed_at``). The next run judges only
+from the first day of the judged window that changed since (a nightly sync: its last day or two), with the baseline
+those days need before it; with no day changed it stops after one read (its findings are saved already). A change
+in a baseline day, other settings or no earlier run judge the whole window.
 """
 
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -45,8 +46,11 @@ class DetectionResult:
     skipped: bool = False
 
 
-def _window(cfg: InsightsSettings, tenant: str, now: datetime) -> q.Window:
+def _window(cfg: InsightsSettings, tenant: str, now: datetime, first_changed: date | None = None) -> q.Window:
+    """The judged days (the lookback, or from ``first_changed`` when that is later) and the baseline before them."""
     judged_start = day_start(now.date() - timedelta(days=cfg.lookback_days - 1))
+    if first_changed is not None and day_start(first_changed) > judged_start:
+        judged_start = day_start(min(first_changed, now.date()))
     return q.Window(tenant, judged_start - timedelta(days=cfg.baseline_days), judged_start, now + timedelta(seconds=1))
 
 
@@ -67,11 +71,14 @@ def correlate(cfg: InsightsSettings, candidates: list[Candidate]) -> None:
                     c.summary += f"; together with a {other.kind.replace('_', ' ')}"
 
 
-def detect(store: Store, cfg: InsightsSettings, tenant: str, now: datetime) -> list[Candidate]:
-    """Every rule's candidates for ``tenant`` as of ``now`` (read-only)."""
+def detect(
+    store: Store, cfg: InsightsSettings, tenant: str, now: datetime, *, first_changed: date | None = None
+) -> list[Candidate]:
+    """Every rule's candidates for ``tenant`` as of ``now`` (read-only), judging the lookback window's days (from
+    ``first_changed`` on when that is later)."""
     d = Dialect(store.dialect)
-    w = _window(cfg, tenant, now)
-    judged = [w.judged_start.date() + timedelta(days=k) for k in range(cfg.lookback_days)]
+    w = _window(cfg, tenant, now, first_changed)
+    judged = [w.judged_start.date() + timedelta(days=k) for k in range((now.date() - w.judged_start.date()).days + 1)]
     out: list[Candidate] = []
     with store.read() as conn:
         first_trace, first_signin = q.earliest(conn, tenant)
@@ -108,38 +115,70 @@ def _add_samples(conn: Connection, tenant: str, c: Candidate) -> None:
         )
 
 
-def _judged_state(conn: Connection, cfg: InsightsSettings, w: q.Window) -> str:
-    """What a run over ``w`` judges: the window, the settings, and the newest change of a day in the window."""
-    changed = conn.execute(
-        sa.select(sa.func.max(rday.c.changed_at)).where(
-            rday.c.tenant == w.tenant, rday.c.utc_day.between(w.baseline_start.date(), w.end.date())
-        )
-    ).scalar()
-    settings = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+def _settings_hash(cfg: InsightsSettings) -> str:
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _state(cfg: InsightsSettings, changed: datetime | None) -> str:
     return json.dumps(
-        {
-            "baseline_start": w.baseline_start.date().isoformat(),
-            "judged_start": w.judged_start.date().isoformat(),
-            "settings": settings,
-            "changed_at": changed.isoformat() if changed is not None else None,
-        },
+        {"settings": _settings_hash(cfg), "changed_at": changed.isoformat() if changed is not None else None},
         sort_keys=True,
     )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _changed_days(
+    conn: Connection, cfg: InsightsSettings, w: q.Window, last: str | None
+) -> tuple[datetime | None, list[date] | None]:
+    """The newest change of a stored day of the tenant, and the days of ``w`` changed since the run that stored
+    ``last`` (None: judge the whole window: no earlier run, other settings)."""
+    newest = conn.execute(sa.select(sa.func.max(rday.c.changed_at)).where(rday.c.tenant == w.tenant)).scalar()
+    newest = _aware(newest) if newest is not None else None
+    try:
+        before = json.loads(last) if last else None
+    except ValueError:
+        before = None
+    if not isinstance(before, dict) or before.get("settings") != _settings_hash(cfg) or "changed_at" not in before:
+        return newest, None
+    since = datetime.fromisoformat(before["changed_at"]) if before["changed_at"] else None
+    q_days = sa.select(rday.c.utc_day).where(
+        rday.c.tenant == w.tenant, rday.c.utc_day.between(w.baseline_start.date(), w.end.date())
+    )
+    if since is not None:
+        q_days = q_days.where(rday.c.changed_at > _aware(since))
+    days = sorted(_as_date(v) for v in conn.execute(q_days).scalars())
+    return newest, days
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def run_detection(
     store: Store, cfg: InsightsSettings, tenant: str, now: datetime, *, channels: tuple[str, ...] = ()
 ) -> DetectionResult:
-    """Detect and save (unless nothing changed since the last run); returns what was found and what changed.
-    Raises StorageError."""
+    """Detect over the days changed since the last run and save (nothing changed: stop); returns what was found
+    and what changed. Raises StorageError."""
     w = _window(cfg, tenant, now)
     with store.read() as conn:
-        state = _judged_state(conn, cfg, w)
         last = runs.get_watermark(conn, tenant, STATE_SOURCE, STATE_KEY)
-    if state == last:
-        log.info("insights %s: no day of the window changed since the last run", tenant)
-        return DetectionResult(tenant, [], SaveResult(), skipped=True)
-    candidates = detect(store, cfg, tenant, now)
+        newest, changed = _changed_days(conn, cfg, w, last)
+    state = _state(cfg, newest)
+    first_changed: date | None = None
+    if changed is not None:
+        if not changed:
+            log.info("insights %s: no day of the window changed since the last run", tenant)
+            if state != last:
+                with store.transaction() as conn:
+                    runs.set_watermark(conn, tenant, STATE_SOURCE, STATE_KEY, state, now=now)
+            return DetectionResult(tenant, [], SaveResult(), skipped=True)
+        first_changed = changed[0]
+        if first_changed < w.judged_start.date():
+            first_changed = None  # a baseline day changed: the whole window is judged again
+    candidates = detect(store, cfg, tenant, now, first_changed=first_changed)
     with store.transaction() as conn:
         saved = save_findings(conn, tenant, candidates, now=now, channels=channels)
         runs.set_watermark(conn, tenant, STATE_SOURCE, STATE_KEY, state, now=now)

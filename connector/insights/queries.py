@@ -7,7 +7,7 @@ of the window (bounded by it, whatever the history), and a bounded sample of ids
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,32 +54,39 @@ def volume_daily(conn: Connection, d: Dialect, w: Window) -> list[tuple[str, dat
     return [(str(a), _as_date(b), int(c)) for a, b, c in conn.execute(q)]
 
 
-def weekday_of(d: Dialect, col: ColumnElement[Any]) -> ColumnElement[Any]:
-    """1 for a Saturday or Sunday of a date column, else 0."""
-    if d.name == "sqlite":
-        dow = sa.cast(sa.func.strftime(_lit("'%w'"), col), sa.Integer)
-    else:
-        dow = sa.cast(sa.extract("dow", col), sa.Integer)
-    return sa.case((dow.in_([_lit("0"), _lit("6")]), _lit("1")), else_=_lit("0"))
-
-
-def hourly(conn: Connection, d: Dialect, w: Window) -> tuple[list[tuple[str, int, int, int]], list[Any]]:
-    """Baseline (sender, hour, weekend, messages) and judged (sender, day, hour, weekend, messages), from the
-    sender-hour rollup."""
-    weekend = weekday_of(d, rsh.c.utc_day)
+def hourly(
+    conn: Connection, d: Dialect, w: Window
+) -> tuple[dict[str, tuple[frozenset[int], int, int]], list[tuple[str, date, int, int, int]]]:
+    """Baseline hour profile per sender (the UTC hours it sent in, its messages, its weekend messages: one row per
+    sender, the hours as a bit mask) and judged (sender, day, hour, weekend, messages), from the sender-hour
+    rollup."""
+    # the window's Saturdays and Sundays, listed: cheaper than a weekday function over every rollup row
+    first, last = w.baseline_start.date(), w.end.date()
+    weekend_days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    weekend_days = [day for day in weekend_days if day.weekday() >= 5]
+    weekend = sa.case((rsh.c.utc_day.in_(weekend_days), _lit("1")), else_=_lit("0")) if weekend_days else _lit("0")
+    mask = sa.func.sum(sa.distinct(sa.literal_column("1").op("<<")(rsh.c.hour)))
     base = (
-        sa.select(rsh.c.sender_address, rsh.c.hour, weekend, sa.func.sum(rsh.c.messages))
+        sa.select(
+            rsh.c.sender_address,
+            mask.label("mask"),
+            sa.func.sum(rsh.c.messages).label("messages"),
+            sa.func.sum(sa.case((weekend == _lit("1"), rsh.c.messages), else_=_lit("0"))).label("weekend"),
+        )
         .where(
             rsh.c.tenant == w.tenant,
             rsh.c.utc_day >= w.baseline_start.date(),
             rsh.c.utc_day < w.judged_start.date(),
         )
-        .group_by(rsh.c.sender_address, rsh.c.hour, weekend)
+        .group_by(rsh.c.sender_address)
     )
     judged = sa.select(rsh.c.sender_address, rsh.c.utc_day, rsh.c.hour, weekend, rsh.c.messages).where(
         rsh.c.tenant == w.tenant, rsh.c.utc_day >= w.judged_start.date(), rsh.c.utc_day <= w.end.date()
     )
-    b = [(str(s), int(h), int(we), int(n)) for s, h, we, n in conn.execute(base)]
+    b = {
+        str(s): (frozenset(h for h in range(24) if int(m) >> h & 1), int(n or 0), int(we or 0))
+        for s, m, n, we in conn.execute(base)
+    }
     j = [(str(s), _as_date(dd), int(h), int(we), int(n)) for s, dd, h, we, n in conn.execute(judged)]
     return b, j
 
@@ -195,15 +202,24 @@ def tls_daily(conn: Connection, d: Dialect, w: Window) -> list[tuple[str, date, 
     return [(str(s), _as_date(dd), int(n or 0), int(k or 0), ip) for s, dd, n, k, ip in conn.execute(q)]
 
 
+#: one statement for every candidate's sample (built once: hundreds of candidates cost hundreds of executions only)
+_SAMPLE_IDS = (
+    sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id))
+    .where(
+        tr.c.tenant == sa.bindparam("tenant"),
+        tr.c.sender_address == sa.bindparam("sender"),
+        tr.c.received_at >= sa.bindparam("start", type_=tr.c.received_at.type),
+        tr.c.received_at < sa.bindparam("end", type_=tr.c.received_at.type),
+    )
+    .distinct()
+    .limit(SAMPLE_IDS)
+)
+
+
 def sample_ids(conn: Connection, tenant: str, sender: str, start: datetime, end: datetime) -> list[str]:
     """A few message ids of ``sender`` in ``[start, end)``: evidence a person can look up in message trace."""
-    q = (
-        sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id))
-        .where(tr.c.tenant == tenant, tr.c.sender_address == sender, tr.c.received_at >= start, tr.c.received_at < end)
-        .distinct()
-        .limit(SAMPLE_IDS)
-    )
-    return sorted(str(r[0]) for r in conn.execute(q))
+    found = conn.execute(_SAMPLE_IDS, {"tenant": tenant, "sender": sender, "start": start, "end": end})
+    return sorted(str(r[0]) for r in found)
 
 
 def sample_signins(

@@ -5,7 +5,7 @@ existing tenants at the end of December 2026 (admins can re-enable it); the fina
 announced in the second half of 2027. Clients then get ``550 5.7.30 Basic authentication is not supported for
 Client Submission``.
 
-Account statuses come from the report's ``accounts`` table (:mod:`connector.artifacts.accounts`), so the report
+Account statuses come from the report's ``accounts`` table (:mod:`connector.store.readside.accounts`), so the report
 and the readiness view never disagree; this module adds the devices/IPs behind each Basic account and the
 concrete next step.
 """

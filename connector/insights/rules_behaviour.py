@@ -2,7 +2,7 @@
 domains, a TLS downgrade."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from connector.config import InsightsSettings
@@ -10,7 +10,7 @@ from connector.insights.actions import action_for
 from connector.insights.model import Candidate, day_end, day_start
 from connector.insights.stats import longest_quiet_block
 
-__all__ = ["external_domain_candidates", "off_hours_candidates", "tls_candidates"]
+__all__ = ["HourProfile", "external_domain_candidates", "hour_profiles", "off_hours_candidates", "tls_candidates"]
 
 
 def _candidate(kind: str, severity: str, account: str, d: date, *, summary: str, facts: dict[str, object]) -> Candidate:
@@ -29,21 +29,34 @@ def _candidate(kind: str, severity: str, account: str, d: date, *, summary: str,
     )
 
 
+#: a sender's baseline hours: the UTC hours it sent in, its messages, its messages on Saturdays and Sundays
+HourProfile = tuple[frozenset[int], int, int]
+
+
+def hour_profiles(rows: Iterable[tuple[str, int, int, int]]) -> dict[str, HourProfile]:
+    """Hour profiles from (sender, hour, weekend, messages) rows."""
+    hours: dict[str, set[int]] = defaultdict(set)
+    total: dict[str, int] = defaultdict(int)
+    weekend: dict[str, int] = defaultdict(int)
+    for sender, hour, we, n in rows:
+        hours[sender].add(hour)
+        total[sender] += n
+        weekend[sender] += n if we else 0
+    return {s: (frozenset(h), total[s], weekend[s]) for s, h in hours.items()}
+
+
 def off_hours_candidates(
     cfg: InsightsSettings,
-    baseline: Sequence[tuple[str, int, int, int]],
+    baseline: Mapping[str, HourProfile],
     judged: Sequence[tuple[str, date, int, int, int]],
 ) -> list[Candidate]:
     """Messages in an account's quiet hours (a block of UTC hours it never sent in), or on a weekend when its
     baseline has no weekend message."""
-    hours: dict[str, set[int]] = defaultdict(set)
-    total: dict[str, int] = defaultdict(int)
-    weekend: dict[str, int] = defaultdict(int)
-    for sender, hour, we, n in baseline:
-        hours[sender].add(hour)
-        total[sender] += n
-        weekend[sender] += n if we else 0
-    quiet = {s: longest_quiet_block(h) for s, h in hours.items() if total[s] >= cfg.off_hours_min_baseline_messages}
+    total = {s: p[1] for s, p in baseline.items()}
+    weekend = {s: p[2] for s, p in baseline.items()}
+    quiet = {
+        s: longest_quiet_block(set(p[0])) for s, p in baseline.items() if p[1] >= cfg.off_hours_min_baseline_messages
+    }
     quiet = {s: q for s, q in quiet.items() if len(q) >= cfg.off_hours_quiet_hours}
     off: dict[tuple[str, date], int] = defaultdict(int)
     for sender, d, hour, we, n in judged:

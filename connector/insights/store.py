@@ -43,20 +43,32 @@ def _merge_evidence(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _existing(conn: Connection, tenant: str, c: Candidate) -> Row[Any] | None:
-    q = (
-        sa.select(ft)
-        .where(
-            ft.c.tenant == tenant,
-            ft.c.kind == c.kind,
-            ft.c.account == c.account,
-            ft.c.window_start <= c.window_end + MERGE_GAP,
-            ft.c.window_end >= c.window_start - MERGE_GAP,
-        )
-        .order_by(ft.c.window_start)
-        .limit(1)
+#: statements built once: a run may save hundreds of candidates
+_EXISTING = (
+    sa.select(ft)
+    .where(
+        ft.c.tenant == sa.bindparam("tenant"),
+        ft.c.kind == sa.bindparam("kind"),
+        ft.c.account == sa.bindparam("account"),
+        ft.c.window_start <= sa.bindparam("latest", type_=ft.c.window_start.type),
+        ft.c.window_end >= sa.bindparam("earliest", type_=ft.c.window_end.type),
     )
-    return conn.execute(q).first()
+    .order_by(ft.c.window_start)
+    .limit(1)
+)
+_INSERT = ft.insert().returning(ft.c.id)
+_UPDATE = ft.update().where(ft.c.id == sa.bindparam("finding_id"))
+
+
+def _existing(conn: Connection, tenant: str, c: Candidate) -> Row[Any] | None:
+    params = {
+        "tenant": tenant,
+        "kind": c.kind,
+        "account": c.account,
+        "latest": c.window_end + MERGE_GAP,
+        "earliest": c.window_start - MERGE_GAP,
+    }
+    return conn.execute(_EXISTING, params).first()
 
 
 def save_findings(
@@ -69,21 +81,20 @@ def save_findings(
         row = _existing(conn, tenant, c)
         if row is None:
             fid = conn.execute(
-                ft.insert()
-                .values(
-                    tenant=tenant,
-                    kind=c.kind,
-                    account=c.account,
-                    window_start=c.window_start,
-                    window_end=c.window_end,
-                    severity=c.severity,
-                    summary=c.summary,
-                    evidence=json.dumps(c.evidence, sort_keys=True, default=str),
-                    action=c.action,
-                    first_seen_at=now,
-                    last_seen_at=now,
-                )
-                .returning(ft.c.id)
+                _INSERT,
+                {
+                    "tenant": tenant,
+                    "kind": c.kind,
+                    "account": c.account,
+                    "window_start": c.window_start,
+                    "window_end": c.window_end,
+                    "severity": c.severity,
+                    "summary": c.summary,
+                    "evidence": json.dumps(c.evidence, sort_keys=True, default=str),
+                    "action": c.action,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                },
             ).scalar_one()
             result.inserted += 1
             if c.severity == "high":
@@ -101,7 +112,7 @@ def save_findings(
         }
         changed = any(getattr(row, k) != v for k, v in values.items())
         values["last_seen_at"] = now
-        conn.execute(ft.update().where(ft.c.id == row.id).values(**values))
+        conn.execute(_UPDATE, {"finding_id": row.id, **values})
         if changed:
             result.updated += 1
         else:

@@ -17,6 +17,7 @@ from connector.config import Settings
 from connector.service.auth import Authorized, TokenVerifier
 from connector.service.executor import Executor
 from connector.service.inputs import TenantDirectory
+from connector.service.readcache import ReadCache
 from connector.service.routes_data import router as data_router
 from connector.service.routes_ops import router as ops_router
 from connector.service.routes_reports import router as reports_router
@@ -177,6 +178,7 @@ def create_app(settings: Settings, store: Store, runner: Executor, verifier: Tok
     app.state.store = store
     app.state.runner = runner
     app.state.verifier = verifier
+    app.state.read_cache = ReadCache(store, settings.service.read_cache_mb * 1024 * 1024)
     app.include_router(ops_router)
     app.include_router(reports_router)
     app.include_router(data_router)

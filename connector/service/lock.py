@@ -2,8 +2,9 @@
 
 APScheduler 3.x supports one scheduler per job store; two would run every job twice. SQLite: an exclusive
 ``flock`` on ``<database>.scheduler.lock`` beside the database file. PostgreSQL: a session advisory lock held on a
-dedicated connection. Both are released by the operating system or the server when the holder dies, so a waiting
-process takes over without any expiry to tune.
+dedicated connection, keyed by the database and the schema (``current_schema()`` of the connection, so two
+deployments in different schemas of one database each have their own scheduler). Both are released by the
+operating system or the server when the holder dies, so a waiting process takes over without any expiry to tune.
 """
 
 import contextlib
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 
 from connector.errors import StorageError
 
-__all__ = ["SchedulerLock", "open_scheduler_lock"]
+__all__ = ["SchedulerLock", "open_scheduler_lock", "scheduler_lock_key"]
 
 log = logging.getLogger("smtpauth.service")
 
@@ -63,16 +64,24 @@ class FileLock:
             self._fd = None
 
 
+def scheduler_lock_key(scope: str) -> int:
+    """The advisory-lock key of the scheduler of ``scope`` ("database/schema"): 63 bits of its SHA-256."""
+    digest = hashlib.sha256(f"smtpauth-scheduler:{scope}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
 class AdvisoryLock:
     def __init__(self, url: str) -> None:
         self._engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-        self._key = int.from_bytes(hashlib.sha256(b"smtpauth-scheduler").digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+        self._key: int | None = None
         self._conn: sa.Connection | None = None
 
     def acquire(self) -> bool:
         if self._conn is not None:
             return self.held()
         conn = self._engine.connect()
+        scope = conn.execute(sa.text("SELECT current_database() || '/' || coalesce(current_schema(), '')")).scalar()
+        self._key = scheduler_lock_key(str(scope))
         got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
         conn.commit()
         if not got:

@@ -2,16 +2,17 @@
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import JSONResponse, StreamingResponse
 
 from connector.artifacts.sinks import csv_cell
 from connector.service.auth import Authorized
 from connector.service.inputs import current_settings, fail, report_params
 from connector.service.queries import DATA_TABLES, data_page, summary
+from connector.service.readcache import Answer, ReadCache
 
 __all__ = ["router"]
 
@@ -22,6 +23,16 @@ _FORMATS = ("json", "csv")
 
 def _json_value(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _json(body: Any) -> bytes:
+    # as FastAPI's JSONResponse renders it
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+
+
+def _cache(request: Request) -> ReadCache:
+    cache: ReadCache = request.app.state.read_cache
+    return cache
 
 
 def _csv(columns: tuple[str, ...], rows: list[Any]) -> Iterator[str]:
@@ -69,26 +80,34 @@ def data(
         settings, tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain, senders=sender
     )
     size = limit or max_rows
-    total, rows = data_page(request.app.state.store, spec, params, limit=size, offset=offset)
-    headers = {"X-Total-Count": str(total)}
+    store = request.app.state.store
+
+    def compute() -> Answer:
+        total, rows = data_page(store, spec, params, limit=size, offset=offset)
+        if fmt == "csv":
+            return Answer("".join(_csv(spec.column_names, rows)).encode("utf-8"), (("X-Total-Count", str(total)),))
+        body = {
+            "table": spec.name,
+            "tenant": tenant,
+            "from": params.date_from.isoformat(),
+            "to": params.date_to.isoformat(),
+            "columns": list(spec.column_names),
+            "total": total,
+            "limit": size,
+            "offset": offset,
+            "rows": [{c: _json_value(v) for c, v in zip(spec.column_names, r, strict=True)} for r in rows],
+        }
+        return Answer(_json(body), (("X-Total-Count", str(total)),))
+
+    answer = _cache(request).get(("data", spec.name, fmt, params, size, offset), compute)
+    headers = dict(answer.headers)
     if fmt == "csv":
         headers["Content-Disposition"] = f'attachment; filename="{spec.name}.csv"'
-        return StreamingResponse(_csv(spec.column_names, rows), media_type="text/csv; charset=utf-8", headers=headers)
-    body = {
-        "table": spec.name,
-        "tenant": tenant,
-        "from": params.date_from.isoformat(),
-        "to": params.date_to.isoformat(),
-        "columns": list(spec.column_names),
-        "total": total,
-        "limit": size,
-        "offset": offset,
-        "rows": [{c: _json_value(v) for c, v in zip(spec.column_names, r, strict=True)} for r in rows],
-    }
-    return JSONResponse(body, headers=headers)
+        return Response(answer.body, media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
-@router.get("/summary")
+@router.get("/summary", response_model=None)
 def range_summary(
     request: Request,
     _: Authorized,
@@ -97,10 +116,12 @@ def range_summary(
     date_from: Annotated[str | None, Query(alias="from", max_length=40)] = None,
     date_to: Annotated[str | None, Query(alias="to", max_length=40)] = None,
     domain: Annotated[list[str] | None, Query(max_length=100)] = None,
-) -> dict[str, Any]:
+) -> Response:
     """The widget (latest 7-day SMTP AUTH account count) with its history, the flyout and coverage."""
     today = request.app.state.runner.clock.now().date()
     params = report_params(
         current_settings(request), tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain
     )
-    return summary(request.app.state.store, params)
+    store = request.app.state.store
+    answer = _cache(request).get(("summary", params), lambda: Answer(_json(summary(store, params))))
+    return Response(answer.body, media_type="application/json")

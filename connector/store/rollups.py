@@ -1,13 +1,14 @@
 """Keeping the rollups (``models/rollups.py``) equal to the raw rows, in the transaction that writes them.
 
-Every write to ``message_trace``, ``smtp_cs_report_row`` or ``signin`` goes through the store's upsert (or, for
-the sign-in-IP mark, :func:`touch`), which records the (tenant, UTC day, sender) keys it inserted or changed in the
-transaction's :class:`RollupTracker`. Before the transaction commits (``Store.transaction``), :func:`flush`
-recomputes exactly those keys from the raw rows (one grouped query per source, day and chunk of senders, over the
-indexes the raw tables already have), then the touched days' ``rollup_day`` rows and the touched senders'
-``rollup_sender`` rows. Nothing is added or subtracted: every figure is recomputed from the truth, so re-sent
-rows, updated rows, distinct counts and SmtpCSReport days replacing trace days stay exact. A write outside a
-store transaction (a bare connection) is flushed right after its batch.
+Every write to ``message_trace``, ``smtp_cs_report_row`` or ``signin`` goes through the store's upsert (or, for the
+sign-in-IP mark, :func:`touch`), which records the (tenant, UTC day, sender) keys it inserted or changed in the
+transaction's :class:`RollupTracker`; a re-sent message-trace row or sign-in whose sender or time moved also records
+the (tenant, day, sender) it leaves (:func:`moved_keys`, read before the write). Before the transaction commits
+(``Store.transaction``), :func:`flush` recomputes exactly those keys from the raw rows (one grouped query per
+source, day and chunk of senders, over the indexes the raw tables already have), then the touched days'
+``rollup_day`` rows and the touched senders' ``rollup_sender`` rows. Nothing is added or subtracted: every figure is
+recomputed from the truth, so re-sent rows, updated rows, distinct counts and SmtpCSReport days replacing trace days
+stay exact. A write outside a store transaction (a bare connection) is flushed right after its batch.
 
 :func:`rebuild` recomputes a tenant's rollups from the raw rows day by day (bounded memory): ``smtpauth rollups
 rebuild`` and the first open after the migration that created them.
@@ -46,6 +47,7 @@ __all__ = [
     "TRACKED_TABLES",
     "RollupTracker",
     "flush",
+    "moved_keys",
     "rebuild",
     "rebuild_if_pending",
     "touch",
@@ -167,6 +169,55 @@ def touch_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]]) 
         raise StorageError(f"rows written to {table} must carry {exc.args[0]!r}: the rollups are keyed on it") from None
     if tracker is None:
         flush(conn, target)
+
+
+#: raw tables whose natural key leaves the day or the sender free to change on a re-send: table → its sender column
+_MOVABLE = {tr.name: "sender_address", si.name: "user_principal_name"}
+
+
+def moved_keys(
+    conn: Connection, table: sa.Table, key: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, date, str]]:
+    """Before ``rows`` are upserted into ``table`` on ``key``: the (tenant, day, sender) keys of the stored rows
+    they will replace whose day or sender differs. The upsert records them (:func:`touch`) after writing, so the
+    rollups of the old key are recounted too (a re-sent message-trace row with another sender or time leaves its
+    old sender-day)."""
+    sender_col = _MOVABLE.get(table.name)
+    if sender_col is None or not rows or sender_col not in rows[0] or "utc_day" not in rows[0]:
+        return []
+    new = {tuple(r[k] for k in key): (r["utc_day"], r[sender_col]) for r in rows}
+    if list(key[:1]) == ["tenant"] and len(key) == 2 and all(isinstance(k[1], str) for k in new):
+        # the batch's ids as one parameter (a JSON array on SQLite, an array on PostgreSQL): no statement with
+        # thousands of parameters to compile per batch
+        by_tenant: dict[Any, list[Any]] = defaultdict(list)
+        for k in new:
+            by_tenant[k[0]].append(k[1])
+        ids_param = sa.bindparam("ids", type_=sa.JSON() if conn.dialect.name == "sqlite" else sa.ARRAY(sa.String()))
+        listed: ColumnElement[bool]
+        if conn.dialect.name == "sqlite":
+            listed = table.c[key[1]].in_(sa.select(sa.func.json_each(ids_param).table_valued("value").c.value))
+        else:
+            listed = table.c[key[1]] == sa.func.any(ids_param)
+        stmt = sa.select(*(table.c[k] for k in key), table.c.tenant, table.c.utc_day, table.c[sender_col]).where(
+            table.c.tenant == sa.bindparam("tenant"), listed
+        )
+        moved_fast: list[tuple[str, date, str]] = []
+        for tenant_name, ids in by_tenant.items():
+            for r in conn.execute(stmt, {"tenant": tenant_name, "ids": ids}):
+                tenant, day, sender = r[2], r[3], r[4]
+                if new.get((r[0], r[1])) != (day, sender):
+                    moved_fast.append((tenant, day, _signin_key(sender) if table.name == si.name else sender))
+        return moved_fast
+    where = sa.tuple_(*(table.c[k] for k in key)).in_(list(new))
+    moved: list[tuple[str, date, str]] = []
+    found = conn.execute(
+        sa.select(*(table.c[k] for k in key), table.c.tenant, table.c.utc_day, table.c[sender_col]).where(where)
+    ).all()
+    for r in found:
+        tenant, day, sender = r[len(key)], r[len(key) + 1], r[len(key) + 2]
+        if new.get(tuple(r[: len(key)])) != (day, sender):
+            moved.append((tenant, day, _signin_key(sender) if table.name == si.name else sender))
+    return moved
 
 
 def touch(conn: Connection, table: str, keys: Iterable[tuple[str, date, str]]) -> None:

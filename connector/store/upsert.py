@@ -102,6 +102,8 @@ def upsert(
         columns = _columns_of(table, params)
         stmt = _statement(table, columns, key, dialect)
         try:
+            # stored rows this batch moves to another day or sender: their old rollup keys are recounted too
+            moved = rollups.moved_keys(conn, table, key, params) if tracked else []
             if dialect == "postgresql":
                 result = _run_postgresql(conn, stmt, params)
             else:
@@ -113,6 +115,8 @@ def upsert(
         if tracked and result.inserted + result.updated:
             # the batch changed rows: their (tenant, day, sender) rollups are recomputed before the commit
             rollups.touch_rows(conn, table.name, params)
+        if moved:
+            rollups.touch(conn, table.name, moved)
     return total
 
 

@@ -9,7 +9,12 @@ from types import SimpleNamespace
 from connector.config import InsightsSettings
 from connector.insights.export import FINDINGS_COLUMNS, finding_rows, write_csv
 from connector.insights.readiness import BURNDOWN_COLUMNS, burndown, readiness
-from connector.insights.rules_behaviour import external_domain_candidates, off_hours_candidates, tls_candidates
+from connector.insights.rules_behaviour import (
+    external_domain_candidates,
+    hour_profiles,
+    off_hours_candidates,
+    tls_candidates,
+)
 from connector.insights.rules_signins import brute_force_candidates
 from connector.insights.rules_volume import volume_candidates
 from connector.insights.stats import longest_quiet_block, median_mad
@@ -44,7 +49,7 @@ def test_first_time_sender_with_high_volume() -> None:
 def test_off_hours_for_a_business_hours_account_only() -> None:
     baseline = [("printer@x.com", h, 0, 10) for h in range(7, 18)] + [("app@x.com", h, 0, 10) for h in range(24)]
     judged = [("printer@x.com", DAY, 2, 0, 6), ("app@x.com", DAY, 2, 0, 50), ("printer@x.com", DAY, 10, 0, 40)]
-    (c,) = off_hours_candidates(CFG, baseline, judged)
+    (c,) = off_hours_candidates(CFG, hour_profiles(baseline), judged)
     assert (c.kind, c.account, c.evidence["days"][DAY.isoformat()]["off_hours_messages"]) == (
         "off_hours_sending",
         "printer@x.com",

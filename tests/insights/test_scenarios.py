@@ -8,11 +8,15 @@ from typing import Any
 
 from connector.config import InsightsSettings
 from connector.insights import detect
+from connector.insights.detect import STATE_KEY, STATE_SOURCE
 from connector.insights.store import acknowledge, list_findings
+from models import Watermark
 from tests.e2e.conftest import SimEnv
 from tests.insights.conftest import make_env
 
 SPRAY_IP = "203.0.113.250"
+
+wm: Any = Watermark.__table__  # type: ignore[attr-defined]
 
 
 def _rows(env: SimEnv) -> list[Any]:
@@ -93,7 +97,12 @@ def test_rerun_keeps_one_row_per_finding_and_the_acknowledgement(attacked_sqlite
     env.sync()
     again = {(r.kind, r.account, r.window_start): r.id for r in _rows(env)}
     assert again == first
+    # a run that judges the whole window again (no record of an earlier run) finds the same findings
+    with env.store.transaction() as conn:
+        conn.execute(wm.delete().where(wm.c.source == STATE_SOURCE, wm.c.key == STATE_KEY))
+    env.sync()
+    assert {(r.kind, r.account, r.window_start): r.id for r in _rows(env)} == first
     (row,) = [r for r in _rows(env) if r.id == spray_id]
     assert row.acknowledged_at is not None
     assert row.ack_note == "blocked at the firewall"
-    assert row.last_seen_at > row.first_seen_at, "the later runs found it again"
+    assert row.last_seen_at > row.first_seen_at, "the later run found it again"

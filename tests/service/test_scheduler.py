@@ -4,6 +4,7 @@ interrupted jobs recovered; per-tenant cron and time zone."""
 import json
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from connector.clock import FakeClock
 from connector.config import Settings, load_settings
 from connector.errors import ConfigError
 from connector.service import JobRunner
+from connector.service.lock import open_scheduler_lock
 from connector.store.store import Store, open_store
 from models import ReportJob, SyncRun
 
@@ -250,3 +252,32 @@ def test_an_unknown_time_zone_and_an_unknown_tenant_are_config_errors(tmp_path: 
     path.write_text('[service.tenant_schedules.nobody]\ncron = "0 1 * * *"\n' + _tenant("contoso"))
     with pytest.raises(ConfigError, match=r"not a configured tenant"):
         load_settings(path, environ=SECRET_ENV)
+
+
+@pytest.mark.postgres
+def test_scheduler_locks_of_two_schemas_in_one_database_are_apart(pg_url: str) -> None:
+    """Two deployments in different schemas of one PostgreSQL database each have their own scheduler; two
+    processes of one schema still exclude each other."""
+    url = sa.make_url(pg_url)
+    other_schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url.set(query={}), poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {other_schema}")
+    other_url = url.update_query_dict({"options": f"-csearch_path={other_schema}"}).render_as_string(
+        hide_password=False
+    )
+    here, here_too, there = open_scheduler_lock(pg_url), open_scheduler_lock(pg_url), open_scheduler_lock(other_url)
+    try:
+        assert here.acquire()
+        assert not here_too.acquire()
+        assert there.acquire()
+        assert here.held()
+        assert there.held()
+        here.release()
+        assert here_too.acquire()
+    finally:
+        for lock in (here, here_too, there):
+            lock.release()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {other_schema} CASCADE")
+        admin.dispose()

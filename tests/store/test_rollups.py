@@ -128,6 +128,11 @@ def _write_everything(store: Store, seed: int) -> None:
                 changed["status"] = "expanded"
             if rnd.random() < 0.1:
                 changed["message_id"] = f"<late{row['trace_id']}@x>"
+            if rnd.random() < 0.15:
+                # corrected by Microsoft: another sender, another time (often another day)
+                changed["sender_address"] = rnd.choice(_senders(rnd, tenant))
+            if rnd.random() < 0.15:
+                changed["received_at"] = _when(rnd)
             resent.append(changed)
         with store.transaction() as tx:
             upsert(tx, MessageTrace, resent, key=TRACE_KEY, batch_size=70)
@@ -149,6 +154,12 @@ def _write_everything(store: Store, seed: int) -> None:
             upsert(conn, SmtpCsReportRow, fixed + cs_rows[200:], key=CS_KEY, batch_size=40)
         # late sign-ins and changed outcomes
         late = [dict(r, error_code=rnd.choice(CODES)) for r in signins[100:150]] + signins[150:]
+        for i, r in enumerate(late[:50]):
+            if i % 4 == 0:
+                late[i] = dict(r, created_at=_when(rnd))
+            elif i % 4 == 1:
+                upn = rnd.choice([*_senders(rnd, tenant)[:6], None])
+                late[i] = dict(r, user_principal_name=upn.lower() if upn else None)
         with store.transaction() as tx:
             upsert(tx, SignIn, late, key=SI_KEY)
         # the sign-in-IP mark, an UPDATE outside the upsert

@@ -67,32 +67,37 @@ def _cs_days(params: ReportParams) -> Select[Any]:
 
 
 def volume_sender_day_subquery(d: Dialect, params: ReportParams) -> sa.Subquery:
-    """(date, sender_address, sender_domain, source, messages) of every sender-day with messages."""
+    """(date, sender_address, sender_domain, source, messages) of every sender-day with messages.
+
+    One pass over the range's sender-day rollup rows: a row with SmtpCSReport rows counts them (its day rests on
+    SmtpCSReport); any other row counts its message trace when its day has no SmtpCSReport rows at all and the
+    sender is known to use SMTP AUTH."""
     in_range = [rsd.c.tenant == params.tenant, _in_range(rsd.c.utc_day, params)]
     filters = sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain)
-    from_cs = sa.select(
-        rsd.c.utc_day.label("date"),
-        rsd.c.sender_address.label("sender_address"),
-        sa.func.coalesce(rsd.c.sender_domain, sa.func.lower(rsd.c.cs_file_domain)).label("sender_domain"),
-        sa.literal_column(f"'{SOURCE_SMTP_CS}'").label("source"),
-        sa.cast(rsd.c.cs_messages, sa.Integer).label("messages"),
-    ).where(*in_range, rsd.c.cs_rows > 0, *filters)
     senders = smtp_senders(params)
     messages = rsd.c.trace_signin_ip_messages if params.trace_signin_ip_only else rsd.c.trace_messages
-    from_trace = sa.select(
-        rsd.c.utc_day.label("date"),
-        rsd.c.sender_address.label("sender_address"),
-        rsd.c.sender_domain.label("sender_domain"),
-        sa.literal_column(f"'{SOURCE_TRACE}'").label("source"),
-        sa.cast(messages, sa.Integer).label("messages"),
-    ).where(
-        *in_range,
+    from_cs = rsd.c.cs_rows > 0
+    from_trace = sa.and_(
         messages > 0,
         rsd.c.sender_address.in_(sa.select(senders.c.addr)),
         rsd.c.utc_day.not_in(_cs_days(params)),
-        *filters,
     )
-    return sa.union_all(from_cs, from_trace).subquery("volume")
+    return (
+        sa.select(
+            rsd.c.utc_day.label("date"),
+            rsd.c.sender_address.label("sender_address"),
+            sa.case(
+                (from_cs, sa.func.coalesce(rsd.c.sender_domain, sa.func.lower(rsd.c.cs_file_domain))),
+                else_=rsd.c.sender_domain,
+            ).label("sender_domain"),
+            sa.case(
+                (from_cs, sa.literal_column(f"'{SOURCE_SMTP_CS}'")), else_=sa.literal_column(f"'{SOURCE_TRACE}'")
+            ).label("source"),
+            sa.cast(sa.case((from_cs, rsd.c.cs_messages), else_=messages), sa.Integer).label("messages"),
+        )
+        .where(*in_range, sa.or_(from_cs, from_trace), *filters)
+        .subquery("volume")
+    )
 
 
 def volume_by_sender_day(d: Dialect, params: ReportParams) -> Select[Any]:

@@ -1,0 +1,129 @@
+"""Answers of the read endpoints kept until the database changes: exact, shared by concurrent identical requests.
+
+A dashboard is many people (and panels) asking for the same range; the answer only changes when data is written.
+Each answer (the encoded body) is stored with the database's *version* read before it was computed:
+
+- SQLite: ``PRAGMA data_version`` on a connection of its own that never writes, which changes whenever any other
+  connection (this process or another: a sync, an import, a worker) commits to the database file;
+- PostgreSQL: the current snapshot (``pg_current_snapshot()``: the next transaction id and the ones in progress),
+  which changes when any write transaction of the server starts or ends.
+
+An answer is served only while the version is the one it was computed at, so it is never older than a fresh read
+would be: a commit after the version was read changes the version. Identical requests arriving while an answer is
+being computed wait for it instead of computing it again. Memory is bounded (``service.read_cache_mb``, least
+recently used answers dropped first); 0 turns the cache off.
+"""
+
+import logging
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.store.store import Store
+
+__all__ = ["Answer", "ReadCache"]
+
+log = logging.getLogger("smtpauth.service")
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class _Flight:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: Answer | None = None
+        self.error: BaseException | None = None
+
+
+class ReadCache:
+    def __init__(self, store: Store, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._store = store
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[Any, Answer]] = OrderedDict()
+        self._flights: dict[tuple[Hashable, Any], _Flight] = {}
+        self._bytes = 0
+        self._sqlite: sqlite3.Connection | None = None
+        self._sqlite_lock = threading.Lock()
+        self.hits = self.misses = 0
+        self.enabled = max_bytes > 0 and self._can_version()
+
+    def _can_version(self) -> bool:
+        url = self._store.engine.url
+        if url.get_backend_name() == "sqlite":
+            return bool(url.database) and url.database != ":memory:" and not str(url.database).startswith("file:")
+        return url.get_backend_name() == "postgresql"
+
+    def version(self) -> Any:
+        """The database's current version (see the module docstring)."""
+        if self._store.engine.url.get_backend_name() == "sqlite":
+            with self._sqlite_lock:
+                if self._sqlite is None:
+                    path = str(self._store.engine.url.database)
+                    self._sqlite = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                return self._sqlite.execute("PRAGMA data_version").fetchone()[0]
+        with self._store.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT pg_current_snapshot()::text")).scalar_one()
+
+    def get(self, key: Hashable, compute: Callable[[], Answer]) -> Answer:
+        """The answer of ``key`` at the database's current version, computed by ``compute`` if needed."""
+        if not self.enabled:
+            return compute()
+        version = self.version()
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None and found[0] == version:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found[1]
+            flight = self._flights.get((key, version))
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[(key, version)] = _Flight()
+                self.misses += 1
+        if not leader:
+            flight.done.wait()
+            if flight.answer is not None:
+                return flight.answer
+            return compute()  # the leader failed: this request reports its own error
+        try:
+            answer = compute()
+            flight.answer = answer
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                self._flights.pop((key, version), None)
+                if flight.answer is not None:
+                    self._store_answer(key, version, flight.answer)
+            flight.done.set()
+        return answer
+
+    def _store_answer(self, key: Hashable, version: Any, answer: Answer) -> None:
+        size = len(answer.body)
+        if size > self.max_bytes // 4:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old[1].body)
+        self._entries[key] = (version, answer)
+        self._bytes += size
+        while self._bytes > self.max_bytes and self._entries:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._bytes -= len(dropped.body)
+
+    def close(self) -> None:
+        with self._sqlite_lock:
+            if self._sqlite is not None:
+                self._sqlite.close()
+                self._sqlite = None

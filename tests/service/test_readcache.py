@@ -1,0 +1,117 @@
+"""The read endpoints' answers are kept until the database changes: a commit by any connection (another store,
+another process) makes the next request read again; identical requests in flight share one read."""
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from connector.service.readcache import Answer, ReadCache
+from connector.store import Store, open_store, upsert
+from models import MessageTrace
+from tests.service.conftest import DATE_FROM, DATE_TO, Served
+
+RANGE = {"tenant": "contoso", "from": DATE_FROM.isoformat(), "to": DATE_TO.isoformat()}
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url, busy_timeout_seconds=10)
+    yield s
+    s.close()
+
+
+def _trace(i: int) -> dict[str, object]:
+    return {"tenant": "contoso", "trace_id": f"rc{i}", "message_id": f"<rc{i}@x>",
+            "sender_address": "printer@contoso.com", "received_at": datetime(2026, 10, 1, 9, tzinfo=UTC)}  # fmt: skip
+
+
+def test_an_answer_is_reused_until_another_connection_commits(store: Store, db_url: str) -> None:
+    cache = ReadCache(store, 1024 * 1024)
+    assert cache.enabled
+    other = open_store(db_url, busy_timeout_seconds=10)  # a writer with its own engine, as a sync process has
+    computed: list[int] = []
+
+    def count() -> Answer:
+        with store.read() as conn:
+            n = conn.execute(MessageTrace.__table__.select()).all()  # type: ignore[attr-defined]
+        computed.append(len(n))
+        return Answer(str(len(n)).encode())
+
+    try:
+        # on PostgreSQL any write transaction of the server (other databases too) makes a new version: the counts
+        # of reads are exact on SQLite only; the answers are fresh on both
+        exact = store.dialect == "sqlite"
+        assert cache.get("k", count).body == b"0"
+        assert cache.get("k", count).body == b"0"
+        assert computed == [0] or not exact
+        with other.transaction() as tx:
+            upsert(tx, MessageTrace, [_trace(1)], key=("tenant", "trace_id"))
+        assert cache.get("k", count).body == b"1"
+        with store.transaction() as tx:  # this process's own store commits too
+            upsert(tx, MessageTrace, [_trace(2)], key=("tenant", "trace_id"))
+        assert cache.get("k", count).body == b"2"
+        assert cache.get("k", count).body == b"2"
+        assert computed == [0, 1, 2] or not exact
+        assert cache.get("other key", count).body == b"2"
+        assert computed == [0, 1, 2, 2] or not exact
+    finally:
+        other.close()
+        cache.close()
+
+
+def test_identical_requests_in_flight_share_one_read(store: Store) -> None:
+    cache = ReadCache(store, 1024 * 1024)
+    calls: list[int] = []
+
+    def slow() -> Answer:
+        calls.append(1)
+        time.sleep(0.3)
+        return Answer(b"x")
+
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("k", slow).body)) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert results == [b"x"] * 5
+    assert len(calls) == 1
+    cache.close()
+
+
+def test_memory_is_bounded_least_recently_used_first(store: Store) -> None:
+    cache = ReadCache(store, 4000)
+    for k in range(10):
+        cache.get(k, lambda: Answer(b"y" * 900))
+    assert cache._bytes <= 4000
+    calls: list[int] = []
+    cache.get(9, lambda: (calls.append(1), Answer(b"z"))[1])
+    cache.get(0, lambda: (calls.append(1), Answer(b"z"))[1])
+    assert calls == [1], "the newest answer was kept, the oldest dropped"
+    cache.close()
+
+
+def test_the_api_answers_the_new_figures_after_a_write(served: Served) -> None:
+    before = served.get("/api/v1/data/sending_volume_sender_totals", **RANGE)
+    again = served.get("/api/v1/data/sending_volume_sender_totals", **RANGE)
+    assert again.content == before.content
+    cache = served.app.state.read_cache
+    hits = cache.hits
+    assert served.get("/api/v1/data/sending_volume_sender_totals", **RANGE).content == before.content
+    assert cache.hits == hits + 1
+    # new SmtpCSReport messages of an SMTP sender inside the range change the totals
+    from models import SmtpCsReportRow
+
+    row = {"tenant": "contoso", "occurred_at": datetime.combine(DATE_TO, datetime.min.time(), UTC),
+           "sender_address": "zz-new-device@contoso.com", "message_count": 7, "message_id": "<rc-new@x>",
+           "auth_method": "Basic", "tls_version": "TLS1.2"}  # fmt: skip
+    with served.env.store.transaction() as tx:
+        upsert(tx, SmtpCsReportRow, [row], key=("tenant", "occurred_at", "sender_address", "message_id"))
+    after = served.get("/api/v1/data/sending_volume_sender_totals", **RANGE).json()
+    assert int(after["total"]) == int(before.json()["total"]) + 1
+    assert {"sender_address": "zz-new-device@contoso.com", "messages": 7}.items() <= next(
+        r for r in after["rows"] if r["sender_address"] == "zz-new-device@contoso.com"
+    ).items()
