@@ -12,9 +12,19 @@ from connector.config import Settings, load_settings
 from connector.errors import ConfigError, SmtpAuthError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from connector.store.store import Store
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "Ctx", "expected_errors", "population_options"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "Ctx",
+    "cli_console",
+    "expected_errors",
+    "population_options",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -82,6 +92,17 @@ def expected_errors(fn: Callable[P, R]) -> Callable[P, R]:
             sys.exit(EXIT_FAILED)
 
     return wrapper
+
+
+def cli_console(*, stderr: bool = False) -> "Console":
+    """A rich console for command output: on a terminal it fits the terminal; otherwise (a pipe, a log file, CI)
+    lines are never wrapped, so paths and ``file://`` links stay whole and can be copied or grepped."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, soft_wrap=True, width=1000)
 
 
 def pass_ctx(fn: Callable[..., Any]) -> Callable[..., Any]:
