@@ -122,3 +122,5 @@ def test_serve_says_where_it_listens_without_verbose_even_on_port_0(tmp_path: Pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
