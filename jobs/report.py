@@ -31,6 +31,7 @@ from models import ReportJob
 
 __all__ = [
     "ReportJobView",
+    "find_report_job",
     "get_report_job",
     "list_report_jobs",
     "purge_expired_reports",
@@ -108,6 +109,28 @@ def get_report_job(store: Store, job_id: str) -> ReportJobView:
     if row is None:
         raise ConfigError(f"no report job {job_id!r}: see `smtpauth reports list`", key="JOB_ID")
     return _view(row)
+
+
+def find_report_job(store: Store, job_id: str) -> ReportJobView:
+    """A job by its id or by a prefix of it that only one job has (as typed on the command line, like git's short
+    hashes). Raises ConfigError (key ``JOB_ID``) for no match or an ambiguous prefix."""
+    typed = job_id.strip().lower()
+    if not typed:
+        raise ConfigError("empty job id: see `smtpauth reports list`", key="JOB_ID")
+    escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = sa.select(_job).where(_job.c.job_id.like(escaped + "%", escape="\\")).order_by(_job.c.job_id).limit(6)
+    with store.read() as conn:
+        exact = conn.execute(sa.select(_job).where(_job.c.job_id == typed)).first()
+        rows = [] if exact is not None else conn.execute(query).all()
+    if exact is not None:
+        return _view(exact)
+    if not rows:
+        raise ConfigError(f"no report job {job_id!r}: see `smtpauth reports list`", key="JOB_ID")
+    if len(rows) > 1:
+        shown = ", ".join(r.job_id[: max(len(typed) + 4, 8)] for r in rows[:5])
+        more = " and more" if len(rows) > 5 else ""
+        raise ConfigError(f"{job_id!r} is the start of several job ids ({shown}{more}): type more of it", key="JOB_ID")
+    return _view(rows[0])
 
 
 def list_report_jobs(store: Store, *, tenant: str | None = None, limit: int = 50) -> list[ReportJobView]:

@@ -85,7 +85,10 @@ def expected_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            click.echo(f"configuration error: {exc}", err=True)
+            if exc.names_an_argument:  # bad input on the command line: say which argument and what is wrong
+                click.echo(f"invalid {exc.key}: {exc.detail}", err=True)
+            else:
+                click.echo(f"configuration error: {exc}", err=True)
             sys.exit(EXIT_CONFIG)
         except SmtpAuthError as exc:
             click.echo(f"error: {exc}", err=True)
