@@ -67,7 +67,9 @@ def _evidence(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _action(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (*row[:4], ACTIONS.get(row[3], ""), *row[4:])
+    last = row[-1]
+    action = ACTIONS.get(row[3], "").format(last=last.isoformat() if hasattr(last, "isoformat") else last or "?")
+    return (*row[:4], action, *row[4:])
 
 
 TLS_COLUMNS = _cols(
@@ -148,6 +150,7 @@ TABLES: tuple[TableSpec, ...] = (
             "usage_last_activity_date:date",
             "smtp_auth_enabled:bool",
             "posture_snapshot_date:date",
+            "last_active_date:date",
         ),
         accounts,
         _action,
