@@ -42,7 +42,7 @@ class XlsxSink:
         sheet = self.book.add_worksheet(table.name[:31])
         for i, col in enumerate(table.columns):
             sheet.set_column(i, i, _WIDTH[col.type])
-        sheet.write_row(0, 0, table.column_names, self._bold)
+        sheet.write_row(0, 0, [c.label for c in table.columns], self._bold)
         sheet.freeze_panes(1, 0)
         self._sheet, self._row = sheet, 1
 

@@ -150,7 +150,11 @@ def _no_side_scroll(page: Any, where: str) -> None:
     assert width <= viewport, f"{where}: the page scrolls sideways ({width} px in a {viewport} px window)"
 
 
-def _screens(page: Any, name: str) -> None:
+def _screens(page: Any, name: str, *, top: str = "nav.pivots") -> None:
+    """A screenshot of the window with ``top`` at its top (the pivot being shown, not the page header)."""
+    page.evaluate(
+        f"window.scrollTo(0, document.querySelector('{top}').getBoundingClientRect().top + window.scrollY - 8)"
+    )
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"{name}.png"))
     if SCREENS is not None:
@@ -232,7 +236,7 @@ def test_first_hour_from_the_demo_into_the_dashboard(demo: Demo) -> None:
         expect(banner).to_be_visible()
         assert "concealed" in banner.inner_text()
         assert "Org settings > Reports" in banner.inner_text()
-        _screens(page, "concealed-banner-desktop")
+        _screens(page, "concealed-banner-desktop", top="header")
         page.select_option("#tenant", "contoso")
         page.wait_for_selector("body[data-ready=true]")
         # a filter, a sort (numbers descending first, arrow shown) and both exports
@@ -320,7 +324,7 @@ def _ctrl_c_then_sync_now_fails(demo: Demo) -> None:
             assert "data as of" in banner.inner_text()
             assert page.locator("#status-table tbody tr", has_text="failed").count() > 0
             _no_side_scroll(page, "sync failure")
-            _screens(page, "sync-failed-desktop")
+            _screens(page, "sync-failed-desktop", top="#banners")
             browser.close()
     finally:
         serve.send_signal(signal.SIGTERM)

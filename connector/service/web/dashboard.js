@@ -10,6 +10,8 @@
     return e;
   };
   const num = (v) => (v === null || v === undefined ? "" : Number(v).toLocaleString("en-US"));
+  // an ISO instant as "2026-11-30 15:51 UTC" (dates stay as they are)
+  const when = (v) => (typeof v === "string" && v.length > 10 && v[10] === "T" ? v.slice(0, 16).replace("T", " ") + " UTC" : v === null || v === undefined ? "" : String(v));
   const pct = (v) => (v === null || v === undefined ? "" : Number(v).toFixed(1) + " %");
   const state = { tenant: "", from: "", to: "", domain: "", today: "", charts: {}, polling: null, tenants: [], syncPoll: null };
   const PAGE = 100; // rows per page of a table longer than 200 rows
@@ -290,7 +292,7 @@
     item("Senders", num(f.senders));
     item("Messages with TLS data", num(f.messages_with_tls_data));
     ["tls10", "tls11", "tls12", "tls13"].forEach((v) => item(v.replace("tls1", "TLS 1."), f.tls_pct[v + "_pct"] === null ? "n/a" : pct(f.tls_pct[v + "_pct"]) + " (" + num(f.tls[v + "_messages"]) + ")"));
-    table($("#coverage-table"), [{ name: "section" }, { name: "source" }, { name: "status", render: (td, r) => badge(td, r.status) }, { name: "rows_in_range", num: true }, { name: "data_as_of" }, { name: "reason", wrap: true }, { name: "fix", wrap: true }], s.coverage, { title: "Coverage" });
+    table($("#coverage-table"), [{ name: "section" }, { name: "source" }, { name: "status", render: (td, r) => badge(td, r.status) }, { name: "rows_in_range", num: true }, { name: "data_as_of", value: (r) => when(r.data_as_of) }, { name: "reason", wrap: true }, { name: "fix", wrap: true }], s.coverage, { title: "Coverage" });
   }
 
   async function loadVolume() {
@@ -329,7 +331,7 @@
     const top = rows.slice(0, 25);
     const versions = [["tls10", "TLS 1.0", "#c0392b"], ["tls11", "TLS 1.1", "#e67e22"], ["tls12", "TLS 1.2", "#2e86c1"], ["tls13", "TLS 1.3", "#1e8449"]];
     chart("tls-chart", { type: "bar", data: { labels: top.map((r) => r.sender_address), datasets: versions.map(([k, name, color]) => ({ label: name, backgroundColor: color, data: top.map((r) => r[k + "_pct"] || 0), counts: top.map((r) => r[k + "_messages"]) })) },
-      options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, max: 100, ticks: { callback: (v) => v + " %" } }, y: { stacked: true, ticks: { autoSkip: false, font: { size: 11 } } } },
+      options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, max: 100, ticks: { callback: (v) => v + " %" } }, y: { stacked: true, ticks: { autoSkip: false, font: { size: 11 }, callback: function (v) { const s = String(this.getLabelForValue(v)); return window.innerWidth < 600 && s.length > 22 ? s.slice(0, 21) + "…" : s; } } } },
         plugins: { tooltip: { callbacks: { label: (ctx) => ctx.dataset.label + ": " + pct(ctx.raw) + " (" + num(ctx.dataset.counts[ctx.dataIndex]) + " messages)" } } } } });
     $("#tls-chart").parentElement.style.height = Math.max(160, 40 + top.length * 22) + "px";
     const share = (k) => ({ name: k + "_pct", label: k.replace("tls1", "TLS 1."), num: true, render: (td, r) => { td.textContent = pct(r[k + "_pct"]); }, title: (r) => num(r[k + "_messages"]) + " messages", sort: (r) => r[k + "_pct"] });
@@ -395,13 +397,13 @@
     [...new Set(acc.rows.map((r) => r.status))].sort().forEach((s) => select.append(new Option(s, s)));
     select.value = keep;
     const rows = acc.rows.filter((r) => !select.value || r.status === select.value);
-    table($("#accounts-table"), [{ name: "account" }, { name: "display_name" }, { name: "status", render: (td, r) => badge(td, r.status) }, { name: "action", wrap: true }, { name: "auth_protocol" }, { name: "messages", num: true }, { name: "legacy_tls_messages", num: true }, { name: "failed_signins", num: true }, { name: "last_signin_at" },
+    table($("#accounts-table"), [{ name: "account" }, { name: "display_name" }, { name: "status", render: (td, r) => badge(td, r.status) }, { name: "action", wrap: true }, { name: "auth_protocol" }, { name: "messages", num: true }, { name: "legacy_tls_messages", num: true }, { name: "failed_signins", num: true }, { name: "last_signin_at", value: (r) => when(r.last_signin_at) },
       { name: "smtp_auth_enabled", value: (r) => (r.smtp_auth_enabled === null ? "" : r.smtp_auth_enabled ? "on" : "off") }, { name: "posture_snapshot_date" }], rows, { total: acc.total, title: "Accounts" });
   }
 
   async function loadFindings() {
     const f = await json("/api/v1/data/findings", range());
-    table($("#findings-table"), [{ name: "id", num: true }, { name: "severity", render: (td, r) => badge(td, r.severity) }, { name: "kind" }, { name: "account" }, { name: "window_start" }, { name: "window_end" }, { name: "summary", wrap: true }, { name: "action", wrap: true }, { name: "acknowledged_at" }], f.rows, { total: f.total, title: "Findings" });
+    table($("#findings-table"), [{ name: "id", num: true }, { name: "severity", render: (td, r) => badge(td, r.severity) }, { name: "kind" }, { name: "account" }, { name: "window_start", value: (r) => when(r.window_start) }, { name: "window_end", value: (r) => when(r.window_end) }, { name: "summary", wrap: true }, { name: "action", wrap: true }, { name: "acknowledged_at", value: (r) => when(r.acknowledged_at) }], f.rows, { total: f.total, title: "Findings" });
   }
 
   async function loadStatus() {
@@ -413,13 +415,13 @@
     const t = tenants.tenants.find((x) => x.name === state.tenant) || { sources: [] };
     const driftText = (s) => (s.drift || []).map((d) => d.kind.replace("_", " ") + " " + d.name + " (" + d.subject + ")").join("; ");
     const rows = t.sources.map((s) => ({ source: s.source, coverage: s.coverage ? s.coverage.status : "", reason: s.coverage ? s.coverage.reason : "", fix: s.coverage ? s.coverage.fix : "", data_as_of: s.coverage ? s.coverage.data_as_of : "", last_run: s.last_run ? s.last_run.status : "never", last_run_at: s.last_run ? s.last_run.ended_at || s.last_run.started_at : "", drift: driftText(s) }));
-    table($("#status-table"), [{ name: "source" }, { name: "coverage", render: (td, r) => badge(td, r.coverage) }, { name: "reason", wrap: true }, { name: "fix", wrap: true }, { name: "data_as_of" }, { name: "last_run", label: "Last run", render: (td, r) => badge(td, r.last_run) }, { name: "last_run_at", label: "At" }, { name: "drift", label: "Schema drift" }], rows, { title: "Sync status" });
+    table($("#status-table"), [{ name: "source" }, { name: "coverage", render: (td, r) => badge(td, r.coverage) }, { name: "reason", wrap: true }, { name: "fix", wrap: true }, { name: "data_as_of", value: (r) => when(r.data_as_of) }, { name: "last_run", label: "Last run", render: (td, r) => badge(td, r.last_run) }, { name: "last_run_at", label: "At", value: (r) => when(r.last_run_at) }, { name: "drift", label: "Schema drift" }], rows, { title: "Sync status" });
     $("#next-sync").textContent = t.next_sync_at ? "next nightly sync " + t.next_sync_at.slice(0, 16).replace("T", " ") + " UTC" : "";
   }
 
   async function loadJobs() {
     const jobs = (await json("/api/v1/reports", { tenant: state.tenant })).jobs;
-    table($("#jobs-table"), [{ name: "requested_at", label: "Requested" }, { name: "from" }, { name: "to" }, { name: "status", render: (td, r) => { badge(td, r.status); if (r.error) td.append(el("div", r.error, "note")); } },
+    table($("#jobs-table"), [{ name: "requested_at", label: "Requested", value: (r) => when(r.requested_at) }, { name: "from" }, { name: "to" }, { name: "status", render: (td, r) => { badge(td, r.status); if (r.error) td.append(el("div", r.error, "note")); } },
       { name: "artifacts", label: "Downloads", noExport: true, value: (r) => r.artifacts.join(" "), render: (td, r) => { td.className = "wrap downloads"; r.artifacts.filter((n) => !n.includes("/")).forEach((n) => { const b = el("button", n, "link"); b.type = "button"; b.dataset.job = r.job_id; b.addEventListener("click", () => download(r.job_id, n).catch(showError)); td.append(b, " "); }); } }], jobs, { empty: "No report requested yet.", title: "Requested reports", sortKey: "requested_at", sortDir: -1 });
     const pending = jobs.some((j) => j.status === "queued" || j.status === "running");
     if (pending && !state.polling) state.polling = setTimeout(() => { state.polling = null; loadJobs().catch(showError); }, 1000);
