@@ -129,6 +129,12 @@ def report(
 @click.command("request-report")
 @_range_options
 @click.option("--wait", is_flag=True, help="Run the job in this process and wait for it.")
+@click.option(
+    "--notify",
+    "recipients",
+    multiple=True,
+    help="E-mail this address when the job ends (repeatable; needs [notify] smtp_host).",
+)
 @click.pass_obj
 @expected_errors
 def request_report(
@@ -141,16 +147,18 @@ def request_report(
     formats: tuple[str, ...],
     signin_ip_only: bool | None,
     wait: bool,
+    recipients: tuple[str, ...],
 ) -> None:
     """Queue a report and build it in the background; follow it with `smtpauth reports show JOB_ID`."""
     from connector.sync.factory import open_settings_store
     from jobs import report as jobs
 
     settings, params = _params(obj, tenant, date_from, date_to, domains, senders, formats, signin_ip_only)
+    to = jobs.check_recipients(settings, recipients)
     store = open_settings_store(settings)
     try:
         jobs.recover_report_jobs(settings, store)
-        job_id = jobs.request_report(store, params)
+        job_id = jobs.request_report(store, params, recipients=to)
         if wait:
             job = jobs.run_report_job(settings, store, job_id)
             click.echo(f"{job_id} {job.status}" + (f": {job.error}" if job.error else ""))

@@ -93,3 +93,39 @@ def test_job_ids_by_unique_prefix_and_download_into_a_folder_argument(synced: Sy
     not_done = _run(synced, "reports", "download", queued, str(tmp_path / "q"))
     assert not_done.exit_code == 1
     assert _one_line(not_done).startswith(f"error: report {queued} is queued, nothing to download yet")
+
+
+def test_request_report_mails_its_recipients_when_it_ends(synced: Synced) -> None:
+    """--notify needs a relay and real addresses (one line naming the option); with a relay, the recipients get one
+    e-mail when the job ends: its outcome, its files and how to download them (no file, no link)."""
+    from tests.insights.servers import smtp_server
+
+    bad = _run(synced, "request-report", *RANGE, "--notify", "not-an-address", "--wait")
+    assert bad.exit_code == 2
+    assert _one_line(bad).startswith("invalid --notify: 'not-an-address' is not an e-mail address")
+    no_relay = _run(synced, "request-report", *RANGE, "--notify", "admin@contoso.example", "--wait")
+    assert no_relay.exit_code == 2
+    assert _one_line(no_relay).startswith("invalid --notify: no e-mail relay")
+    before = synced.env.http_toml
+    with smtp_server() as (port, inbox):
+        synced.env.http_toml = before + (
+            f'\n[notify]\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\nsmtp_security = "none"\n'
+            'mail_from = "smtpauth@contoso.example"\nmail_to = ["secops@contoso.example"]\n'
+        )
+        try:
+            done = _run(
+                synced, "request-report", *RANGE, "--format", "csv", "--notify", "Admin@Contoso.example", "--wait"
+            )
+        finally:
+            synced.env.http_toml = before
+            synced.env.settings()
+    assert done.exit_code == 0, done.output
+    job_id = done.output.split()[0]
+    assert len(inbox.messages) == 1
+    mail = inbox.messages[0]
+    assert "To: admin@contoso.example" in mail
+    assert f"Subject: smtpauth: report for contoso {RANGE[3]}..{RANGE[5]} succeeded" in mail
+    assert f"Job: {job_id}" in mail
+    assert "accounts.csv" in mail
+    assert f"smtpauth reports download {job_id[:8]} DIR" in mail
+    assert jobs.get_report_job(synced.store, job_id).parameters["recipients"] == ["admin@contoso.example"]

@@ -422,7 +422,8 @@
   async function loadJobs() {
     const jobs = (await json("/api/v1/reports", { tenant: state.tenant })).jobs;
     table($("#jobs-table"), [{ name: "requested_at", label: "Requested", value: (r) => when(r.requested_at) }, { name: "from" }, { name: "to" }, { name: "status", render: (td, r) => { badge(td, r.status); if (r.error) td.append(el("div", r.error, "note")); } },
-      { name: "artifacts", label: "Downloads", noExport: true, value: (r) => r.artifacts.join(" "), render: (td, r) => { td.className = "wrap downloads"; r.artifacts.filter((n) => !n.includes("/")).forEach((n) => { const b = el("button", n, "link"); b.type = "button"; b.dataset.job = r.job_id; b.addEventListener("click", () => download(r.job_id, n).catch(showError)); td.append(b, " "); }); } }], jobs, { empty: "No report requested yet.", title: "Requested reports", sortKey: "requested_at", sortDir: -1 });
+      { name: "formats", value: (r) => (r.parameters.formats || []).join(", ") }, { name: "recipients", label: "E-mailed to", value: (r) => (r.parameters.recipients || []).join(", ") },
+      { name: "artifacts", label: "Downloads", noExport: true, value: (r) => r.artifacts.join(" "), render: (td, r) => { td.className = "wrap downloads"; r.artifacts.forEach((n) => { const b = el("button", n, "link"); b.type = "button"; b.dataset.job = r.job_id; b.addEventListener("click", () => download(r.job_id, n).catch(showError)); td.append(b, " "); }); } }], jobs, { empty: "No report requested yet.", title: "Requested reports", sortKey: "requested_at", sortDir: -1 });
     const pending = jobs.some((j) => j.status === "queued" || j.status === "running");
     if (pending && !state.polling) state.polling = setTimeout(() => { state.polling = null; loadJobs().catch(showError); }, 1000);
   }
@@ -560,7 +561,8 @@
   $("#report-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const formats = [...document.querySelectorAll("#report-form input[name=format]:checked")].map((x) => x.value);
-    const body = { tenant: state.tenant, from: $("#report-from").value, to: $("#report-to").value, formats: formats, domains: state.domain ? [state.domain] : [] };
+    const recipients = $("#report-recipients").value.split(/[\s,;]+/).filter(Boolean);
+    const body = { tenant: state.tenant, from: $("#report-from").value, to: $("#report-to").value, formats: formats, domains: state.domain ? [state.domain] : [], recipients: recipients };
     try {
       const job = await json("/api/v1/reports", {}, { method: "POST", body: JSON.stringify(body) });
       $("#report-msg").textContent = "report " + job.job_id + " requested";
