@@ -215,7 +215,8 @@
       });
       tbody.textContent = "";
       tbody.append(frag);
-      count.textContent = all.length === g.rows.length ? num(all.length) + " rows" : num(all.length) + " of " + num(g.rows.length) + " rows";
+      const rowsWord = (n) => num(n) + (n === 1 ? " row" : " rows");
+      count.textContent = all.length === g.rows.length ? rowsWord(all.length) : num(all.length) + " of " + rowsWord(g.rows.length);
       pager.classList.toggle("hidden", !paged);
       where.textContent = paged ? "Rows " + num(g.page * PAGE + 1) + "–" + num(g.page * PAGE + shown.length) + " of " + num(all.length) : "";
       prev.disabled = g.page === 0;
