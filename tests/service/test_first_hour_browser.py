@@ -300,6 +300,24 @@ def test_first_hour_from_the_demo_into_the_dashboard(demo: Demo) -> None:
         assert page.locator(f"{host} tbody tr td").first.inner_text() != first_page
         assert "Rows 101\u2013200 of" in pager.inner_text()
         page.close()
+        # the demo's HTML reports say the same: northwind's concealed names, contoso's legacy TLS senders first
+        reports = {
+            ln.rsplit("/", 2)[-2]: ln.split(": ", 1)[1] for ln in demo.out.seen if ln.startswith("open the report: ")
+        }
+        page = _page(browser, SIZES["phone"], problems)
+        page.goto(reports["northwind"])
+        page.wait_for_selector("body[data-ready=true]")
+        expect(page.locator("#banners [data-banner=concealed]")).to_contain_text("concealed names")
+        assert page.locator("#banners [data-banner=today]").count() == 0, "the demo's reports end yesterday"
+        page.goto(reports["contoso"])
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.locator("#banners [data-banner=concealed]").count() == 0
+        page.click("nav.pivots button[data-pivot=tls]")
+        page.click("#pivot-tls button[data-view=table]")
+        share = page.locator("#tls-table tbody tr").first.locator("td").nth(1).inner_text()
+        assert float(share.rstrip(" %")) > 0, share
+        _no_side_scroll(page, "the HTML report's TLS table at phone size")
+        page.close()
         browser.close()
     assert [u for u in requests if not u.startswith((demo.url.rstrip("/"), "blob:", "data:"))] == []
     assert problems == []

@@ -20,6 +20,16 @@
   // header and KPI cards: every value goes in through textContent, never as markup
   $("#title").textContent = "SMTP AUTH clients report: " + data.meta.tenant;
   $("#subtitle").textContent = data.meta.from + " to " + data.meta.to + " (UTC) · generated " + data.meta.generated_at;
+  // caveats that change conclusions, above everything else
+  const banners = $("#banners");
+  const banner = (kind, text) => { const p = el("p", text, "banner " + kind); p.dataset.banner = kind; banners.append(p); };
+  if (data.summary.concealed_smtp_accounts) {
+    banner("concealed", data.summary.concealed_smtp_accounts + " accounts with SMTP AUTH usage have concealed names in the usage report: they are counted by the widget but cannot be joined to sign-ins or message trace, so no table names them. Turn off 'Display concealed user, group, and site names in all reports' (Microsoft 365 admin center > Settings > Org settings > Reports) to see them.");
+  }
+  const generatedDay = String(data.meta.generated_at || "").slice(0, 10);
+  if (generatedDay && data.meta.to >= generatedDay) {
+    banner("today", "The range includes " + generatedDay + " (UTC), the day the report was made: that day is partial, its numbers are not a drop.");
+  }
   const cards = $("#cards");
   const card = (label, value, note) => {
     const c = el("div", null, "card");
