@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connector.commands.common import EXIT_FAILED, Ctx, expected_errors
+from connector.commands.common import EXIT_FAILED, Ctx, cli_console, expected_errors
 
 __all__ = ["findings", "readiness"]
 
 
 def _console() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 160)
+    return cli_console()
 
 
 @click.group("findings", invoke_without_command=True)
