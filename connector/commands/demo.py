@@ -27,7 +27,7 @@ _PHASES = (
 )
 
 
-def _build_reports(settings: "Settings") -> list[Path]:
+def _build_reports(settings: "Settings", say: Callable[[str], None]) -> list[Path]:
     """The report of the last 7 complete days of every demo tenant, in ``output_dir/<tenant>``; the HTML paths."""
     from datetime import UTC, datetime, timedelta
 
@@ -42,6 +42,7 @@ def _build_reports(settings: "Settings") -> list[Path]:
             params = ReportParams.build(
                 settings, tenant=tenant.name, date_from=yesterday - timedelta(days=6), date_to=yesterday
             )
+            say(f"  {tenant.name}: {params.date_from} to {params.date_to} ...")
             html = build_report(store, params, settings.output_dir / tenant.name).html
             if html is not None:
                 paths.append(html)
@@ -133,7 +134,7 @@ def demo(obj: Ctx, data_dir: Path, seed: int, users: int, serve_after: bool, por
         phase(3)
         _request_reports(env, say, lines)
         phase(4)
-        html_paths = _build_reports(settings)
+        html_paths = _build_reports(settings, say)
         say("")
         say(f"configuration: {env.config_path}")
         say(f"database:      {settings.database_url}")
