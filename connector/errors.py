@@ -72,7 +72,14 @@ class ConfigError(SmtpAuthError):
 
     def __init__(self, message: str, *, key: str | None = None) -> None:
         self.key = key
+        #: the message without the key
+        self.detail = message
         super().__init__(f"{key}: {message}" if key else message)
+
+    @property
+    def names_an_argument(self) -> bool:
+        """The key is a command-line option (``--from``) or argument (``JOB_ID``), not a configuration key."""
+        return bool(self.key) and (self.key.startswith("-") or self.key.isupper())  # type: ignore[union-attr]
 
 
 class AuthError(SmtpAuthError):

@@ -33,8 +33,14 @@ __all__ = ["CONSENT_MISSING", "ProbeResult", "TenantCheck", "check_tenant"]
 #: 7000229 for a multi-tenant app registered elsewhere, 700016 when the app id is not found at all
 CONSENT_MISSING = ("7000229", "700016")
 
-#: ProbeResult.state values
-OK, MISSING, NOT_IN_CLOUD = "ok", "missing", "not_in_cloud"
+#: ProbeResult.state values; a warning works but limits what the data can say (concealed user names)
+OK, WARNING, MISSING, NOT_IN_CLOUD = "ok", "warning", "missing", "not_in_cloud"
+
+#: what to do about concealed user names in usage reports (smtpauth never changes the setting)
+CONCEALED_FIX = (
+    "to join usage rows to sign-ins and message trace, turn off 'Display concealed user, group, and site names in "
+    "all reports' (Microsoft 365 admin center > Settings > Org settings > Reports)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,7 @@ class ProbeResult:
 
     @property
     def ok(self) -> bool:
-        """Nothing for the admin to do: the source works, or the tenant's cloud does not offer it."""
+        """The source works (maybe with a warning), or the tenant's cloud does not offer it."""
         return self.state != MISSING
 
 
@@ -72,14 +78,18 @@ def _iso(clock: Clock, delta: timedelta) -> str:
     return odata_datetime(clock.now() - delta)
 
 
-def _probes(tenant: TenantSettings, client: GraphClient, clock: Clock) -> dict[str, Callable[[], str]]:
-    def report_settings() -> str:
+def _probes(
+    tenant: TenantSettings, client: GraphClient, clock: Clock
+) -> dict[str, Callable[[], str | tuple[str, str]]]:
+    def report_settings() -> str | tuple[str, str]:
         with cloud_refusals(tenant, "report_settings"):
             body = client.get_json("v1.0/admin/reportSettings", family=REPORT_SETTINGS).json
         if isinstance(body, dict) and isinstance(body.get("value"), dict):
             body = body["value"]
         concealed = bool(body.get("displayConcealedNames")) if isinstance(body, dict) else False
-        return "user names are concealed in usage reports" if concealed else "user names are shown"
+        if concealed:  # readable, but the usage rows cannot be joined: a warning with the fix
+            return "user names are concealed in usage reports", CONCEALED_FIX
+        return "user names are shown"
 
     def user_detail() -> str:
         # one beta page (listed in every cloud) instead of the whole CSV of a large tenant
@@ -129,7 +139,7 @@ def _probes(tenant: TenantSettings, client: GraphClient, clock: Clock) -> dict[s
             searches = list(client.invoke_command("Get-HistoricalSearch"))
         return f"historical searches readable ({len(searches)} in the last ten days)"
 
-    probes: dict[str, Callable[[], str]] = {
+    probes: dict[str, Callable[[], str | tuple[str, str]]] = {
         "report_settings": report_settings,
         "usage_user_detail": user_detail,
         "usage_user_counts": counts("usage_user_counts", "getEmailAppUsageUserCounts"),
@@ -154,7 +164,11 @@ def check_tenant(tenant: TenantSettings, tokens: MsalTokenProvider, client: Grap
     by_name = {s.name: s for s in SOURCES}
     for name, probe in _probes(tenant, client, clock).items():
         try:
-            results.append(ProbeResult(name, OK, probe()))
+            outcome = probe()
+            if isinstance(outcome, tuple):
+                results.append(ProbeResult(name, WARNING, outcome[0], outcome[1]))
+            else:
+                results.append(ProbeResult(name, OK, outcome))
         except CloudUnavailable as exc:
             results.append(ProbeResult(name, NOT_IN_CLOUD, str(exc), exc.fix))
         except Exception as exc:  # noqa: BLE001 (a probe's failure is its result)

@@ -11,6 +11,7 @@ applies ``report.retention_days``. The CLI and the service call these functions.
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,8 +31,12 @@ from connector.errors import ConfigError, SmtpAuthError
 from connector.store.store import Store
 from models import ReportJob
 
+log = logging.getLogger("smtpauth.report")
+
 __all__ = [
     "ReportJobView",
+    "check_recipients",
+    "find_report_job",
     "get_report_job",
     "list_report_jobs",
     "purge_expired_reports",
@@ -86,9 +91,33 @@ def _view(row: Any) -> ReportJobView:
     )
 
 
-def request_report(store: Store, params: ReportParams, *, now: datetime | None = None) -> str:
-    """Queue a report; return its job id."""
+#: an e-mail address as a recipient of a finished report (the relay decides the rest)
+_ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
+
+
+def check_recipients(settings: Settings, recipients: Sequence[str], key: str = "--notify") -> list[str]:
+    """The recipients to e-mail when a report job ends, cleaned. Raises ConfigError for an address that is not
+    one, more than 20, or recipients without an e-mail relay (``[notify] smtp_host``)."""
+    clean = sorted({r.strip().lower() for r in recipients if r.strip()})
+    for r in clean:
+        if not _ADDRESS.match(r):
+            raise ConfigError(f"{r!r} is not an e-mail address (e.g. admin@contoso.com)", key=key)
+    if len(clean) > 20:
+        raise ConfigError(f"{len(clean)} recipients: at most 20", key=key)
+    if clean and not settings.notify.smtp_host:
+        raise ConfigError("no e-mail relay to send the report's outcome: set [notify] smtp_host and mail_from", key=key)
+    return clean
+
+
+def request_report(
+    store: Store, params: ReportParams, *, now: datetime | None = None, recipients: Sequence[str] = ()
+) -> str:
+    """Queue a report; return its job id. ``recipients`` (checked by :func:`check_recipients`) get an e-mail
+    when the job ends."""
     job_id = str(uuid.uuid4())
+    parameters: dict[str, Any] = params.as_json()
+    if recipients:
+        parameters["recipients"] = list(recipients)
     with store.transaction() as tx:
         tx.execute(
             _job.insert().values(
@@ -96,7 +125,7 @@ def request_report(store: Store, params: ReportParams, *, now: datetime | None =
                 tenant=params.tenant,
                 date_from=params.date_from,
                 date_to=params.date_to,
-                parameters=json.dumps(params.as_json()),
+                parameters=json.dumps(parameters),
                 status="queued",
                 requested_at=now or _now(),
             )
@@ -111,6 +140,28 @@ def get_report_job(store: Store, job_id: str) -> ReportJobView:
     if row is None:
         raise ConfigError(f"no report job {job_id!r}: see `smtpauth reports list`", key="JOB_ID")
     return _view(row)
+
+
+def find_report_job(store: Store, job_id: str) -> ReportJobView:
+    """A job by its id or by a prefix of it that only one job has (as typed on the command line, like git's short
+    hashes). Raises ConfigError (key ``JOB_ID``) for no match or an ambiguous prefix."""
+    typed = job_id.strip().lower()
+    if not typed:
+        raise ConfigError("empty job id: see `smtpauth reports list`", key="JOB_ID")
+    escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = sa.select(_job).where(_job.c.job_id.like(escaped + "%", escape="\\")).order_by(_job.c.job_id).limit(6)
+    with store.read() as conn:
+        exact = conn.execute(sa.select(_job).where(_job.c.job_id == typed)).first()
+        rows = [] if exact is not None else conn.execute(query).all()
+    if exact is not None:
+        return _view(exact)
+    if not rows:
+        raise ConfigError(f"no report job {job_id!r}: see `smtpauth reports list`", key="JOB_ID")
+    if len(rows) > 1:
+        shown = ", ".join(r.job_id[: max(len(typed) + 4, 8)] for r in rows[:5])
+        more = " and more" if len(rows) > 5 else ""
+        raise ConfigError(f"{job_id!r} is the start of several job ids ({shown}{more}): type more of it", key="JOB_ID")
+    return _view(rows[0])
 
 
 def list_report_jobs(store: Store, *, tenant: str | None = None, limit: int = 50) -> list[ReportJobView]:
@@ -175,7 +226,39 @@ def run_report_job(settings: Settings, store: Store, job_id: str) -> ReportJobVi
     with store.transaction() as tx:
         tx.execute(_job.update().where(_job.c.job_id == job_id).values(finished_at=_now(), **values))
     purge_expired_reports(settings, store)
-    return get_report_job(store, job_id)
+    done = get_report_job(store, job_id)
+    _mail_outcome(settings, done)
+    return done
+
+
+def _mail_outcome(settings: Settings, job: ReportJobView) -> None:
+    """E-mail the job's recipients that it ended, how, and how to get the files (never the files or a link with a
+    credential: the artifacts stay behind the API's token). A failed delivery is logged, not raised."""
+    recipients = [str(r) for r in job.parameters.get("recipients", [])]
+    if not recipients or not settings.notify.smtp_host:
+        return
+    from connector.notify.channels import NotifyError, send_mail
+
+    subject = f"smtpauth: report for {job.tenant} {job.date_from}..{job.date_to} {job.status}"
+    lines = [
+        subject,
+        "",
+        f"Job: {job.job_id}",
+        f"Tenant: {job.tenant}",
+        f"Range (UTC): {job.date_from} to {job.date_to}",
+    ]
+    if job.status == "succeeded":
+        lines += ["Files:", *(f"  {name}" for name in job.artifacts if "/" not in name), ""]
+        lines += [
+            "Download them from the dashboard (Request report), or:",
+            f"  smtpauth reports download {job.job_id[:8]} DIR",
+        ]
+    else:
+        lines += [f"Error: {job.error or job.status}"]
+    try:
+        send_mail(settings.notify, subject=subject, text="\n".join(lines) + "\n", to=recipients)
+    except NotifyError as exc:
+        log.warning("report %s: the e-mail to its recipients failed: %s", job.job_id, exc)
 
 
 def _alive(pid: int) -> bool:

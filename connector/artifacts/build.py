@@ -186,6 +186,42 @@ def _summary(
     }
 
 
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _readiness(store: Store, params: ReportParams) -> dict[str, Any]:
+    """The readiness pivot of the HTML page: each account's status and next step over the report's range, and
+    the burndown of Basic SMTP AUTH accounts per day of the range (as ``smtpauth readiness`` computes them)."""
+    from connector.insights.readiness import (
+        BASIC_OFF_BY_DEFAULT,
+        BURNDOWN_COLUMNS,
+        READINESS_COLUMNS,
+        READINESS_STATUSES,
+        burndown,
+        readiness,
+    )
+
+    days = (params.date_to - params.date_from).days + 1
+    rows = readiness(store, params.tenant, today=params.date_to, days=days)
+    burn = burndown(store, params.tenant, today=params.date_to, days=days)
+    return {
+        "readiness": {
+            "columns": list(READINESS_COLUMNS),
+            "statuses": list(READINESS_STATUSES),
+            "basic_off_by_default": BASIC_OFF_BY_DEFAULT.isoformat(),
+            "rows": [
+                [v.isoformat() if hasattr(v, "isoformat") else v for v in r] for r in rows[: params.html_max_rows]
+            ],
+            "total": len(rows),
+        },
+        "burndown": {
+            "columns": list(BURNDOWN_COLUMNS),
+            "rows": [[_iso(v) for v in b] for b in burn],
+        },
+    }
+
+
 def build_report(
     store: Store, params: ReportParams, out_dir: Path, *, now: Callable[[], datetime] | None = None
 ) -> BuildResult:
@@ -219,7 +255,7 @@ def build_report(
             raise
     if html is not None:
         meta = {**params.as_json(), "generated_at": generated.isoformat(timespec="seconds")}
-        result.paths.append(html.finish(meta, result.summary))
+        result.paths.append(html.finish(meta, result.summary, extra=_readiness(store, params)))
     summary_path = out_dir / SUMMARY_NAME
     result.summary["artifacts"] = sorted(str(p.relative_to(out_dir)) for p in [*result.paths, summary_path])
     with atomic_open(summary_path) as fh:

@@ -85,7 +85,7 @@ class HtmlSink:
         self.tables[table.name] = {
             "name": table.name,
             "title": table.title,
-            "columns": [{"name": c.name, "type": c.type} for c in table.columns],
+            "columns": [{"name": c.name, "label": c.label, "type": c.type} for c in table.columns],
             "rows": [],
             "total": 0,
         }
@@ -101,12 +101,11 @@ class HtmlSink:
     def end(self, table: TableSpec) -> None:
         return None
 
-    def finish(self, meta: dict[str, Any], summary: dict[str, Any]) -> Path:
+    def finish(self, meta: dict[str, Any], summary: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
         for name, entry in self.tables.items():
             entry["empty_reason"] = summary["sections"].get(entry_section(name, summary), {}).get("empty_reason")
-        page = render_html(
-            f"SMTP AUTH clients report: {meta['tenant']}", {"meta": meta, "summary": summary, "tables": self.tables}
-        )
+        data = {"meta": meta, "summary": summary, "tables": self.tables, **(extra or {})}
+        page = render_html(f"SMTP AUTH clients report: {meta['tenant']}", data)
         with atomic_open(self.final) as fh:
             fh.write(page)
         return self.final

@@ -18,15 +18,78 @@ from connector.store.readside.sql import Dialect
 from connector.store.readside.tls_auth import auth_by_sender, tls_by_sender
 from connector.store.readside.volume import volume_by_domain_day, volume_by_sender_day, volume_by_sender_total
 
-__all__ = ["COVERAGE_TABLE", "TABLES", "Column", "ColumnType", "TableSpec"]
+__all__ = ["COVERAGE_TABLE", "LABELS", "TABLES", "Column", "ColumnType", "TableSpec"]
 
 ColumnType = Literal["date", "datetime", "text", "int", "float", "bool"]
+
+
+#: the header a person reads in the HTML and XLSX (the machine name stays in CSV, Parquet and the API)
+LABELS = {
+    "date": "Date",
+    "sender_address": "Sender",
+    "sender_domain": "Domain",
+    "messages": "Messages",
+    "active_days": "Active days",
+    "tls10_messages": "TLS 1.0 messages",
+    "tls11_messages": "TLS 1.1 messages",
+    "tls12_messages": "TLS 1.2 messages",
+    "tls13_messages": "TLS 1.3 messages",
+    "tls_unknown_messages": "Unknown TLS messages",
+    "tls10_pct": "TLS 1.0 %",
+    "tls11_pct": "TLS 1.1 %",
+    "tls12_pct": "TLS 1.2 %",
+    "tls13_pct": "TLS 1.3 %",
+    "auth_protocol": "Auth",
+    "evidence": "Evidence",
+    "smtp_cs_basic_messages": "Basic messages (SmtpCSReport)",
+    "smtp_cs_oauth_messages": "OAuth messages (SmtpCSReport)",
+    "basic_signins": "Basic sign-ins",
+    "export_auth_protocol": "Auth (admin center export)",
+    "tls_source": "TLS source",
+    "account": "Account",
+    "domain": "Domain",
+    "display_name": "Name",
+    "status": "Status",
+    "action": "Next step",
+    "legacy_tls_messages": "Legacy TLS messages",
+    "failed_signins": "Failed sign-ins",
+    "last_signin_at": "Last sign-in (UTC)",
+    "usage_report_smtp": "In usage report",
+    "usage_last_activity_date": "Usage report last activity",
+    "smtp_auth_enabled": "SMTP AUTH on",
+    "posture_snapshot_date": "SMTP AUTH setting as of",
+    "last_active_date": "Last used",
+    "smtp_accounts_7d": "Accounts, 7 days",
+    "daily_smtp_users": "Daily SMTP users",
+    "id": "ID",
+    "severity": "Severity",
+    "kind": "Kind",
+    "window_start": "From (UTC)",
+    "window_end": "To (UTC)",
+    "summary": "Summary",
+    "acknowledged_at": "Acknowledged",
+    "first_seen_at": "First seen",
+    "last_seen_at": "Last seen",
+    "section": "Section",
+    "source": "Source",
+    "rows_in_range": "Rows in range",
+    "data_as_of": "Data as of",
+    "last_run_status": "Last run",
+    "last_run_at": "Last run at",
+    "reason": "Reason",
+    "fix": "Fix",
+}
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     type: ColumnType
+
+    @property
+    def label(self) -> str:
+        """The header a person reads (HTML, XLSX)."""
+        return LABELS.get(self.name) or self.name.replace("_", " ").capitalize()
 
 
 @dataclass(frozen=True)
@@ -67,7 +130,9 @@ def _evidence(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _action(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (*row[:4], ACTIONS.get(row[3], ""), *row[4:])
+    last = row[-1]
+    action = ACTIONS.get(row[3], "").format(last=last.isoformat() if hasattr(last, "isoformat") else last or "?")
+    return (*row[:4], action, *row[4:])
 
 
 TLS_COLUMNS = _cols(
@@ -148,6 +213,7 @@ TABLES: tuple[TableSpec, ...] = (
             "usage_last_activity_date:date",
             "smtp_auth_enabled:bool",
             "posture_snapshot_date:date",
+            "last_active_date:date",
         ),
         accounts,
         _action,

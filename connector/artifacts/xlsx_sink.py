@@ -140,7 +140,7 @@ class XlsxSink:
         )
         header = "".join(
             _string_cell(f"{ref}1", name, f' s="{_BOLD}"')
-            for ref, name in zip(self._refs, table.column_names, strict=True)
+            for ref, name in zip(self._refs, [c.label for c in table.columns], strict=True)
         )
         self._put(
             f"{_HEAD}<worksheet {_NS} {_NS_R}>"

@@ -12,9 +12,19 @@ from connector.config import Settings, load_settings
 from connector.errors import ConfigError, SmtpAuthError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from connector.store.store import Store
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "Ctx", "expected_errors", "population_options"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "Ctx",
+    "cli_console",
+    "expected_errors",
+    "population_options",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -75,13 +85,27 @@ def expected_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            click.echo(f"configuration error: {exc}", err=True)
+            if exc.names_an_argument:  # bad input on the command line: say which argument and what is wrong
+                click.echo(f"invalid {exc.key}: {exc.detail}", err=True)
+            else:
+                click.echo(f"configuration error: {exc}", err=True)
             sys.exit(EXIT_CONFIG)
         except SmtpAuthError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_FAILED)
 
     return wrapper
+
+
+def cli_console(*, stderr: bool = False) -> "Console":
+    """A rich console for command output: on a terminal it fits the terminal; otherwise (a pipe, a log file, CI)
+    lines are never wrapped, so paths and ``file://`` links stay whole and can be copied or grepped."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, soft_wrap=True, width=1000)
 
 
 def pass_ctx(fn: Callable[..., Any]) -> Callable[..., Any]:

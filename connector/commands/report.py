@@ -63,7 +63,32 @@ def _params(
         formats=parse_formats(formats) if formats else None,
         trace_signin_ip_only=signin_ip_only,
     )
+    if params.domains:
+        _refuse_unknown_domains(settings, params)
     return settings, params
+
+
+def _refuse_unknown_domains(settings: "Settings", params: "ReportParams") -> None:
+    """A ``--domain`` no data of the tenant has ever shown gives only empty tables: refuse it, naming the known
+    ones (a tenant without any data yet is not checked)."""
+    from connector.errors import ConfigError
+    from connector.store.readside.domains import known_domains
+    from connector.store.readside.sql import Dialect
+    from connector.sync.factory import open_settings_store
+
+    store = open_settings_store(settings)
+    try:
+        with store.read() as conn:
+            known = known_domains(conn, Dialect(store.dialect), params.tenant)
+    finally:
+        store.close()
+    unknown = [d for d in params.domains if known and d not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
+        raise ConfigError(
+            f"no sender of tenant {params.tenant} has used {', '.join(unknown)} (its domains: {listed})",
+            key="--domain",
+        )
 
 
 @click.command("report")
@@ -104,6 +129,12 @@ def report(
 @click.command("request-report")
 @_range_options
 @click.option("--wait", is_flag=True, help="Run the job in this process and wait for it.")
+@click.option(
+    "--notify",
+    "recipients",
+    multiple=True,
+    help="E-mail this address when the job ends (repeatable; needs [notify] smtp_host).",
+)
 @click.pass_obj
 @expected_errors
 def request_report(
@@ -116,16 +147,18 @@ def request_report(
     formats: tuple[str, ...],
     signin_ip_only: bool | None,
     wait: bool,
+    recipients: tuple[str, ...],
 ) -> None:
     """Queue a report and build it in the background; follow it with `smtpauth reports show JOB_ID`."""
     from connector.sync.factory import open_settings_store
     from jobs import report as jobs
 
     settings, params = _params(obj, tenant, date_from, date_to, domains, senders, formats, signin_ip_only)
+    to = jobs.check_recipients(settings, recipients)
     store = open_settings_store(settings)
     try:
         jobs.recover_report_jobs(settings, store)
-        job_id = jobs.request_report(store, params)
+        job_id = jobs.request_report(store, params, recipients=to)
         if wait:
             job = jobs.run_report_job(settings, store, job_id)
             click.echo(f"{job_id} {job.status}" + (f": {job.error}" if job.error else ""))
@@ -166,7 +199,7 @@ def list_cmd(obj: Ctx, tenant: str | None, limit: int) -> None:
 
 
 @reports.command("show")
-@click.argument("job_id")
+@click.argument("job_id", metavar="JOB_ID")
 @click.pass_obj
 @expected_errors
 def show(obj: Ctx, job_id: str) -> None:
@@ -180,7 +213,7 @@ def show(obj: Ctx, job_id: str) -> None:
     store = open_settings_store(settings)
     try:
         jobs.recover_report_jobs(settings, store)
-        j = jobs.get_report_job(store, job_id)
+        j = jobs.find_report_job(store, job_id)
     finally:
         store.close()
     click.echo(f"job:        {j.job_id}\ntenant:     {j.tenant}\nrange:      {j.date_from} .. {j.date_to}")
@@ -199,29 +232,39 @@ def show(obj: Ctx, job_id: str) -> None:
 
 
 @reports.command("download")
-@click.argument("job_id")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.argument("job_id", metavar="JOB_ID")
+@click.argument("folder", metavar="[DIR]", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), help="Folder (same as DIR).")
 @click.pass_obj
 @expected_errors
-def download(obj: Ctx, job_id: str, out_dir: Path) -> None:
-    """Copy the artifacts of a finished report into a folder."""
-    from connector.errors import ConfigError
+def download(obj: Ctx, job_id: str, folder: Path | None, out_dir: Path | None) -> None:
+    """Copy the artifacts of a finished report into a folder: reports download JOB_ID DIR.
+
+    JOB_ID may be the start of the id (as `reports list` shows it) when no other job starts the same way.
+    """
+    from connector.errors import ConfigError, SmtpAuthError
     from connector.sync.factory import open_settings_store
     from jobs import report as jobs
 
+    if folder is not None and out_dir is not None and folder != out_dir:
+        raise ConfigError(f"two folders given ({folder} and --out {out_dir}): give one", key="DIR")
+    target_dir = folder or out_dir
+    if target_dir is None:
+        raise ConfigError("give the folder to copy the artifacts into: smtpauth reports download JOB_ID DIR", key="DIR")
     settings = obj.settings()
     store = open_settings_store(settings)
     try:
-        j = jobs.get_report_job(store, job_id)
+        j = jobs.find_report_job(store, job_id)
     finally:
         store.close()
     if j.status != "succeeded":
-        raise ConfigError(f"report {job_id} is {j.status}" + (f": {j.error}" if j.error else ""), key="JOB_ID")
+        detail = f": {j.error}" if j.error else f" (follow it: smtpauth reports show {j.job_id})"
+        raise SmtpAuthError(f"report {j.job_id} is {j.status}, nothing to download yet{detail}")
     if j.purged_at or not j.artifact_dir or not Path(j.artifact_dir).is_dir():
-        raise ConfigError(f"the artifacts of report {job_id} were removed by the retention policy", key="JOB_ID")
+        raise SmtpAuthError(f"the artifacts of report {j.job_id} were removed by the retention policy")
     source = Path(j.artifact_dir)
     for name in j.artifacts:
-        target = out_dir / name
+        target = target_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, target)
         click.echo(f"wrote {target}")

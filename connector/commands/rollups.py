@@ -33,7 +33,7 @@ def rebuild(obj: Ctx, tenant: str | None, date_from: str | None, date_to: str | 
     first: date | None = parse_date(date_from, "--from") if date_from else None
     last: date | None = parse_date(date_to, "--to") if date_to else None
     if first and last and last < first:
-        raise ConfigError(f"--to {last.isoformat()} is before --from {first.isoformat()}: swap them", key="--to")
+        raise ConfigError(f"{last.isoformat()} is before --from {first.isoformat()}: swap them", key="--to")
     store = open_settings_store(settings)
     try:
         result = store_rollups.rebuild(store.engine, tenant=tenant, date_from=first, date_to=last)

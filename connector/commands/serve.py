@@ -2,12 +2,17 @@
 
 import logging
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from connector.commands.common import EXIT_OK, Ctx, expected_errors
 
-__all__ = ["serve"]
+if TYPE_CHECKING:
+    from connector.config import Settings
+
+__all__ = ["announce", "run_service", "serve"]
 
 log = logging.getLogger("smtpauth.service")
 
@@ -25,6 +30,28 @@ def serve(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool) -> N
     SIGTERM lets running jobs finish (service.shutdown_grace_seconds), then marks them interrupted. With
     service.executor = "procrastinate" it only queues jobs: `smtpauth worker` processes run them.
     """
+    settings = obj.settings(require_tenants=False)
+    if no_scheduler:
+        settings = settings.model_copy(update={"service": settings.service.model_copy(update={"scheduler": False})})
+    run_service(settings, host=host, port=port, verbose=obj.verbose, on_listening=announce)
+
+
+def announce(url: str) -> None:
+    """The one line ``serve`` always prints once it listens: where the dashboard and the API are."""
+    click.echo(f"smtpauth serve: dashboard and API on {url} (Ctrl-C stops)", err=True)
+
+
+def run_service(
+    settings: "Settings",
+    *,
+    host: str | None,
+    port: int | None,
+    verbose: int,
+    on_listening: Callable[[str], None] = announce,
+) -> None:
+    """Serve the API and dashboard (and the scheduler, if configured) until SIGINT/SIGTERM.
+
+    Raises ConfigError before listening when no API token is configured."""
     import uvicorn
 
     from connector.http.redact import install_log_redaction
@@ -33,9 +60,6 @@ def serve(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool) -> N
     from connector.service.server import ServiceServer
     from connector.sync.factory import open_settings_store
 
-    settings = obj.settings(require_tenants=False)
-    if no_scheduler:
-        settings = settings.model_copy(update={"service": settings.service.model_copy(update={"scheduler": False})})
     verifier = TokenVerifier.from_settings(settings.service)
     install_log_redaction()
     store = open_settings_store(settings)
@@ -54,14 +78,14 @@ def serve(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool) -> N
     config = uvicorn.Config(
         app,
         host=host or settings.service.host,
-        port=port or settings.service.port,
+        port=settings.service.port if port is None else port,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         server_header=False,
-        log_level="info" if obj.verbose else "warning",
+        log_level="info" if verbose else "warning",
         timeout_graceful_shutdown=10,
     )
-    server = ServiceServer(config)
+    server = ServiceServer(config, on_listening=on_listening)
     try:
         server.run()
     finally:

@@ -1,6 +1,5 @@
 """The summary table printed at the end of a sync: per tenant, one row per source, then the notes."""
 
-import sys
 from collections.abc import Sequence
 
 from rich import box
@@ -8,6 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from connector.commands.common import cli_console
 from connector.sync.engine import TenantResult
 
 __all__ = ["print_sync_summary"]
@@ -18,8 +18,8 @@ _COLUMNS = ("source", "status", "rows", "new", "upd", "skip", "req", "429")
 
 
 def print_sync_summary(results: Sequence[TenantResult], console: Console | None = None) -> None:
-    # a log file or pipe gets wide lines rather than a table squeezed into 80 columns
-    console = console or Console(width=None if sys.stdout.isatty() else 140)
+    # a log file or pipe gets whole lines rather than a table squeezed into 80 columns
+    console = console or cli_console()
     table = Table(title="smtpauth sync", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for i, col in enumerate(_COLUMNS):
         table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)

@@ -20,7 +20,15 @@ from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect, rsd, rso, rst
 from connector.store.store import Store
 
-__all__ = ["BASIC_OFF_BY_DEFAULT", "BURNDOWN_COLUMNS", "READINESS_COLUMNS", "burndown", "next_step", "readiness"]
+__all__ = [
+    "BASIC_OFF_BY_DEFAULT",
+    "BURNDOWN_COLUMNS",
+    "READINESS_COLUMNS",
+    "READINESS_STATUSES",
+    "burndown",
+    "next_step",
+    "readiness",
+]
 
 #: Basic SMTP AUTH disabled by default for existing tenants (end of December 2026); removal: 2H 2027 (TBA)
 BASIC_OFF_BY_DEFAULT = date(2026, 12, 31)
@@ -37,6 +45,8 @@ READINESS_COLUMNS = (
     "client_ips",
     "smtp_auth_enabled",
     "next_step",
+    "smtp_auth_snapshot_date",
+    "last_active_date",
 )
 BURNDOWN_COLUMNS = (
     "date",
@@ -49,12 +59,15 @@ BURNDOWN_COLUMNS = (
 
 _DISABLE = "Set-CASMailbox -Identity {a} -SmtpClientAuthenticationDisabled $true"
 _STEPS = {
-    "blocked_but_attempting": "Find the device at {ips} still trying to sign in; reconfigure or retire it, then "
-    + _DISABLE
-    + ".",
+    "blocked_but_attempting": "Its sign-ins are already refused (account disabled, blocked by policy or SMTP AUTH "
+    "off), yet a device at {ips} keeps trying: find it and move it to OAuth (or a relay/connector that does not use "
+    "Basic auth), or retire it; nothing to change on the mailbox.",
+    "blocked_now": "Blocked now, in use until {last}: SMTP AUTH is off for this mailbox, so the client at {ips} has "
+    "failed since; move it to OAuth (or a relay/connector that does not use Basic auth), or retire it.",
     "basic_in_use": "Before the end of December 2026: move the client at {ips} to OAuth (or a relay/connector that "
     "does not use Basic auth), then " + _DISABLE + ".",
-    "legacy_tls_in_use": "Update the client to TLS 1.2 (TLS 1.0/1.1 work only on smtp-legacy.office365.com).",
+    "legacy_tls_in_use": "Update the client at {ips} to TLS 1.2 or later (TLS 1.0/1.1 work only on "
+    "smtp-legacy.office365.com).",
     "oauth_only": "Nothing to do for the switch-off.",
     "failed_signins_only": "Only failed sign-ins: likely a password spray; " + _DISABLE + " if unused.",
     "enabled_but_unused": "SMTP AUTH is on but unused: " + _DISABLE + ".",
@@ -62,10 +75,20 @@ _STEPS = {
     "to learn whether it uses Basic auth.",
     "no_activity_in_range": "No SMTP AUTH activity: " + _DISABLE + " if the mailbox is enabled.",
 }
+#: added to the step of an account that also submits over TLS 1.0/1.1 (whatever its status)
+_LEGACY_TLS = " It also sends over TLS 1.0/1.1 ({n} of {m} messages): update it to TLS 1.2 or later first."
+#: readiness statuses, most urgent first
+READINESS_STATUSES = tuple(_STEPS)
 
 
-def next_step(status: str, account: str, ips: str) -> str:
-    return _STEPS.get(status, "").format(a=account, ips=ips or "an unknown IP")
+def next_step(
+    status: str, account: str, ips: str, *, legacy_tls: int = 0, messages: int = 0, last: str | None = None
+) -> str:
+    """What to do next for one account, with its own address, client IPs and last day of use filled in."""
+    step = _STEPS.get(status, "").format(a=account, ips=ips or "an unknown IP", last=last or "?")
+    if legacy_tls and status != "legacy_tls_in_use":
+        step += _LEGACY_TLS.format(n=f"{legacy_tls:,}", m=f"{max(messages, legacy_tls):,}")
+    return step
 
 
 def _ips(store: Store, tenant: str, params: ReportParams) -> dict[str, str]:
@@ -95,6 +118,7 @@ def readiness(store: Store, tenant: str, *, today: date, days: int) -> list[tupl
     out = []
     for r in rows:
         addr = str(r.sender_address)
+        last = r.last_active_date.isoformat() if hasattr(r.last_active_date, "isoformat") else r.last_active_date
         out.append(
             (
                 addr,
@@ -107,7 +131,16 @@ def readiness(store: Store, tenant: str, *, today: date, days: int) -> list[tupl
                 int(r.legacy_tls_messages),
                 ips.get(addr, ""),
                 r.smtp_auth_enabled,
-                next_step(r.status, addr, ips.get(addr, "")),
+                next_step(
+                    r.status,
+                    addr,
+                    ips.get(addr, ""),
+                    legacy_tls=int(r.legacy_tls_messages),
+                    messages=int(r.messages),
+                    last=last,
+                ),
+                r.posture_snapshot_date,
+                last,
             )
         )
     out.sort(key=lambda row: (order.get(row[1], 99), row[0]))

@@ -12,7 +12,7 @@ import httpx
 from connector.config import NotifySettings
 from connector.notify.message import Notice, webhook_payload
 
-__all__ = ["NotifyError", "send_email", "send_webhook"]
+__all__ = ["NotifyError", "send_email", "send_mail", "send_webhook"]
 
 
 class NotifyError(Exception):
@@ -33,11 +33,16 @@ def _env(name: str) -> str | None:
 
 
 def send_email(cfg: NotifySettings, notice: Notice) -> None:
+    send_mail(cfg, subject=notice.title, text=notice.text(), to=cfg.mail_to)
+
+
+def send_mail(cfg: NotifySettings, *, subject: str, text: str, to: list[str]) -> None:
+    """One plain-text e-mail through the configured relay to ``to``."""
     msg = EmailMessage()
-    msg["Subject"] = notice.title
+    msg["Subject"] = subject
     msg["From"] = cfg.mail_from
-    msg["To"] = ", ".join(cfg.mail_to)
-    msg.set_content(notice.text())
+    msg["To"] = ", ".join(to)
+    msg.set_content(text)
     user, password = _env(cfg.smtp_username_env), _env(cfg.smtp_password_env)
     try:
         if cfg.smtp_security == "tls":

@@ -11,13 +11,24 @@ from connector.store.readside.coverage import coverage_rows
 from connector.store.readside.kpi import flyout, latest_kpi
 from connector.store.readside.sql import Dialect
 from connector.store.store import Store
-from models import Coverage, SchemaDrift, SyncRun
+from models import Coverage, ReportSettingsSnapshot, SchemaDrift, SyncRun
 
 __all__ = ["DATA_TABLES", "data_page", "summary", "sync_runs", "tenant_status"]
 
 _run: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
 _cov: sa.Table = Coverage.__table__  # type: ignore[attr-defined]
 _drift: sa.Table = SchemaDrift.__table__  # type: ignore[attr-defined]
+_rs: sa.Table = ReportSettingsSnapshot.__table__  # type: ignore[attr-defined]
+
+
+def concealed_names(conn: sa.Connection) -> dict[str, tuple[bool, date]]:
+    """Per tenant, the newest report-settings snapshot: are user names concealed in usage reports, and as of when."""
+    newest = sa.select(_rs.c.tenant, sa.func.max(_rs.c.observed_on).label("day")).group_by(_rs.c.tenant).subquery()
+    query = sa.select(_rs.c.tenant, _rs.c.display_concealed_names, _rs.c.observed_on).join(
+        newest, sa.and_(newest.c.tenant == _rs.c.tenant, newest.c.day == _rs.c.observed_on)
+    )
+    return {str(t): (bool(c), d) for t, c, d in conn.execute(query)}
+
 
 #: report tables served by ``/api/v1/data/{table}``
 DATA_TABLES: dict[str, TableSpec] = {t.name: t for t in TABLES}
@@ -55,6 +66,7 @@ def tenant_status(store: Store, settings: Settings) -> list[dict[str, Any]]:
         )
         last_runs = conn.execute(sa.select(_run).join(newest, newest.c.id == _run.c.id)).all()
         drift = conn.execute(sa.select(_drift).order_by(_drift.c.last_seen_at.desc(), _drift.c.id)).all()
+        concealed = concealed_names(conn)
     by_tenant: dict[str, dict[str, dict[str, Any]]] = {}
     for c in coverage:
         by_tenant.setdefault(c.tenant, {}).setdefault(c.source, {"source": c.source, "last_run": None})["coverage"] = {
@@ -82,14 +94,24 @@ def tenant_status(store: Store, settings: Settings) -> list[dict[str, Any]]:
             s.setdefault("coverage", None)
             s.setdefault("last_run", None)
             s.setdefault("drift", [])
-        out.append({"name": tenant.name, "sources": [sources[k] for k in sorted(sources)]})
+        hidden, observed = concealed.get(tenant.name, (None, None))
+        out.append(
+            {
+                "name": tenant.name,
+                "sources": [sources[k] for k in sorted(sources)],
+                "concealed_names": hidden,
+                "concealed_names_as_of": _iso(observed),
+            }
+        )
     return out
 
 
 def sync_runs(
-    store: Store, *, tenant: str | None, status: str | None, limit: int, offset: int
+    store: Store, *, tenant: str | None, status: str | None, limit: int, offset: int, run_id: str | None = None
 ) -> tuple[int, list[dict[str, Any]]]:
     q = sa.select(_run)
+    if run_id:
+        q = q.where(_run.c.run_id == run_id)
     if tenant:
         q = q.where(_run.c.tenant == tenant)
     if status:

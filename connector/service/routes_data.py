@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from connector.artifacts.sinks import csv_cell
 from connector.service.auth import Authorized
-from connector.service.inputs import current_settings, fail, report_params
+from connector.service.inputs import current_settings, fail, known_tenant, report_params
 from connector.service.queries import DATA_TABLES, data_page, summary
 from connector.service.readcache import Answer, ReadCache
 
@@ -125,3 +125,40 @@ def range_summary(
     store = request.app.state.store
     answer = _cache(request).get(("summary", params), lambda: Answer(_json(summary(store, params))))
     return Response(answer.body, media_type="application/json")
+
+
+@router.get("/readiness")
+def readiness_view(
+    request: Request,
+    _: Authorized,
+    *,
+    tenant: Annotated[str, Query(max_length=63)],
+) -> dict[str, Any]:
+    """Readiness for the Basic auth switch-off (as ``smtpauth readiness``): per account its status and next step
+    over the last ``insights.readiness_days`` days, and the daily burndown of Basic SMTP AUTH accounts."""
+    from connector.insights.readiness import (
+        BASIC_OFF_BY_DEFAULT,
+        BURNDOWN_COLUMNS,
+        READINESS_COLUMNS,
+        READINESS_STATUSES,
+        burndown,
+        readiness,
+    )
+
+    settings = current_settings(request)
+    known_tenant(settings, tenant)
+    today = request.app.state.runner.clock.now().date()
+    store = request.app.state.store
+    cfg = settings.insights
+    rows = readiness(store, tenant, today=today, days=cfg.readiness_days)
+    burn = burndown(store, tenant, today=today, days=cfg.burndown_days)
+    return {
+        "tenant": tenant,
+        "today": today.isoformat(),
+        "days": cfg.readiness_days,
+        "basic_off_by_default": BASIC_OFF_BY_DEFAULT.isoformat(),
+        "statuses": list(READINESS_STATUSES),
+        "columns": list(READINESS_COLUMNS),
+        "rows": [{c: _json_value(v) for c, v in zip(READINESS_COLUMNS, r, strict=True)} for r in rows],
+        "burndown": [{c: _json_value(v) for c, v in zip(BURNDOWN_COLUMNS, b, strict=True)} for b in burn],
+    }

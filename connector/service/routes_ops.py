@@ -87,15 +87,20 @@ def trigger_sync(request: Request, _: Authorized, body: SyncRequest | None = Non
 def list_sync_runs(
     request: Request,
     _: Authorized,
+    *,
     tenant: str | None = Query(None, max_length=63),
     run_status: str | None = Query(None, alias="status", max_length=20),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10_000_000),
+    run_id: str | None = Query(None, max_length=64),
 ) -> dict[str, Any]:
-    """Sync runs, newest first: one row per tenant, source and run."""
+    """Sync runs, newest first: one row per tenant, source and run (``run_id``: only that run, e.g. the one
+    ``POST /sync`` started)."""
     if tenant:
         known_tenant(current_settings(request), tenant)
     if run_status and run_status not in RUN_STATUSES:
         fail(status.HTTP_400_BAD_REQUEST, f"unknown status {run_status!r}: one of {', '.join(RUN_STATUSES)}", "status")
-    total, rows = sync_runs(request.app.state.store, tenant=tenant, status=run_status, limit=limit, offset=offset)
+    total, rows = sync_runs(
+        request.app.state.store, tenant=tenant, status=run_status, limit=limit, offset=offset, run_id=run_id
+    )
     return {"total": total, "limit": limit, "offset": offset, "runs": rows}

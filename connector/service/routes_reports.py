@@ -17,7 +17,7 @@ from connector.errors import ConfigError
 from connector.service.auth import Authorized
 from connector.service.executor import Executor
 from connector.service.inputs import current_settings, fail, known_tenant, report_params
-from jobs.report import ReportJobView, get_report_job, list_report_jobs, request_report
+from jobs.report import ReportJobView, check_recipients, get_report_job, list_report_jobs, request_report
 
 __all__ = ["CONTENT_TYPES", "router"]
 
@@ -43,6 +43,8 @@ class ReportRequest(BaseModel):
     senders: list[str] = Field(default_factory=list, max_length=1000)
     formats: list[ArtifactFormat] = Field(default_factory=list, max_length=4)
     signin_ip_only: bool | None = None
+    #: e-mailed through the notifications relay ([notify] smtp_host) when the job ends
+    recipients: list[str] = Field(default_factory=list, max_length=20)
 
 
 def _job_json(job: ReportJobView) -> dict[str, Any]:
@@ -86,8 +88,12 @@ def request(request: Request, body: ReportRequest, _: Authorized) -> dict[str, A
         formats=list(body.formats),
         signin_ip_only=body.signin_ip_only,
     )
+    try:
+        recipients = check_recipients(settings, body.recipients, key="recipients")
+    except ConfigError as exc:
+        fail(status.HTTP_400_BAD_REQUEST, exc.detail, "recipients")
     store = request.app.state.store
-    job_id = request_report(store, params, now=request.app.state.runner.clock.now())
+    job_id = request_report(store, params, now=request.app.state.runner.clock.now(), recipients=recipients)
     runner: Executor = request.app.state.runner
     runner.submit_report(job_id)
     return _job_json(get_report_job(store, job_id))

@@ -3,6 +3,8 @@
 import logging
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
@@ -10,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-__all__ = ["LogProgress", "Progress", "RichProgress", "SourceOutcome", "make_progress"]
+__all__ = ["LinesProgress", "LogProgress", "Progress", "RichProgress", "SourceOutcome", "make_progress"]
 
 log = logging.getLogger("smtpauth.sync")
 
@@ -88,6 +90,73 @@ class LogProgress:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         return None
+
+
+class LinesProgress:
+    """Plain printed lines for a person watching a pipe or a CI log: one line when a source finishes and, while
+    sources run, a line at least every ``heartbeat`` seconds saying which ones and how many rows so far; so the
+    output is never silent for longer than that."""
+
+    def __init__(self, out: Callable[[str], None], *, heartbeat: float = 5.0, label: str = "") -> None:
+        self._out = out
+        self._heartbeat = heartbeat
+        self._label = label
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, str], int] = {}
+        self._started = time.monotonic()
+        self._last = self._started
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _say(self, line: str) -> None:
+        with self._lock:
+            self._last = time.monotonic()
+        self._out(line)
+
+    def started(self, tenant: str, source: str) -> None:
+        with self._lock:
+            self._running[(tenant, source)] = 0
+
+    def advanced(self, tenant: str, source: str, rows: int, detail: str = "") -> None:
+        with self._lock:
+            self._running[(tenant, source)] = self._running.get((tenant, source), 0) + rows
+
+    def finished(self, outcome: SourceOutcome) -> None:
+        with self._lock:
+            self._running.pop((outcome.tenant, outcome.source), None)
+        message = outcome.message.removeprefix(f"{outcome.status}: ")
+        note = f": {message}" if message and outcome.status != "succeeded" else ""
+        self._say(f"  {outcome.tenant}/{outcome.source}: {outcome.status}, {outcome.rows_seen:,} rows{note}")
+
+    def _beat(self) -> None:
+        while not self._stop.wait(0.5):
+            with self._lock:
+                quiet = time.monotonic() - self._last
+                running = sorted(self._running.items())
+            if quiet < self._heartbeat:
+                continue
+            elapsed = time.monotonic() - self._started
+            if running:
+                shown = ", ".join(f"{t}/{s} ({n:,} rows)" for (t, s), n in running[:4])
+                more = f" and {len(running) - 4} more" if len(running) > 4 else ""
+                self._say(f"  ... {int(elapsed)} s: working on {shown}{more}")
+            else:
+                self._say(f"  ... {int(elapsed)} s{': ' + self._label if self._label else ''}")
+
+    def __enter__(self) -> Self:
+        self._started = self._last = time.monotonic()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._beat, name="progress-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 class RichProgress:

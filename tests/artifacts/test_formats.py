@@ -85,7 +85,7 @@ def test_xlsx_cells_are_typed_with_a_frozen_header(store: Store, tmp_path: Path)
     ws = book["sending_volume_by_domain"]
     assert ws.freeze_panes == "A2"
     header = [c.value for c in ws[1]]
-    assert header == ["date", "sender_domain", "messages"]
+    assert header == ["Date", "Domain", "Messages"]  # people read the XLSX: human headers
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert rows == [(datetime(2026, 11, 20), "evil.example", 8), (datetime(2026, 11, 21), "contoso.com", 3)]
     tls = book["tls_usage_by_sender"]
@@ -98,8 +98,9 @@ def test_xlsx_cells_are_typed_with_a_frozen_header(store: Store, tmp_path: Path)
     accounts = book["accounts"]
     head = [c.value for c in accounts[1]]
     printer = next(r for r in accounts.iter_rows(min_row=2, values_only=True) if r[0] == "printer@contoso.com")
-    assert isinstance(printer[head.index("last_signin_at")], datetime)
-    assert printer[head.index("usage_report_smtp")] is False
+    assert isinstance(printer[head.index("Last sign-in (UTC)")], datetime)
+    assert printer[head.index("In usage report")] is False
+    assert "Next step" in head
 
 
 def test_parquet_columns_are_typed(store: Store, tmp_path: Path) -> None:

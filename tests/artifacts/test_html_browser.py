@@ -63,13 +63,38 @@ def test_pivots_views_and_numbers_in_chromium(synced: Synced, out_dir: Path) -> 
         page.click("#pivot-tls button[data-view=table]")
         cells = page.locator("#tls-table tbody tr", has_text=legacy_sender).first.locator("td")
         counts = tls[legacy_sender]
-        assert cells.nth(2).inner_text() == f"{sum(counts.values()):,}"
-        assert cells.nth(3).inner_text() == f"{counts.get('TLS1.0', 0):,}"
+        # columns: sender, legacy share, domain, messages, TLS 1.0 .. unknown counts, TLS 1.0 .. 1.3 %
+        assert cells.nth(3).inner_text() == f"{sum(counts.values()):,}"
+        assert cells.nth(4).inner_text() == f"{counts.get('TLS1.0', 0):,}"
+        assert cells.nth(9).inner_text().endswith(" %")
+        assert cells.nth(9).get_attribute("title") == f"{counts.get('TLS1.0', 0):,} messages"
+        # legacy senders first: the first row has the largest share of TLS 1.0/1.1 messages
+        first = page.locator("#tls-table tbody tr").first.locator("td")
+        shares = [
+            100 * (c.get("TLS1.0", 0) + c.get("TLS1.1", 0)) / max(1, sum(v for k, v in c.items() if k != "unknown"))
+            for c in tls.values()
+        ]
+        assert first.nth(1).inner_text() == f"{max(shares):.1f} %"
+        everyone = page.locator("#tls-table tbody tr").count()
+        page.check("#tls-legacy-only")
+        legacy_rows = page.locator("#tls-table tbody tr").count()
+        assert legacy_rows == sum(1 for c in tls.values() if c.get("TLS1.0", 0) + c.get("TLS1.1", 0)) < everyone
+        page.uncheck("#tls-legacy-only")
+        # human headers; numbers sort descending first, with an arrow
+        assert page.locator("#tls-table th").first.inner_text().startswith("Sender")
+        page.click("#tls-table th button[data-col=messages]")
+        assert page.locator("#tls-table th[aria-sort=descending]").inner_text().startswith("Messages")
         # sorting by a column and filtering rows
         page.fill("#tls-table input[type=search]", legacy_sender)
         assert page.locator("#tls-table tbody tr").count() == 1
         page.click("nav.pivots button[data-pivot=accounts]")
         assert page.locator("#accounts-table tbody tr", has_text="blocked_but_attempting").count() >= 1
+        # readiness: the accounts that need action with their next step, and the burndown
+        page.click("nav.pivots button[data-pivot=readiness]")
+        assert "accounts need action" in page.locator("#readiness-summary").inner_text()
+        assert page.locator("#readiness-table tbody tr").count() >= 1
+        assert page.locator("#burndown-chart").is_visible()
+        page.screenshot(path=str(SCREENSHOTS / "report-readiness.png"), full_page=True)
         SCREENSHOTS.mkdir(exist_ok=True)
         page.click("nav.pivots button[data-pivot=volume]")
         page.click("#pivot-volume button[data-view=chart]")

@@ -146,6 +146,30 @@ def test_check_tenant_without_p1(simulator: tuple[Path, str], tmp_path: Path) ->
     assert re.search(r"ok\s+usage_user_detail", result.stdout)
 
 
+def test_check_warns_about_concealed_names_and_ends_with_a_summary(simulator: tuple[Path, str], tmp_path: Path) -> None:
+    """northwind conceals user names: readable, but a warning with the fix, not "ok"; the last line sums up every
+    tenant (fabrikam lacks Entra P1: exit 1, and the summary says so)."""
+    _, snippet = simulator
+    config = write_config(tmp_path, tenant_table(snippet, "northwind"), tenant_table(snippet, "fabrikam"))
+    result = smtpauth("-c", str(config), "check")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    concealed = next(i for i, ln in enumerate(lines) if "report_settings" in ln and "northwind" not in ln)
+    assert lines[concealed].split()[0] == "warning", lines[concealed]
+    assert "user names are concealed" in lines[concealed]
+    assert "fix:" in lines[concealed + 1]
+    assert "Org settings > Reports" in lines[concealed + 1]
+    last = lines[-1]
+    assert last.startswith("check: 1 of 2 tenant(s) ready; sources: "), last
+    assert "1 with a warning" in last
+    assert "1 missing" in last
+    assert "exit 1" in last
+    alone = smtpauth("-c", str(write_config(tmp_path, tenant_table(snippet, "northwind"))), "check")
+    assert alone.returncode == 0, alone.stdout
+    assert alone.stdout.splitlines()[-1].startswith("check: 1 of 1 tenant(s) ready")
+    assert "exit 0" in alone.stdout.splitlines()[-1]
+
+
 def test_sync_over_https_exit_codes_and_summary(simulator: tuple[Path, str], tmp_path: Path) -> None:
     _, snippet = simulator
     # one sign-in slice: the simulator enforces the 5-requests-per-10-seconds limit over HTTPS too

@@ -101,7 +101,10 @@ def test_dashboard_in_chromium(served: Served) -> None:
         page.click("#pivot-tls button[data-view=table]")
         evil = page.locator("#tls-table tbody tr", has_text="<img src=x").first
         assert evil.locator("td").nth(0).inner_text() == EVIL
-        assert evil.locator("td").nth(3).inner_text() == "3"
+        assert evil.locator("td").nth(1).inner_text() == "100.0 %"  # legacy TLS share: 3 of 3 messages
+        assert evil.locator("td").nth(1).get_attribute("title") == "3 of 3 messages over TLS 1.0/1.1"
+        assert evil.locator("td").nth(3).inner_text() == "100.0 %"  # TLS 1.0
+        assert evil.locator("td").nth(3).get_attribute("title") == "3 messages"
         assert page.evaluate("window.__xss") is None
         assert page.locator("#tls-table img").count() == 0
         page.screenshot(path=str(OUTPUT / "dashboard-tls.png"), full_page=True)

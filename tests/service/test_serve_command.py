@@ -135,3 +135,32 @@ def test_serve_verbose_logs_access_lines_and_its_address(tmp_path: Path) -> None
     assert '"GET /api/v1/health?probe=1 HTTP/1.1" 200' in out
     assert '"GET /api/v1/tenants HTTP/1.1" 401' in out
     assert TOKEN not in out
+
+
+def test_serve_says_where_it_listens_without_verbose_even_on_port_0(tmp_path: Path) -> None:
+    """Without -v, serve prints the URL it listens on (the real port, chosen by the system for port 0)."""
+    path = _config(tmp_path, 'token_envs = ["API_TOKEN"]\nscheduler = false')
+    env = {**os.environ, **ENV, "API_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector", "--config", str(path), "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert line.startswith("smtpauth serve: dashboard and API on http://127.0.0.1:"), line
+        url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        assert not url.endswith(":0/")
+        r = httpx.get(url + "api/v1/health", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()

@@ -11,14 +11,25 @@
   const fmt = (v, type) => {
     if (v === null || v === undefined) return "";
     if (type === "int") return Number(v).toLocaleString("en-US");
-    if (type === "float") return Number(v).toFixed(2);
+    if (type === "float") return Number(v).toFixed(1) + " %"; // the report's float columns are percentages
     if (type === "bool") return v ? "yes" : "no";
+    if (type === "datetime") return String(v).slice(0, 16).replace("T", " ");
     return String(v);
   };
 
   // header and KPI cards: every value goes in through textContent, never as markup
   $("#title").textContent = "SMTP AUTH clients report: " + data.meta.tenant;
   $("#subtitle").textContent = data.meta.from + " to " + data.meta.to + " (UTC) · generated " + data.meta.generated_at;
+  // caveats that change conclusions, above everything else
+  const banners = $("#banners");
+  const banner = (kind, text) => { const p = el("p", text, "banner " + kind); p.dataset.banner = kind; banners.append(p); };
+  if (data.summary.concealed_smtp_accounts) {
+    banner("concealed", data.summary.concealed_smtp_accounts + " accounts with SMTP AUTH usage have concealed names in the usage report: they are counted by the widget but cannot be joined to sign-ins or message trace, so no table names them. Turn off 'Display concealed user, group, and site names in all reports' (Microsoft 365 admin center > Settings > Org settings > Reports) to see them.");
+  }
+  const generatedDay = String(data.meta.generated_at || "").slice(0, 10);
+  if (generatedDay && data.meta.to >= generatedDay) {
+    banner("today", "The range includes " + generatedDay + " (UTC), the day the report was made: that day is partial, its numbers are not a drop.");
+  }
   const cards = $("#cards");
   const card = (label, value, note) => {
     const c = el("div", null, "card");
@@ -35,11 +46,14 @@
   card("Legacy TLS (1.0/1.1) messages, last 7 days", f.messages_with_tls_data ? fmt(legacy, "int") : null,
        f.messages_with_tls_data ? "of " + fmt(f.messages_with_tls_data, "int") + " with TLS data" : "no TLS data: see Coverage");
 
-  // generic sortable, filterable table
+  // generic sortable, filterable table: human headers, sort arrows (numbers descending first), wide tables scroll
+  // inside their section; opts.cells[i](td, row) draws a cell, opts.sortValue[i](row) sorts a computed column
   function renderTable(host, table, rows, opts) {
+    opts = opts || {};
     host.textContent = "";
     const cols = table.columns;
-    const state = { key: opts && opts.sortKey !== undefined ? opts.sortKey : -1, dir: -1, filter: "" };
+    const isNum = (c) => c.type === "int" || c.type === "float";
+    const state = { key: opts.sortKey !== undefined ? opts.sortKey : -1, dir: opts.sortDir || 1, filter: "" };
     const bar = el("div", null, "toolbar");
     const search = el("input");
     search.type = "search";
@@ -51,39 +65,53 @@
     const thead = el("thead");
     const hr = el("tr");
     cols.forEach((c, i) => {
-      const th = el("th", null, c.type === "int" || c.type === "float" ? "num" : "");
-      const b = el("button", c.name);
+      const th = el("th", null, isNum(c) ? "num" : "");
+      const b = el("button", c.label || c.name);
       b.type = "button";
-      b.addEventListener("click", () => { state.dir = state.key === i ? -state.dir : -1; state.key = i; draw(); });
+      b.dataset.col = c.name;
+      b.append(el("span", "", "arrow"));
+      b.addEventListener("click", () => { if (state.key === i) state.dir = -state.dir; else { state.key = i; state.dir = isNum(c) ? -1 : 1; } draw(); });
       th.append(b);
       hr.append(th);
     });
     thead.append(hr);
     const tbody = el("tbody");
     t.append(thead, tbody);
-    host.append(bar, t);
-    if (table.total > rows.length) {
-      host.append(el("p", "Showing " + rows.length + " of " + table.total + " rows; every row is in " + table.name + ".csv, the XLSX and the Parquet files.", "note"));
+    const scroll = el("div", null, "table-scroll");
+    scroll.append(t);
+    host.append(bar, scroll);
+    if ((opts.total || table.total) > rows.length && !opts.filtered) {
+      host.append(el("p", "Showing " + rows.length + " of " + (opts.total || table.total) + " rows; every row is in " + table.name + ".csv, the XLSX and the Parquet files.", "note"));
     }
-    if (!rows.length) host.append(el("p", "No rows: " + (table.empty_reason || ""), "note empty"));
+    if (!rows.length) host.append(el("p", "No rows: " + (opts.empty || table.empty_reason || ""), "note empty"));
     search.addEventListener("input", () => { state.filter = search.value.toLowerCase(); draw(); });
     function draw() {
       let view = rows;
       if (state.filter) view = view.filter((r) => r.some((v) => v !== null && String(v).toLowerCase().includes(state.filter)));
       if (state.key >= 0) {
         const i = state.key;
+        const key = (opts.sortValue && opts.sortValue[i]) || ((r) => r[i]);
         view = view.slice().sort((a, b) => {
-          const x = a[i], y = b[i];
+          const x = key(a), y = key(b);
           if (x === y) return 0;
-          if (x === null) return 1;
-          if (y === null) return -1;
-          return (x < y ? -1 : 1) * -state.dir;
+          if (x === null || x === undefined) return 1;
+          if (y === null || y === undefined) return -1;
+          return (x < y ? -1 : 1) * state.dir;
         });
       }
+      hr.querySelectorAll("th").forEach((th, i) => {
+        const on = i === state.key;
+        th.setAttribute("aria-sort", on ? (state.dir > 0 ? "ascending" : "descending") : "none");
+        th.querySelector(".arrow").textContent = on ? (state.dir > 0 ? " ▲" : " ▼") : "";
+      });
       const frag = document.createDocumentFragment();
       for (const r of view) {
         const tr = el("tr");
-        r.forEach((v, i) => tr.append(el("td", fmt(v, cols[i].type), cols[i].type === "int" || cols[i].type === "float" ? "num" : "")));
+        r.forEach((v, i) => {
+          const td = el("td", null, isNum(cols[i]) ? "num" : "");
+          if (opts.cells && opts.cells[i]) opts.cells[i](td, r); else td.textContent = fmt(v, cols[i].type);
+          tr.append(td);
+        });
         frag.append(tr);
       }
       tbody.textContent = "";
@@ -143,24 +171,85 @@
   drawVolume();
   $("#volume-source").textContent = data.summary.sections.sending_volume.source_note;
 
-  // TLS usage: stacked bars of the largest senders, details table of every sender
+  // TLS usage answers "who still uses TLS 1.0/1.1": legacy share first (then volume), a legacy-only toggle,
+  // percentages per version with the counts on hover
   const tls = T.tls_usage_by_sender;
+  const legacyCount = (r) => (r[3] || 0) + (r[4] || 0);
+  const knownTls = (r) => (r[2] || 0) - (r[7] || 0);
+  const legacyShare = (r) => (knownTls(r) > 0 ? (100 * legacyCount(r)) / knownTls(r) : null);
+  const byLegacy = (a, b) => (legacyShare(b) || 0) - (legacyShare(a) || 0) || legacyCount(b) - legacyCount(a) || b[2] - a[2];
+  const legacySenders = tls.rows.filter((r) => legacyCount(r) > 0).length;
+  $("#tls-answer").textContent = tls.rows.length
+    ? legacySenders + " of " + tls.rows.length + " senders used TLS 1.0/1.1 in this range" + (legacySenders ? ": listed first, by their share of legacy messages." : ".")
+    : "";
   let tlsChart = null;
+  function tlsView() { return tls.rows.filter((r) => !$("#tls-legacy-only").checked || legacyCount(r) > 0).slice().sort(byLegacy); }
   function drawTlsChart() {
-    if (!canChart || tlsChart) return;
-    const top = tls.rows.slice(0, 25);
-    const keys = [["TLS 1.0", 3], ["TLS 1.1", 4], ["TLS 1.2", 5], ["TLS 1.3", 6], ["unknown", 7]];
+    if (!canChart) return;
+    if (tlsChart) tlsChart.destroy();
+    const top = tlsView().slice(0, 25);
+    const keys = [["TLS 1.0", 8, 3, "#c0392b"], ["TLS 1.1", 9, 4, "#e67e22"], ["TLS 1.2", 10, 5, "#2e86c1"], ["TLS 1.3", 11, 6, "#1e8449"]];
+    $("#tls-chart").parentElement.style.height = Math.max(160, 40 + top.length * 22) + "px";
     tlsChart = new Chart($("#tls-chart"), { type: "bar", data: { labels: top.map((r) => r[0]),
-      datasets: keys.map(([label, i], j) => ({ label, data: top.map((r) => r[i] || 0), backgroundColor: palette[j] })) },
-      options: { indexAxis: "y", animation: false, maintainAspectRatio: false, scales: { x: { stacked: true, title: { display: true, text: "messages" } }, y: { stacked: true } } } });
+      datasets: keys.map(([label, p, n, color]) => ({ label, data: top.map((r) => r[p] || 0), counts: top.map((r) => r[n]), backgroundColor: color })) },
+      options: { indexAxis: "y", animation: false, maintainAspectRatio: false,
+        scales: { x: { stacked: true, max: 100, ticks: { callback: (v) => v + " %" }, title: { display: true, text: "share of the sender's messages" } }, y: { stacked: true, ticks: { autoSkip: false } } },
+        plugins: { tooltip: { callbacks: { label: (ctx) => ctx.dataset.label + ": " + Number(ctx.raw).toFixed(1) + " % (" + fmt(ctx.dataset.counts[ctx.dataIndex], "int") + " messages)" } } } } });
   }
+  const pctCell = (p, n) => (td, r) => { td.textContent = fmt(r[p], "float"); td.title = fmt(r[n], "int") + " messages"; };
+  const tlsTable = { name: tls.name, title: tls.title, total: tls.total, empty_reason: tls.empty_reason,
+    columns: [tls.columns[0], { name: "legacy_share", label: "Legacy TLS", type: "float" }, ...tls.columns.slice(1)] };
+  function drawTlsTable() {
+    const rows = tlsView().map((r) => [r[0], legacyShare(r), ...r.slice(1)]);
+    renderTable($("#tls-table"), tlsTable, rows, { total: tls.total, filtered: $("#tls-legacy-only").checked,
+      empty: $("#tls-legacy-only").checked ? "no sender used TLS 1.0/1.1 in this range" : undefined,
+      cells: { 1: (td, r) => { td.textContent = fmt(r[1], "float"); td.title = fmt(legacyCount(r.slice(0, 1).concat(r.slice(2))), "int") + " of " + fmt(knownTls(r.slice(0, 1).concat(r.slice(2))), "int") + " messages over TLS 1.0/1.1"; },
+        9: pctCell(9, 4), 10: pctCell(10, 5), 11: pctCell(11, 6), 12: pctCell(12, 7) } });
+  }
+  $("#tls-legacy-only").addEventListener("change", () => { drawTlsTable(); if (tlsChart) drawTlsChart(); });
   // a chart drawn while its section is hidden has no size: draw or resize it when the section shows
   onShow = () => {
-    if ($("#pivot-tls").classList.contains("active")) drawTlsChart();
-    [volumeChart, tlsChart].forEach((c) => { if (c) c.resize(); });
+    if ($("#pivot-tls").classList.contains("active") && !tlsChart) drawTlsChart();
+    if ($("#pivot-readiness").classList.contains("active") && !burnChart) drawBurndown();
+    [volumeChart, tlsChart, burnChart].forEach((c) => { if (c) c.resize(); });
   };
-  renderTable($("#tls-table"), tls, tls.rows);
+  drawTlsTable();
   $("#tls-source").textContent = data.summary.sections.tls_usage.source_note;
+  // Readiness: per account its status and next step over the range, the burndown of Basic SMTP AUTH accounts
+  const R = data.readiness || { columns: [], statuses: [], rows: [], total: 0 };
+  const B = data.burndown || { rows: [] };
+  const quiet = ["enabled_but_unused", "oauth_only", "no_activity_in_range"];
+  const rcounts = {};
+  R.rows.forEach((r) => { rcounts[r[1]] = (rcounts[r[1]] || 0) + 1; });
+  const rselect = $("#readiness-status");
+  rselect.append(new Option("Needs action", ""));
+  R.statuses.filter((s) => rcounts[s]).forEach((s) => rselect.append(new Option(s + " (" + rcounts[s] + ")", s)));
+  const action = R.rows.filter((r) => !quiet.includes(r[1])).length;
+  $("#readiness-summary").textContent = action + " of " + R.total + " accounts need action before Basic SMTP AUTH is switched off by default (end of December 2026).";
+  // shown in the order a person acts on: who, status, what to do, then the evidence
+  const ORDER = ["account", "status", "next_step", "messages", "legacy_tls_messages", "last_active_date", "smtp_auth_enabled", "smtp_auth_snapshot_date", "client_ips", "last_seen", "basic_signins", "failed_signins", "auth_protocol"];
+  const RLABEL = { account: "Account", status: "Status", auth_protocol: "Auth", last_seen: "Last sign-in (UTC)", messages: "Messages", basic_signins: "Basic sign-ins", failed_signins: "Failed sign-ins", legacy_tls_messages: "Legacy TLS messages", client_ips: "Client IPs", smtp_auth_enabled: "SMTP AUTH on", next_step: "Next step", smtp_auth_snapshot_date: "SMTP AUTH setting as of", last_active_date: "Last used" };
+  const RTYPE = { messages: "int", basic_signins: "int", failed_signins: "int", legacy_tls_messages: "int", smtp_auth_enabled: "bool", last_seen: "datetime" };
+  const order = ORDER.map((c) => R.columns.indexOf(c)).filter((i) => i >= 0);
+  const readinessTable = { name: "readiness", title: "Readiness", total: R.total,
+    columns: order.map((i) => ({ name: R.columns[i], label: RLABEL[R.columns[i]] || R.columns[i], type: RTYPE[R.columns[i]] || "text" })) };
+  const nextCol = order.indexOf(R.columns.indexOf("next_step"));
+  function drawReadiness() {
+    const chosen = rselect.value;
+    const rows = R.rows.filter((r) => (chosen ? r[1] === chosen : !quiet.includes(r[1]))).map((r) => order.map((i) => r[i]));
+    const wrap = {};
+    wrap[nextCol] = (td, r) => { td.textContent = r[nextCol] || ""; td.className = "wrap"; };
+    renderTable($("#readiness-table"), readinessTable, rows, { total: R.total, filtered: true, empty: "no account with this status", cells: wrap });
+  }
+  rselect.addEventListener("change", drawReadiness);
+  drawReadiness();
+  let burnChart = null;
+  function drawBurndown() {
+    if (!canChart || !B.rows.length) return;
+    burnChart = new Chart($("#burndown-chart"), { type: "line", data: { labels: B.rows.map((b) => b[0]),
+      datasets: [{ label: "Accounts using Basic SMTP AUTH", data: B.rows.map((b) => b[2]), borderColor: "#c0392b", backgroundColor: "#c0392b", pointRadius: 2 }] },
+      options: { animation: false, maintainAspectRatio: false, scales: { x: { ticks: { autoSkip: true, maxRotation: 0, autoSkipPadding: 16 } }, y: { beginAtZero: true, title: { display: true, text: "accounts" } } } } });
+  }
   renderTable($("#auth-table"), T.auth_protocol_by_sender, T.auth_protocol_by_sender.rows);
   renderTable($("#accounts-table"), T.accounts, T.accounts.rows);
   $("#findings-source").textContent = data.summary.sections.findings.source_note;

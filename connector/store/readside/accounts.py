@@ -3,12 +3,15 @@
 ``messages`` is the sending volume of the range (as ``sending_volume_sender_totals``), ``legacy_tls_messages``
 comes from the TLS table. Sources: the usage report (accounts with a non-empty SMTP App cell; concealed names are
 never joined), the Authenticated SMTP sign-ins of the range, the sending volume and TLS/auth of the range, and the
-newest mailbox posture snapshot (``Get-CASMailbox``) up to the end of the range.
+newest mailbox posture snapshot (``Get-CASMailbox``): the posture is a state, so a snapshot taken after the end of
+the range still says how the mailbox is set now (``posture_snapshot_date`` says when).
 
 Statuses, most urgent first (``STATUSES``; ``ACTIONS`` says what to do):
 
 ``blocked_but_attempting``  failed sign-ins, none successful, and the account is disabled (AADSTS50057), blocked
                            by policy (50053/53003) or has SMTP AUTH turned off: a device still trying
+``blocked_now``             SMTP AUTH is off for the mailbox now (its newest posture snapshot), but Basic auth was
+                           used in the range: the client has failed since (``last_active_date``)
 ``basic_in_use``            Basic authentication seen: breaks when Microsoft turns Basic off for SMTP AUTH (end
                            of December 2026)
 ``legacy_tls_in_use``       TLS 1.0/1.1 submissions: only the legacy endpoint accepts them
@@ -34,6 +37,8 @@ __all__ = ["ACTIONS", "STATUSES", "accounts"]
 
 ACTIONS = {
     "blocked_but_attempting": "Find the device or app still signing in and reconfigure or retire it.",
+    "blocked_now": "Blocked now, in use until {last}: SMTP AUTH is off for this mailbox, so the client fails since; "
+    "move it to OAuth or another relay, or retire it.",
     "basic_in_use": "Move the client to OAuth or another relay before Basic auth for SMTP AUTH is switched off "
     "(end of December 2026).",
     "legacy_tls_in_use": "Update the client to TLS 1.2 or later; TLS 1.0/1.1 only work on smtp-legacy.office365.com.",
@@ -52,11 +57,7 @@ def _lit(text: str) -> ColumnElement[Any]:
 
 
 def _posture(params: ReportParams) -> sa.Subquery:
-    newest = (
-        sa.select(sa.func.max(mp.c.snapshot_date))
-        .where(mp.c.tenant == params.tenant, mp.c.snapshot_date <= params.date_to)
-        .scalar_subquery()
-    )
+    newest = sa.select(sa.func.max(mp.c.snapshot_date)).where(mp.c.tenant == params.tenant).scalar_subquery()
     return (
         sa.select(
             sa.func.lower(mp.c.user_principal_name).label("addr"),
@@ -109,10 +110,26 @@ def _signins(params: ReportParams) -> sa.Subquery:
     )
 
 
+def _last_active(params: ReportParams) -> sa.Subquery:
+    """The last day of the range each account sent (message trace or SmtpCSReport) or signed in successfully."""
+    return (
+        sa.select(rsd.c.sender_address.label("addr"), sa.func.max(rsd.c.utc_day).label("last_active_date"))
+        .where(
+            rsd.c.tenant == params.tenant,
+            rsd.c.utc_day >= params.date_from,
+            rsd.c.utc_day <= params.date_to,
+            sa.or_(rsd.c.trace_messages > 0, rsd.c.cs_messages > 0, rsd.c.signins_ok > 0),
+        )
+        .group_by(rsd.c.sender_address)
+        .subquery("last_active")
+    )
+
+
 def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
     """``accounts``: one row per account (see the module docstring for the columns' sources and statuses)."""
     usage, sig, posture, tls = _usage(params), _signins(params), _posture(params), tls_rows(d, params)
     vol = sender_totals(d, params)
+    last = _last_active(params)
     parts = [sa.select(usage.c.addr), sa.select(sig.c.addr), sa.select(tls.c.sender_address)]
     parts.append(sa.select(posture.c.addr).where(posture.c.effective_enabled.is_(True)))
     universe_q = sa.union(*parts).subquery("u")
@@ -144,6 +161,10 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
             ),
             _lit("'blocked_but_attempting'"),
         ),
+        (
+            sa.and_(sa.or_(protocol == _lit("'Basic'"), ok > 0), posture.c.effective_enabled.is_(False)),
+            _lit("'blocked_now'"),
+        ),
         (protocol == _lit("'Basic'"), _lit("'basic_in_use'")),
         (legacy > 0, _lit("'legacy_tls_in_use'")),
         (protocol == _lit("'OAuth'"), _lit("'oauth_only'")),
@@ -169,6 +190,7 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
             usage.c.last_activity_date.label("usage_last_activity_date"),
             posture.c.effective_enabled.label("smtp_auth_enabled"),
             posture.c.snapshot_date.label("posture_snapshot_date"),
+            last.c.last_active_date,
         )
         .select_from(universe)
         .outerjoin(usage, usage.c.addr == addr)
@@ -177,5 +199,6 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
         .outerjoin(vol, vol.c.sender_address == addr)
         .outerjoin(posture, posture.c.addr == addr)
         .outerjoin(auth, auth.c.sender_address == addr)
+        .outerjoin(last, last.c.addr == addr)
         .order_by(addr)
     )

@@ -142,6 +142,8 @@ def coverage_rows(conn: Connection, params: ReportParams) -> list[CoverageRow]:
                 as_of = _iso(c.data_as_of) if c is not None else None
             if status == "ok" and n == 0:
                 reason = reason or "the source ran but holds no rows in the range"
+            elif status == "failed" and n > 0:  # older data is still valid: say so before why the last run failed
+                reason = f"data as of {as_of or 'an earlier run'}; last run failed: {reason or 'see the sync runs'}"
             out.append(
                 CoverageRow(
                     section=section,
@@ -160,10 +162,12 @@ def coverage_rows(conn: Connection, params: ReportParams) -> list[CoverageRow]:
 
 def empty_reason(rows: list[CoverageRow], section: str) -> str:
     """Why a section has no rows, from its sources' coverage."""
+    # a source that holds rows in the range is not why the section is empty (a filter is), even if its last run
+    # failed
     parts = [
         f"{r.source}: {r.status}" + (f" ({r.reason})" if r.reason else "")
         for r in rows
-        if r.section == section and (r.status != "ok" or r.rows_in_range == 0)
+        if r.section == section and r.rows_in_range == 0
     ]
     if not parts:
         return "the sources hold data, but none matches the range and filters"

@@ -87,9 +87,7 @@ class ReportParams:
         check_date(date_from, "--from")
         check_date(date_to, "--to")
         if date_to < date_from:
-            raise ConfigError(
-                f"--to {date_to.isoformat()} is before --from {date_from.isoformat()}: swap them", key="--to"
-            )
+            raise ConfigError(f"{date_to.isoformat()} is before --from {date_from.isoformat()}: swap them", key="--to")
         days = (date_to - date_from).days + 1
         if days > settings.report.max_range_days:
             raise ConfigError(
@@ -99,7 +97,7 @@ class ReportParams:
             )
         today = today or datetime.now(UTC).date()
         if date_from > today:
-            raise ConfigError(f"--from {date_from.isoformat()} is in the future (today is {today})", key="--from")
+            raise ConfigError(f"{date_from.isoformat()} is in the future (today is {today})", key="--from")
         clean_domains = tuple(sorted({d.strip().lower().lstrip("@") for d in domains if d.strip()}))
         for d in clean_domains:
             if not _DOMAIN.match(d):
