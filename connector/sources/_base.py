@@ -178,7 +178,8 @@ def iter_csv(
 def json_items(page: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """Yield (location, item) of an OData page's ``value``. Raises DownloadError if there is no such array."""
     value = page.get("value") if isinstance(page, Mapping) else None
-    if not isinstance(value, list):
+    # a list, or the items of a page streamed from a file (connector.jsonio)
+    if not isinstance(value, list | Iterator):
         raise DownloadError("the response has no 'value' array: not loaded")
     for i, item in enumerate(value):
         yield f"item {i}", item
