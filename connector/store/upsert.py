@@ -40,6 +40,7 @@ from sqlalchemy.sql.expression import Executable
 
 from connector.errors import StorageError
 from connector.store import rollups
+from connector.store.binding import SqliteStatement, compiled_sqlite
 from connector.store.derived import derive
 
 __all__ = ["DEFAULT_BATCH_SIZE", "UpsertResult", "upsert"]
@@ -105,7 +106,7 @@ def upsert(
             if dialect == "postgresql":
                 result = _run_postgresql(conn, stmt, params)
             else:
-                result = _run_sqlite(conn, table, _compiled_sqlite(stmt, columns, conn.dialect), params)
+                result = _run_sqlite(conn, table, compiled_sqlite(stmt, columns, conn.dialect), params)
         except SQLAlchemyError as exc:
             detail = getattr(exc, "orig", None) or exc
             raise StorageError(f"upsert into {table.name} failed ({type(exc).__name__}): {detail}") from exc
@@ -196,35 +197,8 @@ def _run_postgresql(conn: Connection, stmt: Executable, params: list[Mapping[str
     return UpsertResult(inserted=inserted, updated=updated, unchanged=len(params) - len(flags))
 
 
-@dataclass(frozen=True, slots=True)
-class _SqliteStatement:
-    """A compiled SQLite upsert: its SQL, and per positional parameter the column and its bind processor."""
-
-    sql: str
-    columns: tuple[str, ...]
-    processors: tuple[Any, ...]
-
-    def parameters(self, params: list[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        named = tuple(zip(self.columns, self.processors, strict=True))
-        return [tuple([row[c] if p is None else p(row[c]) for c, p in named]) for row in params]
-
-
-@lru_cache(maxsize=256)
-def _compiled_sqlite(stmt: Executable, columns: tuple[str, ...], dialect: sa.Dialect) -> _SqliteStatement:
-    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))  # type: ignore[attr-defined]
-    order = tuple(compiled.positiontup or ())
-    binds = compiled.binds
-    # every parameter of the statement is one of the row's columns (``excluded.x`` and ``IS NOT`` bind nothing)
-    by_bind = {name: binds[name].key for name in order}
-    if sorted(by_bind.values()) != sorted(columns):
-        raise StorageError(f"cannot compile the upsert: parameters {order} do not match the columns {columns}")
-    names = tuple(by_bind[name] for name in order)
-    processors = tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
-    return _SqliteStatement(compiled.string, names, processors)
-
-
 def _run_sqlite(
-    conn: Connection, table: sa.Table, stmt: _SqliteStatement, params: list[Mapping[str, Any]]
+    conn: Connection, table: sa.Table, stmt: SqliteStatement, params: list[Mapping[str, Any]]
 ) -> UpsertResult:
     name = conn.dialect.identifier_preparer.quote(table.name)
     max_rowid = conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {name}").scalar_one()  # noqa: S608
