@@ -20,7 +20,7 @@ from typing import Any
 PAGE_ITEMS = 1000
 CS_FILE_ROWS = 10_000
 DAYS = 30
-SENDERS = 3000
+SENDERS = 1500
 _START = datetime(2026, 10, 1, tzinfo=UTC)
 _APP = "00000002-0000-0ff1-ce00-000000000000"
 _CITIES = [("Seattle", "Washington", "US"), ("Paris", "Ile-de-France", "FR"), ("Berlin", "Berlin", "DE")]

@@ -195,6 +195,43 @@ def text_or_none(value: Any) -> str | None:
 _US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
 
 
+def _us_datetime(text: str) -> datetime | None:
+    """Exchange's ``M/D/YYYY h:mm:ss AM`` (the first of ``_US_FORMATS``), read without ``strptime`` (a tenth of
+    its cost); None for anything else, which then goes the general way."""
+    parts = text.split(" ")
+    if len(parts) != 3:
+        return None
+    day, clock, half = parts
+    ymd = day.split("/")
+    hms = clock.split(":")
+    if len(ymd) != 3 or len(hms) != 3 or half.upper() not in ("AM", "PM"):
+        return None
+    month, mday, year = ymd
+    hour, minute, second = hms
+    if not (
+        len(year) == 4
+        and 1 <= len(month) <= 2
+        and 1 <= len(mday) <= 2
+        and 1 <= len(hour) <= 2
+        and 1 <= len(minute) <= 2
+        and 1 <= len(second) <= 2
+        and (year + month + mday + hour + minute + second).isascii()
+        and (year + month + mday + hour + minute + second).isdigit()
+    ):
+        return None
+    h = int(hour)
+    if not 1 <= h <= 12:  # noqa: PLR2004 (a 12-hour clock)
+        return None
+    if half.upper() == "PM":
+        h = h % 12 + 12
+    else:
+        h %= 12
+    try:
+        return datetime(int(year), int(month), int(mday), h, int(minute), int(second), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def parse_datetime(value: Any, *, us_formats: bool = False) -> datetime | None:
     """ISO 8601 (Graph's ``2026-11-20T08:15:30.1234567Z``) to aware UTC; naive values are UTC. Blank → None.
 
@@ -203,6 +240,10 @@ def parse_datetime(value: Any, *, us_formats: bool = False) -> datetime | None:
     text = text_or_none(value)
     if text is None:
         return None
+    if us_formats and "/" in text:
+        fast = _us_datetime(text)
+        if fast is not None:
+            return fast
     try:
         # Python 3.11 reads Graph's seven fractional digits (keeping six) and the "Z"
         parsed = datetime.fromisoformat(text)
