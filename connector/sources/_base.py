@@ -220,7 +220,7 @@ def _us_datetime(text: str) -> datetime | None:
     ):
         return None
     h = int(hour)
-    if not 1 <= h <= 12:  # noqa: PLR2004 (a 12-hour clock)
+    if not 1 <= h <= 12:  # a 12-hour clock
         return None
     if half.upper() == "PM":
         h = h % 12 + 12
