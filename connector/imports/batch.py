@@ -15,6 +15,7 @@ from connector.imports.files import ImportOptions, import_file
 from connector.imports.loading import ImportRefused, ImportResult, ImportWriter
 from connector.imports.payloads import load_payload
 from connector.store.store import Store
+from connector.sync.writer import MAX_GROUP_ROWS
 
 __all__ = ["FileOutcome", "FileProgress", "ImportBatch", "expand_paths", "import_files"]
 
@@ -101,14 +102,16 @@ def import_files(
     view: str = "D7",
     progress: FileProgress | None = None,
     on_outcome: Callable[[FileOutcome], None] | None = None,
+    group_rows: int = MAX_GROUP_ROWS,
 ) -> ImportBatch:
     """Import ``paths`` (files, or folders of files) in order: admin files, or with ``source`` saved Graph payloads
     of that source (``--load``). Never raises for a file that is refused or unreadable (its outcome says why);
-    raises StorageError when the database fails (the files committed before stay loaded)."""
+    raises StorageError when the database fails (the files committed before stay loaded). ``group_rows``: the
+    rows a group may hold before it is committed (between files)."""
     batch = ImportBatch()
     files = expand_paths(paths)
     progress = progress or _Quiet()
-    with ImportWriter(store) as writer:
+    with ImportWriter(store, max_rows=group_rows) as writer:
         writer.on_rows = progress.rows
         for index, path in enumerate(files, 1):
             progress.file_started(index, len(files), path)

@@ -4,6 +4,7 @@ sha256 remembered so the same file is never loaded twice. Files loaded by one ca
 
 import hashlib
 import json
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -136,7 +137,8 @@ def load_file_rows(
             )  # fmt: skip
     note: str | None = None
     now = clock.now()
-    run_id = f"import-{now:%Y%m%dT%H%M%S%fZ}-{sha256[:12]}"
+    # a file refused once and offered again at the same instant (a frozen clock) still gets its own run
+    run_id = f"import-{now:%Y%m%dT%H%M%S%fZ}-{sha256[:12]}-{secrets.token_hex(3)}"
     counts = runs.RunCounts()
     try:
         with writer.group.step() as tx:
