@@ -450,7 +450,9 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
 def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> set[str]:
     """Recompute ``source``'s columns for (tenant, day) and ``senders`` (every sender with None); return the
     senders whose rollup rows it wrote."""
-    rows = [dict(r._mapping) for r in conn.execute(_QUERIES[source](tenant, day, senders))]
+    result = conn.execute(_QUERIES[source](tenant, day, senders))
+    names = list(result.keys())
+    rows = [dict(zip(names, r, strict=True)) for r in result.all()]  # fetched at once, not row by row
     found = {str(r["sender"]) for r in rows}
     if senders is not None:
         _zero_source(conn, source, tenant, day, [s for s in senders if s not in found])
