@@ -142,15 +142,19 @@ def main() -> None:
             floor_s = median(runs["floor"], "seconds")
             floor_w = median(runs["floor"], "write_bytes")
             print(f"\n{name}: {len(paths)} file(s), {size / 1e6:.0f} MB, {args.rows:,} rows")
-            print("| loader | wall s | cpu s | vs floor | peak RSS MB | written MB | vs floor's | rows stored |")
-            print("|---|---:|---:|---:|---:|---:|---:|---:|")
+            floor_c = median(runs["floor"], "cpu")
+            print(
+                "| loader | wall s | vs floor | cpu s | vs floor (cpu) | of which rollups s | peak RSS MB "
+                "| written MB | vs floor's | rows stored |"
+            )
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             for label, _ in loaders:
                 r = runs[label]
                 s, w = median(r, "seconds"), median(r, "write_bytes")
-                cpu, rss = median(r, "cpu"), median(r, "peak_rss_mb")
+                cpu, rss, roll = median(r, "cpu"), median(r, "peak_rss_mb"), median(r, "rollups")
                 print(
-                    f"| {label} | {s:.1f} | {cpu:.1f} | {floor_s / s:.2f} | {rss:.0f} "
-                    f"| {w / 1e6:.0f} | {w / floor_w:.2f} | {int(median(r, 'rows')):,} |"
+                    f"| {label} | {s:.1f} | {floor_s / s:.2f} | {cpu:.1f} | {floor_c / cpu:.2f} | {roll:.1f} "
+                    f"| {rss:.0f} | {w / 1e6:.0f} | {w / floor_w:.2f} | {int(median(r, 'rows')):,} |"
                 )
     for rows in [int(x) for x in args.scale.split(",") if x]:
         data = out / "data" / f"array-{rows}"

@@ -201,17 +201,19 @@ def _run_sqlite(
     conn: Connection, table: sa.Table, stmt: SqliteStatement, params: list[Mapping[str, Any]]
 ) -> UpsertResult:
     name = conn.dialect.identifier_preparer.quote(table.name)
-    max_rowid = conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {name}").scalar_one()  # noqa: S608
-    changes_before = conn.exec_driver_sql("SELECT total_changes()").scalar_one()
     try:
         values = stmt.parameters(params)
     except (TypeError, ValueError) as exc:
         # a value its column type refuses (a naive datetime, a string for a date): as SQLAlchemy would report it
         raise StorageError(f"upsert into {table.name} failed: {exc}") from exc
+    # two statements around the batch (each one is a round through the driver, per batch of every page)
+    max_rowid, changes_before = conn.exec_driver_sql(
+        f"SELECT (SELECT coalesce(max(rowid), 0) FROM {name}), total_changes()"  # noqa: S608
+    ).one()
     conn.exec_driver_sql(stmt.sql, values)
-    changed = conn.exec_driver_sql("SELECT total_changes()").scalar_one() - changes_before
-    inserted = conn.exec_driver_sql(
-        f"SELECT count(*) FROM {name} WHERE rowid > ?",  # noqa: S608
+    changes_after, inserted = conn.exec_driver_sql(
+        f"SELECT total_changes(), (SELECT count(*) FROM {name} WHERE rowid > ?)",  # noqa: S608
         (max_rowid,),
-    ).scalar_one()
+    ).one()
+    changed = changes_after - changes_before
     return UpsertResult(inserted=inserted, updated=changed - inserted, unchanged=len(params) - changed)
