@@ -119,11 +119,12 @@ def main() -> None:
     parser.add_argument("--code", action="append", default=[], help="NAME=DIR: also measure the checkout in DIR")
     parser.add_argument("--sets", default="all", help="'all', 'none', or comma-separated prefixes: signin,SmtpCS")
     parser.add_argument("--scale", default="", help="row counts of one array file, for peak RSS against size")
+    parser.add_argument("--no-current", action="store_true", help="only the --code checkouts (and the floor)")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     tmpl = template(out)
-    loaders: list[tuple[str, str | None]] = [("floor", None), ("smtpauth", None)]
+    loaders: list[tuple[str, str | None]] = [("floor", None)] + ([] if args.no_current else [("smtpauth", None)])
     loaders += [(name, path) for name, _, path in (c.partition("=") for c in args.code)]
     report: dict[str, Any] = {"rows": args.rows, "repeat": args.repeat, "sets": {}, "scale": []}
     if args.sets != "none":
