@@ -83,8 +83,8 @@ class ImportWriter:
     """The writes of one import call (one file or many): files share the sync's group commit
     (:class:`connector.sync.writer.GroupWriter`), each file in its own savepoint.
 
-    A group is committed once ``max_rows`` rows are pending or it is ``max_seconds`` old (checked between files
-    and between batches of a file's rows only where a file ends), and at the end. A file's rows, its ``sync_run``,
+    A group is committed once ``max_rows`` rows are pending or it is ``max_seconds`` old (checked each time a file
+    ends: a file is never split across transactions), and at the end. A file's rows, its ``sync_run``,
     its sha256 mark and what ``after`` writes are in one savepoint: a file that fails rolls back alone and is
     recorded as a failed run; a crash loses at most the open group, whose files are then simply not imported
     (nothing partial: the next call imports them).
