@@ -4,8 +4,8 @@ Usage::
 
     .venv/bin/python bench/json_parsers.py DATA_DIR        # DATA_DIR from import_bench.py: pages/ and signins.json
 
-Each (decoder, shape) runs in its own process, ``--repeat`` times (median): seconds to decode every item, and the
-process's peak RSS. Shapes: ``pages`` (one ~1 MB file per 1,000-item page, decoded whole) and ``array`` (all pages
+Each (decoder, shape) runs in its own process, ``--repeat`` times (median): wall and CPU seconds to decode every
+item, and the process's peak RSS. Shapes: ``pages`` (one ~1 MB file per 1,000-item page, decoded whole) and ``array`` (all pages
 in one JSON array file: decoded whole, or streamed by ijson item by item / page by page). ``orjson`` is measured
 when installed (it is not a dependency: it turns integers beyond 64 bits into floats without a word).
 """
@@ -36,7 +36,7 @@ def _decode(name: str, body: bytes) -> Any:
 
 
 def one(decoder: str, shape: str, data: Path) -> dict[str, float]:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     items = 0
     if shape == "pages":
         for path in sorted((data / "pages").glob("*.json")):
@@ -59,6 +59,7 @@ def one(decoder: str, shape: str, data: Path) -> dict[str, float]:
                 items = sum(len(p["value"]) for p in ijson.items(fh, "item", use_float=True))
     return {
         "seconds": time.perf_counter() - started,
+        "cpu": time.process_time() - cpu,
         "items": items,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -75,8 +76,8 @@ def main() -> None:
         return
     cases = [(d, "pages") for d in ("json", "msgspec", "orjson", "ijson")]
     cases += [(d, "array") for d in ("json", "msgspec", "orjson", "ijson-items", "ijson-pages")]
-    print("| decoder | shape | seconds (median) | peak RSS MB | items |")
-    print("|---|---|---:|---:|---:|")
+    print("| decoder | shape | wall s (median) | cpu s (median) | peak RSS MB | items |")
+    print("|---|---|---:|---:|---:|---:|")
     for decoder, shape in cases:
         runs = []
         for _ in range(args.repeat):
@@ -86,11 +87,12 @@ def main() -> None:
                 break
             runs.append(json.loads(done.stdout))
         if not runs:
-            print(f"| {decoder} | {shape} | not installed | | |")
+            print(f"| {decoder} | {shape} | not installed | | | |")
             continue
         secs = statistics.median(r["seconds"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
         rss = statistics.median(r["peak_rss_mb"] for r in runs)
-        print(f"| {decoder} | {shape} | {secs:.2f} | {rss:.0f} | {runs[0]['items']:,} |")
+        print(f"| {decoder} | {shape} | {secs:.2f} | {cpu:.2f} | {rss:.0f} | {runs[0]['items']:,} |")
 
 
 if __name__ == "__main__":
