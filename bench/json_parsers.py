@@ -5,8 +5,8 @@ Usage::
     .venv/bin/python bench/json_parsers.py DATA_DIR        # DATA_DIR from import_bench.py: pages/ and signins.json
 
 Each (decoder, shape) runs in its own process, ``--repeat`` times (median): wall and CPU seconds to decode every
-item, and the process's peak RSS. Shapes: ``pages`` (one ~1 MB file per 1,000-item page, decoded whole) and ``array`` (all pages
-in one JSON array file: decoded whole, or streamed by ijson item by item / page by page). ``orjson`` is measured
+item, and the process's peak RSS. Shapes: ``pages`` (one ~1 MB file per 1,000-item page, decoded whole) and
+``array`` (all pages in one JSON array file: decoded whole, or streamed by ijson item by item / page by page). ``orjson`` is measured
 when installed (it is not a dependency: it turns integers beyond 64 bits into floats without a word).
 """
 
