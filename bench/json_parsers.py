@@ -6,8 +6,9 @@ Usage::
 
 Each (decoder, shape) runs in its own process, ``--repeat`` times (median): wall and CPU seconds to decode every
 item, and the process's peak RSS. Shapes: ``pages`` (one ~1 MB file per 1,000-item page, decoded whole) and
-``array`` (all pages in one JSON array file: decoded whole, or streamed by ijson item by item / page by page). ``orjson`` is measured
-when installed (it is not a dependency: it turns integers beyond 64 bits into floats without a word).
+``array`` (all pages in one JSON array file: decoded whole, or streamed by ijson item by item / page by page).
+``orjson`` is measured when installed (it is not a dependency: it turns integers beyond 64 bits into floats
+without a word).
 """
 
 import argparse
