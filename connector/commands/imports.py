@@ -123,10 +123,12 @@ def import_(
             raise click.UsageError("--inbox takes no files")
         _import_inbox(obj, tenant)
         return
-    paths = [*payloads, *files] if payloads else list(files)
+    paths = [*payloads, *files]
+    # --source alone also means payloads: `smtpauth import --source signins pages/`
+    as_payloads = bool(payloads) or source is not None
     if not paths:
         raise click.UsageError("give FILE(s), --load FILE(s) or --inbox")
-    if payloads and source not in LOADABLE_SOURCES:
+    if as_payloads and source not in LOADABLE_SOURCES:
         raise click.UsageError(f"--load needs --source, one of: {', '.join(LOADABLE_SOURCES)}")
     if (period_from is None) != (period_to is None):
         raise click.UsageError("--from and --to go together")
@@ -141,7 +143,7 @@ def import_(
     options = ImportOptions(_day(period_from), _day(period_to), _day(as_of), search=search)
     display = _Display(sum(p.stat().st_size for p in listed))
     store = open_settings_store(settings)
-    kwargs: dict[str, Any] = {"source": source, "view": view} if payloads else {"options": options}
+    kwargs: dict[str, Any] = {"source": source, "view": view} if as_payloads else {"options": options}
     try:
         with display.bar:
             batch = import_files(store, SystemClock(), listed, tenant=tenant, progress=display, **kwargs)
