@@ -140,7 +140,7 @@ class GroupWriter:
 
     def _open(self) -> Connection:
         if self._conn is None:
-            tx = self.store.transaction()
+            tx = self.store.transaction(bulk=True)
             self._conn = tx.__enter__()
             self._tx = tx
             self._opened = time.monotonic()
