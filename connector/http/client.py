@@ -5,7 +5,6 @@
 retries with ``Retry-After``, error mapping and redacted logging.
 """
 
-import json
 import logging
 import random
 import ssl
@@ -19,6 +18,7 @@ import certifi
 import httpx
 
 import connector.auth
+from connector import jsonio
 from connector.clock import Clock
 from connector.config import HttpSettings, TenantSettings
 from connector.errors import (
@@ -387,7 +387,7 @@ class GraphClient:
 
     def _json_response(self, response: httpx.Response) -> GraphResponse:
         try:
-            body = json.loads(response.content) if response.content else None
+            body = jsonio.loads(response.content) if response.content else None
         except (ValueError, UnicodeDecodeError):
             # a 200 whose JSON does not parse was almost always cut short on the way: worth another attempt
             raise TransportError(

@@ -1,6 +1,5 @@
 """Turn an unsuccessful Graph or Exchange response into the exception tree (API notes section 6)."""
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from connector import jsonio
 from connector.errors import (
     BadRequestError,
     ExpiredLinkError,
@@ -88,7 +88,7 @@ def parse_error_body(response: httpx.Response) -> ErrorBody:
     """Read ``{"error": {"code", "message", "innerError": {"request-id"}}}``; tolerate any other body."""
     code = message = inner_id = None
     try:
-        body: Any = json.loads(response.content) if response.content else None
+        body: Any = jsonio.loads(response.content) if response.content else None
     except (ValueError, UnicodeDecodeError):
         body = None
     error = body.get("error") if isinstance(body, dict) else None

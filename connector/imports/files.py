@@ -25,8 +25,15 @@ from sqlalchemy.engine import Connection
 
 from connector.clock import Clock
 from connector.errors import DownloadError
-from connector.imports.loading import ImportRefused, ImportResult, already_imported, load_file_rows, sha256_of
-from connector.imports.searches import file_facts, match_search
+from connector.imports.loading import (
+    ImportRefused,
+    ImportResult,
+    ImportWriter,
+    already_imported,
+    load_file_rows,
+    sha256_of,
+)
+from connector.imports.searches import could_match, file_facts, match_search
 from connector.sources._base import Normalized, header_key, read_csv_header
 from connector.sources.cas_mailbox import CAS_MAILBOX, normalize_cas_mailbox_csv
 from connector.sources.eac_export import EAC_EXPORT, EXPORT_REQUIRED, normalize_eac_export
@@ -94,15 +101,24 @@ def _period(path: Path, options: ImportOptions) -> tuple[date, date]:
 
 
 def import_file(
-    store: Store, clock: Clock, path: Path, *, tenant: str, options: ImportOptions | None = None
+    store: Store,
+    clock: Clock,
+    path: Path,
+    *,
+    tenant: str,
+    options: ImportOptions | None = None,
+    writer: ImportWriter | None = None,
 ) -> ImportResult:
     """Detect and load one file. Re-importing a file already loaded (same sha256) changes nothing.
 
-    Raises ImportRefused (nothing loaded) for an unknown kind, missing columns, bad encoding or no period;
-    OSError when the file cannot be read.
+    With ``writer`` the file joins the writer's group commit (many files in one call). Raises ImportRefused
+    (nothing loaded) for an unknown kind, missing columns, bad encoding or no period; OSError when the file
+    cannot be read.
     """
     options = options or ImportOptions()
     digest = sha256_of(path)
+    if writer is not None and digest in writer.loaded:
+        return ImportResult(str(path), "file", digest, already_imported=True)
     done = already_imported(store, tenant, digest)
     if done is not None:
         return ImportResult(str(path), _kind_of(done), digest, already_imported=True)
@@ -120,8 +136,9 @@ def import_file(
                 yield from rows(fh)
 
         return load_file_rows(
-            store, clock, tenant=tenant, source=source, path=path, sha256=digest, model=model, key=key, rows=items
-        )
+            store, clock, tenant=tenant, source=source, path=path, sha256=digest, model=model, key=key, rows=items,
+            writer=writer,
+        )  # fmt: skip
 
     if kind == "eac_export":
         start, end = _period(path, options)
@@ -132,7 +149,7 @@ def import_file(
             lambda fh: normalize_eac_export(fh, tenant=tenant, period_start=start, period_end=end, sha256=digest),
         )
     if kind == "smtp_cs_report":
-        return _load_report_file(store, clock, path, tenant=tenant, digest=digest, options=options)
+        return _load_report_file(store, clock, path, tenant=tenant, digest=digest, options=options, writer=writer)
     day = options.as_of or datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
     with store.read() as conn:
         org = org_smtp_auth_disabled(conn, tenant, day)
@@ -145,11 +162,25 @@ def import_file(
 
 
 def _load_report_file(
-    store: Store, clock: Clock, path: Path, *, tenant: str, digest: str, options: ImportOptions
+    store: Store,
+    clock: Clock,
+    path: Path,
+    *,
+    tenant: str,
+    digest: str,
+    options: ImportOptions,
+    writer: ImportWriter | None,
 ) -> ImportResult:
-    """A SmtpCSReport file: matched to the search it answers, which is marked loaded with the rows."""
-    facts = file_facts(path, tenant)
-    job = match_search(store, tenant, path, facts, options.search)
+    """A SmtpCSReport file: matched to the search it answers, which is marked loaded with the rows.
+
+    Matching reads the whole file once before loading it; it is skipped when no search could match (none named,
+    none waiting), so a backfill of files smtpauth did not ask for reads each file once."""
+    job = None
+    if could_match(store, tenant, options.search):
+        if writer is not None:
+            # the searches read below must see what the files before this one marked loaded
+            writer.group.commit()
+        job = match_search(store, tenant, path, file_facts(path, tenant), options.search)
     job_id = job.job_id if job is not None else None
 
     def rows() -> Iterator[Normalized]:
@@ -183,6 +214,7 @@ def _load_report_file(
         key=SMTP_CS_REPORT.key,
         rows=rows,
         after=mark,
+        writer=writer,
     )
 
 

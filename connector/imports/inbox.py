@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connector.clock import Clock
-from connector.imports.files import ImportOptions, ImportRefused, ImportResult, import_file
+from connector.imports.batch import import_files
+from connector.imports.files import ImportOptions
 from connector.store.store import Store
 
 __all__ = ["InboxOutcome", "process_inbox"]
@@ -46,30 +47,36 @@ def _move(path: Path, folder: Path, stamp: str) -> Path:
 
 
 def process_inbox(inbox: Path, store: Store, clock: Clock, tenants: Sequence[str]) -> list[InboxOutcome]:
-    """Import every file waiting in ``inbox`` for one of ``tenants``; never raises for a bad file."""
+    """Import every file waiting in ``inbox`` for one of ``tenants``; never raises for a bad file.
+
+    A tenant's files are loaded in one call (:func:`connector.imports.batch.import_files`: one group commit across
+    them), and moved once it has committed, so a file is never in ``done/`` before its rows are."""
     if not inbox.is_dir():
         return []
     outcomes: list[InboxOutcome] = []
     stamp = f"{clock.now():%Y%m%dT%H%M%SZ}"
-    for path, tenant in _files(inbox, tenants):
-        result: ImportResult | None = None
-        reason: str
+    found = _files(inbox, tenants)
+    for path, tenant in found:
         if tenant is None:
             reason = f"several tenants are configured: put the file in {inbox.name}/<tenant>/"
-        else:
-            try:
-                result = import_file(store, clock, path, tenant=tenant, options=ImportOptions(via="inbox"))
-                reason = result.summary()
-            except ImportRefused as exc:
-                reason = str(exc)
-            except OSError as exc:
-                reason = f"cannot read the file ({exc.strerror or type(exc).__name__})"
-        if result is not None:
-            _move(path, inbox / "done", stamp)
-            log.info("inbox: %s", reason)
-        else:
-            moved = _move(path, inbox / "failed", stamp)
-            moved.with_name(moved.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
-            log.warning("inbox: %s refused: %s", path.name, reason)
-        outcomes.append(InboxOutcome(path, result is not None, reason))
+            _refuse(inbox, path, stamp, reason)
+            outcomes.append(InboxOutcome(path, False, reason))
+    for name in dict.fromkeys(t for _, t in found if t is not None):
+        paths = [p for p, t in found if t == name]
+        batch = import_files(store, clock, paths, tenant=name, options=ImportOptions(via="inbox"))
+        for done in batch.outcomes:
+            if done.result is not None:
+                reason = done.result.summary()
+                _move(done.path, inbox / "done", stamp)
+                log.info("inbox: %s", reason)
+            else:
+                reason = done.error or "not loaded"
+                _refuse(inbox, done.path, stamp, reason)
+            outcomes.append(InboxOutcome(done.path, done.result is not None, reason))
     return outcomes
+
+
+def _refuse(inbox: Path, path: Path, stamp: str, reason: str) -> None:
+    moved = _move(path, inbox / "failed", stamp)
+    moved.with_name(moved.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    log.warning("inbox: %s refused: %s", path.name, reason)

@@ -5,13 +5,21 @@ Accepted: a usage report as CSV or as a beta JSON page; sign-ins, message trace 
 (``{"value": [...]}``) or a JSON array of pages; the ``reportSettings`` object.
 """
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from connector import jsonio
 from connector.clock import Clock
-from connector.imports.loading import ImportRefused, ImportResult, already_imported, load_file_rows, sha256_of
+from connector.errors import DownloadError
+from connector.imports.loading import (
+    ImportRefused,
+    ImportResult,
+    ImportWriter,
+    already_imported,
+    load_file_rows,
+    sha256_of,
+)
 from connector.sources import usage_reports as usage
 from connector.sources._base import InvalidRecordError, Normalized
 from connector.sources.message_trace import MESSAGE_TRACE, normalize_message_trace_page
@@ -32,15 +40,23 @@ LOADABLE_SOURCES = (
 )
 
 
-def _pages(path: Path) -> list[Mapping[str, Any]]:
-    try:
-        body = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ImportRefused(f"{path.name}: not a JSON document ({type(exc).__name__})") from None
-    pages = body if isinstance(body, list) else [body]
-    if not all(isinstance(p, Mapping) for p in pages):
-        raise ImportRefused(f"{path.name}: expected a JSON page or an array of pages")
-    return pages
+def _pages(path: Path) -> Iterator[Mapping[str, Any]]:
+    """The file's pages, streamed: a file of a few MB is decoded at once, a larger one page by page (or, for one
+    large page, item by item), so memory does not grow with the file. Raises DownloadError part way through for
+    a document that turns out not to be JSON, or an array holding something other than pages."""
+    with path.open("rb") as fh:
+        if path.stat().st_size <= jsonio.STREAM_ABOVE:
+            try:
+                body = jsonio.loads(fh.read())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise DownloadError(f"not a JSON document ({type(exc).__name__})") from None
+            pages: Iterable[Any] = body if isinstance(body, list) else [body]
+        else:
+            pages = jsonio.stream_pages(fh)
+        for page in pages:
+            if not isinstance(page, Mapping):
+                raise DownloadError("expected a JSON page or an array of pages")
+            yield page
 
 
 def _is_json(path: Path) -> bool:
@@ -129,15 +145,26 @@ def _report_settings(path: Path, tenant: str, observed: Any) -> Iterator[Normali
             yield exc
 
 
-def load_payload(store: Store, clock: Clock, path: Path, *, tenant: str, source: str, view: str = "D7") -> ImportResult:
+def load_payload(
+    store: Store,
+    clock: Clock,
+    path: Path,
+    *,
+    tenant: str,
+    source: str,
+    view: str = "D7",
+    writer: ImportWriter | None = None,
+) -> ImportResult:
     """Load a saved Graph payload of ``source``; ``view`` is the usage period (``D7``) or date it was pulled for.
 
-    Raises ImportRefused (nothing loaded) for a payload that does not fit the source; OSError when unreadable.
+    With ``writer`` the file joins the writer's group commit (many files in one call). Raises ImportRefused
+    (nothing loaded) for a payload that does not fit the source; OSError when unreadable.
     """
     digest = sha256_of(path)
-    if already_imported(store, tenant, digest) is not None:
+    if (writer is not None and digest in writer.loaded) or already_imported(store, tenant, digest) is not None:
         return ImportResult(str(path), source, digest, already_imported=True)
     model, key, rows = _plan(source, path, tenant=tenant, view=view, clock=clock)
     return load_file_rows(
-        store, clock, tenant=tenant, source=source, path=path, sha256=digest, model=model, key=key, rows=rows
-    )
+        store, clock, tenant=tenant, source=source, path=path, sha256=digest, model=model, key=key, rows=rows,
+        writer=writer,
+    )  # fmt: skip

@@ -26,7 +26,7 @@ from connector.store import history
 from connector.store.history import WAITING_FOR_ADMIN, JobRecord
 from connector.store.store import Store
 
-__all__ = ["FileFacts", "file_facts", "match_search"]
+__all__ = ["FileFacts", "could_match", "file_facts", "match_search"]
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 #: rows are stamped to the second; a search's bounds are kept with this much slack
@@ -73,6 +73,15 @@ def _fits(job: JobRecord, facts: FileFacts) -> str | None:
         extra = sorted(facts.senders - set(job.senders))
         return f"it holds senders the search did not name ({', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''})"
     return None
+
+
+def could_match(store: Store, tenant: str, search_id: str | None) -> bool:
+    """Whether :func:`match_search` could find (or must check) a search: a named one, or any not loaded yet.
+    When not, the file's facts pass (a second read of the whole file) is not needed."""
+    if search_id is not None:
+        return True
+    with store.read() as conn:
+        return bool(history.unloaded_jobs(conn, tenant))
 
 
 def match_search(store: Store, tenant: str, path: Path, facts: FileFacts, search_id: str | None) -> JobRecord | None:

@@ -220,7 +220,8 @@ def iter_csv(
 def json_items(page: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """Yield (location, item) of an OData page's ``value``. Raises DownloadError if there is no such array."""
     value = page.get("value") if isinstance(page, Mapping) else None
-    if not isinstance(value, list):
+    # a list, or the items of a page streamed from a file (connector.jsonio)
+    if not isinstance(value, list | Iterator):
         raise DownloadError("the response has no 'value' array: not loaded")
     for i, item in enumerate(value):
         yield f"item {i}", item
@@ -229,11 +230,49 @@ def json_items(page: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 def text_or_none(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    # a str is by far the most common value: no str() call for it (this runs for every field of every row)
+    text = (value if value.__class__ is str else str(value)).strip()
     return text or None
 
 
 _US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+
+
+def _us_datetime(text: str) -> datetime | None:
+    """Exchange's ``M/D/YYYY h:mm:ss AM`` (the first of ``_US_FORMATS``), read without ``strptime`` (a tenth of
+    its cost); None for anything else, which then goes the general way."""
+    parts = text.split(" ")
+    if len(parts) != 3:
+        return None
+    day, clock, half = parts
+    ymd = day.split("/")
+    hms = clock.split(":")
+    if len(ymd) != 3 or len(hms) != 3 or half.upper() not in ("AM", "PM"):
+        return None
+    month, mday, year = ymd
+    hour, minute, second = hms
+    if not (
+        len(year) == 4
+        and 1 <= len(month) <= 2
+        and 1 <= len(mday) <= 2
+        and 1 <= len(hour) <= 2
+        and 1 <= len(minute) <= 2
+        and 1 <= len(second) <= 2
+        and (year + month + mday + hour + minute + second).isascii()
+        and (year + month + mday + hour + minute + second).isdigit()
+    ):
+        return None
+    h = int(hour)
+    if not 1 <= h <= 12:  # a 12-hour clock
+        return None
+    if half.upper() == "PM":
+        h = h % 12 + 12
+    else:
+        h %= 12
+    try:
+        return datetime(int(year), int(month), int(mday), h, int(minute), int(second), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def parse_datetime(value: Any, *, us_formats: bool = False) -> datetime | None:
@@ -244,6 +283,10 @@ def parse_datetime(value: Any, *, us_formats: bool = False) -> datetime | None:
     text = text_or_none(value)
     if text is None:
         return None
+    if us_formats and "/" in text:
+        fast = _us_datetime(text)
+        if fast is not None:
+            return fast
     try:
         # Python 3.11 reads Graph's seven fractional digits (keeping six) and the "Z"
         parsed = datetime.fromisoformat(text)

@@ -54,14 +54,18 @@ SIGNINS = SourceSpec(
 )
 
 
+_EMPTY: Mapping[str, Any] = {}
+
+
 def _obj(item: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = item.get(name)
-    return value if isinstance(value, Mapping) else {}
+    # decoded JSON objects are dicts: the ABC check (slow) only for anything else
+    return value if value.__class__ is dict or isinstance(value, Mapping) else _EMPTY
 
 
 def normalize_signin(location: str, item: Any, *, tenant: str) -> dict[str, Any]:
     """One ``signin`` row. Raises InvalidRecordError without an ``id`` or a valid ``createdDateTime``."""
-    if not isinstance(item, Mapping):
+    if item.__class__ is not dict and not isinstance(item, Mapping):
         raise InvalidRecordError("not a JSON object", location=location, sample=item)
     signin_id = text_or_none(item.get("id"))
     if signin_id is None:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from connector.store.binding import execute_many
 from connector.store.derived import TLS_KEYS, domain_of
 from models import (
     DayRollup,
@@ -314,8 +316,14 @@ def _signin_query(tenant: str, day: date, senders: list[str] | None) -> sa.Selec
 _QUERIES = {"trace": _trace_query, "cs": _cs_query, "signin": _signin_query}
 
 
-def _insert(conn: Connection, table: sa.Table) -> Any:
-    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+@lru_cache(maxsize=32)
+def _upsert_stmt(table: sa.Table, dialect: str, key: tuple[str, ...], cols: tuple[str, ...]) -> Any:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET cols``, built once (``execute_many`` compiles it once)."""
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return ins.on_conflict_do_update(index_elements=list(key), set_={c: ins.excluded[c] for c in cols})
+
+
+_RST_INSERT = rst.insert()
 
 
 def _write_source(conn: Connection, source: str, tenant: str, day: date, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -323,11 +331,9 @@ def _write_source(conn: Connection, source: str, tenant: str, day: date, rows: S
     if not rows:
         return
     cols = _COLS[source]
-    ins = _insert(conn, rsd)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["tenant", "utc_day", "sender_address"], set_={c: ins.excluded[c] for c in cols}
-    )
-    conn.execute(
+    stmt = _upsert_stmt(rsd, conn.dialect.name, ("tenant", "utc_day", "sender_address"), cols)
+    execute_many(
+        conn,
         stmt,
         [
             {
@@ -375,8 +381,9 @@ def _recompute_tls(conn: Connection, tenant: str, day: date, senders: list[str] 
         .group_by(cs.c.sender_address, cs.c.tls_bucket, cs.c.auth_bucket)
     ).all()
     if rows:
-        conn.execute(
-            rst.insert(),
+        execute_many(
+            conn,
+            _RST_INSERT,
             [
                 {
                     "tenant": tenant,
@@ -494,7 +501,9 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
 def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> set[str]:
     """Recompute ``source``'s columns for (tenant, day) and ``senders`` (every sender with None); return the
     senders whose rollup rows it wrote."""
-    rows = [dict(r._mapping) for r in conn.execute(_QUERIES[source](tenant, day, senders))]
+    result = conn.execute(_QUERIES[source](tenant, day, senders))
+    names = list(result.keys())
+    rows = [dict(zip(names, r, strict=True)) for r in result.all()]  # fetched at once, not row by row
     found = {str(r["sender"]) for r in rows}
     if senders is not None:
         _zero_source(conn, source, tenant, day, [s for s in senders if s not in found])
@@ -511,9 +520,8 @@ def _is_empty() -> ColumnElement[bool]:
 
 
 def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datetime) -> None:
-    ins = _insert(conn, rday)
     cols = ("trace_rows", "cs_rows", "signin_rows", "senders", "changed_at")
-    stmt = ins.on_conflict_do_update(index_elements=["tenant", "utc_day"], set_={c: ins.excluded[c] for c in cols})
+    stmt = _upsert_stmt(rday, conn.dialect.name, ("tenant", "utc_day"), cols)
     values = []
     for tenant, day in days:
         conn.execute(rsd.delete().where(rsd.c.tenant == tenant, rsd.c.utc_day == day, _is_empty()))
@@ -536,16 +544,12 @@ def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datet
                 "changed_at": now,
             }
         )
-    if values:
-        conn.execute(stmt, values)
+    execute_many(conn, stmt, values)
 
 
 def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> None:
-    ins = _insert(conn, rsnd)
     cols = ("sender_domain", "trace_days", "cs_days", "signin_ok_days", "first_day", "last_day")
-    stmt = ins.on_conflict_do_update(
-        index_elements=["tenant", "sender_address"], set_={c: ins.excluded[c] for c in cols}
-    )
+    stmt = _upsert_stmt(rsnd, conn.dialect.name, ("tenant", "sender_address"), cols)
     for chunk in _chunks(senders):
         rows = conn.execute(
             sa.select(
@@ -564,7 +568,8 @@ def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> N
         if gone:
             conn.execute(rsnd.delete().where(rsnd.c.tenant == tenant, rsnd.c.sender_address.in_(gone)))
         if rows:
-            conn.execute(
+            execute_many(
+                conn,
                 stmt,
                 [
                     {

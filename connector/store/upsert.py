@@ -40,6 +40,7 @@ from sqlalchemy.sql.expression import Executable
 
 from connector.errors import StorageError
 from connector.store import rollups
+from connector.store.binding import SqliteStatement, compiled_sqlite
 from connector.store.derived import derive
 
 __all__ = ["DEFAULT_BATCH_SIZE", "UpsertResult", "upsert"]
@@ -107,7 +108,7 @@ def upsert(
             if dialect == "postgresql":
                 result = _run_postgresql(conn, stmt, params)
             else:
-                result = _run_sqlite(conn, table, _compiled_sqlite(stmt, columns, conn.dialect), params)
+                result = _run_sqlite(conn, table, compiled_sqlite(stmt, columns, conn.dialect), params)
         except SQLAlchemyError as exc:
             detail = getattr(exc, "orig", None) or exc
             raise StorageError(f"upsert into {table.name} failed ({type(exc).__name__}): {detail}") from exc
@@ -200,48 +201,23 @@ def _run_postgresql(conn: Connection, stmt: Executable, params: list[Mapping[str
     return UpsertResult(inserted=inserted, updated=updated, unchanged=len(params) - len(flags))
 
 
-@dataclass(frozen=True, slots=True)
-class _SqliteStatement:
-    """A compiled SQLite upsert: its SQL, and per positional parameter the column and its bind processor."""
-
-    sql: str
-    columns: tuple[str, ...]
-    processors: tuple[Any, ...]
-
-    def parameters(self, params: list[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        named = tuple(zip(self.columns, self.processors, strict=True))
-        return [tuple([row[c] if p is None else p(row[c]) for c, p in named]) for row in params]
-
-
-@lru_cache(maxsize=256)
-def _compiled_sqlite(stmt: Executable, columns: tuple[str, ...], dialect: sa.Dialect) -> _SqliteStatement:
-    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))  # type: ignore[attr-defined]
-    order = tuple(compiled.positiontup or ())
-    binds = compiled.binds
-    # every parameter of the statement is one of the row's columns (``excluded.x`` and ``IS NOT`` bind nothing)
-    by_bind = {name: binds[name].key for name in order}
-    if sorted(by_bind.values()) != sorted(columns):
-        raise StorageError(f"cannot compile the upsert: parameters {order} do not match the columns {columns}")
-    names = tuple(by_bind[name] for name in order)
-    processors = tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
-    return _SqliteStatement(compiled.string, names, processors)
-
-
 def _run_sqlite(
-    conn: Connection, table: sa.Table, stmt: _SqliteStatement, params: list[Mapping[str, Any]]
+    conn: Connection, table: sa.Table, stmt: SqliteStatement, params: list[Mapping[str, Any]]
 ) -> UpsertResult:
     name = conn.dialect.identifier_preparer.quote(table.name)
-    max_rowid = conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {name}").scalar_one()  # noqa: S608
-    changes_before = conn.exec_driver_sql("SELECT total_changes()").scalar_one()
     try:
         values = stmt.parameters(params)
     except (TypeError, ValueError) as exc:
         # a value its column type refuses (a naive datetime, a string for a date): as SQLAlchemy would report it
         raise StorageError(f"upsert into {table.name} failed: {exc}") from exc
+    # two statements around the batch (each one is a round through the driver, per batch of every page)
+    max_rowid, changes_before = conn.exec_driver_sql(
+        f"SELECT (SELECT coalesce(max(rowid), 0) FROM {name}), total_changes()"  # noqa: S608
+    ).one()
     conn.exec_driver_sql(stmt.sql, values)
-    changed = conn.exec_driver_sql("SELECT total_changes()").scalar_one() - changes_before
-    inserted = conn.exec_driver_sql(
-        f"SELECT count(*) FROM {name} WHERE rowid > ?",  # noqa: S608
+    changes_after, inserted = conn.exec_driver_sql(
+        f"SELECT total_changes(), (SELECT count(*) FROM {name} WHERE rowid > ?)",  # noqa: S608
         (max_rowid,),
-    ).scalar_one()
+    ).one()
+    changed = changes_after - changes_before
     return UpsertResult(inserted=inserted, updated=changed - inserted, unchanged=len(params) - changed)

@@ -22,17 +22,25 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Protocol, Self, TypeVar
 
 from sqlalchemy.engine import Connection
 
+from connector.store.runs import RunCounts
 from connector.store.store import Store
-from connector.sync.context import SourceRun
 from connector.sync.prefetch import Prefetched
 
 __all__ = ["MAX_GROUP_ROWS", "MAX_GROUP_SECONDS", "WAIT_FOR_NEXT_PAGE", "GroupWriter"]
 
 T = TypeVar("T")
+
+
+class Counted(Protocol):
+    """What a group's rows are counted on: a sync source's run, or an import of many files."""
+
+    @property
+    def counts(self) -> RunCounts: ...
+
 
 #: defaults: rows and seconds a group may hold before it is committed although the next page is already here
 MAX_GROUP_ROWS = 50_000
@@ -47,7 +55,7 @@ class GroupWriter:
     def __init__(
         self,
         store: Store,
-        run: SourceRun,
+        run: Counted,
         *,
         max_rows: int = MAX_GROUP_ROWS,
         max_seconds: float = MAX_GROUP_SECONDS,
@@ -132,7 +140,7 @@ class GroupWriter:
 
     def _open(self) -> Connection:
         if self._conn is None:
-            tx = self.store.transaction()
+            tx = self.store.transaction(bulk=True)
             self._conn = tx.__enter__()
             self._tx = tx
             self._opened = time.monotonic()

@@ -107,3 +107,18 @@ def test_postgres_engine_connects(pg_url: str) -> None:
         assert conn.dialect.driver == "psycopg"
         assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     engine.dispose()
+
+
+def test_a_bulk_transaction_has_a_larger_cache_that_the_pool_does_not_keep(tmp_path: Path) -> None:
+    from connector.store.engine import BULK_CACHE_KIB, DEFAULT_CACHE_KIB
+
+    store = open_store(f"sqlite:///{tmp_path / 'bulk.db'}")
+    try:
+        with store.transaction(bulk=True) as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -BULK_CACHE_KIB
+        with store.transaction() as conn:  # the same pooled connection, back to the default
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -DEFAULT_CACHE_KIB
+        with store.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -DEFAULT_CACHE_KIB
+    finally:
+        store.close()
