@@ -110,8 +110,8 @@ def create_engine_for(url: str | URL, *, busy_timeout_seconds: float = 30.0, poo
 
 
 #: SQLite's page cache of a connection (KiB): its default, and what a bulk write transaction gets (a group of
-#: imported files or synced pages). A write larger than the cache spills pages to the WAL before its commit and
-#: may write them again; with 64 MB the import of a 121 MB payload wrote 169 MB instead of 267 MB.
+#: imported files or synced pages): fewer pages evicted and read again while a group's rows go into large indexes
+#: (8-12 % less CPU for 100,000-row imports, docs/benchmarks.md), for up to 64 MB more memory while it runs.
 DEFAULT_CACHE_KIB = 2000
 BULK_CACHE_KIB = 64 * 1024
 #: ``connection record info`` flag: the connection's cache was enlarged for a bulk transaction
