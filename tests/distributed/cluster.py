@@ -167,7 +167,7 @@ class Cluster:
             return
         dead = [n for n, p in self.procs.items() if p.poll() is not None and n not in self.killed]
         if dead:
-            raise AssertionError(f"{', '.join(dead)} exited:\n{self.logs()}")
+            raise AssertionError(f"{', '.join(dead)} exited:\n{self.logs(tail=4000)}")
 
     def _api_up(self) -> bool:
         self.alive()
@@ -207,9 +207,11 @@ class Cluster:
             self._store.close()
             self._store = None
 
-    def logs(self) -> str:
+    def logs(self, tail: int | None = None) -> str:
+        """Every process's log, whole (what assertions search), or its last ``tail`` characters (for a message)."""
         return "\n".join(
-            f"== {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.tmp.glob("*.log"))
+            f"== {p.name}\n{p.read_text(errors='replace')[-tail if tail else 0 :]}"
+            for p in sorted(self.tmp.glob("*.log"))
         )
 
     # ---- the database ---------------------------------------------------------------------------------------
