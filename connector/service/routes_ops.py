@@ -39,7 +39,8 @@ def health(request: Request, _: Authorized) -> dict[str, Any]:
 
 @router.get("/tenants")
 def tenants(request: Request, _: Authorized) -> dict[str, Any]:
-    """Every tenant (configuration and registry): per source the coverage and the last sync run; the next nightly."""
+    """Every tenant (configuration and registry): per source the coverage and the last sync run; the next nightly.
+    ``today`` is the service's current UTC date (as in /health), which the dashboard's default range ends before."""
     runner = _runner(request)
     settings = current_settings(request)
     nightly = runner.next_runs()
@@ -51,7 +52,7 @@ def tenants(request: Request, _: Authorized) -> dict[str, Any]:
         item["next_sync_at"] = nxt.isoformat() if nxt else None
         starts = [src["last_run"]["started_at"] for src in item["sources"] if src["last_run"]]
         item["last_sync_at"] = max(starts) if starts else None
-    return {"tenants": items}
+    return {"today": runner.clock.now().date().isoformat(), "tenants": items}
 
 
 @router.get("/queue")

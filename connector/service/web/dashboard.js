@@ -411,8 +411,7 @@
     const [tenants, health] = await Promise.all([json("/api/v1/tenants"), json("/api/v1/health")]);
     state.tenants = tenants.tenants;
     tenantBanners();
-    $("#scheduler").textContent = "scheduler: " + health.scheduler.role + (health.scheduler.detail ? " (" + health.scheduler.detail + ")" : "");
-    $("#sync-now").disabled = health.scheduler.role !== "leader";
+    showScheduler(health);
     const t = tenants.tenants.find((x) => x.name === state.tenant) || { sources: [] };
     const driftText = (s) => (s.drift || []).map((d) => d.kind.replace("_", " ") + " " + d.name + " (" + d.subject + ")").join("; ");
     const rows = t.sources.map((s) => ({ source: s.source, coverage: s.coverage ? s.coverage.status : "", reason: s.coverage ? s.coverage.reason : "", fix: s.coverage ? s.coverage.fix : "", data_as_of: s.coverage ? s.coverage.data_as_of : "", last_run: s.last_run ? s.last_run.status : "never", last_run_at: s.last_run ? s.last_run.ended_at || s.last_run.started_at : "", drift: driftText(s) }));
@@ -454,6 +453,7 @@
     }
   }
 
+  // the panels on screen (the widget and the open pivot) load first; the others once those have painted
   async function refresh() {
     $("#error").textContent = "";
     state.from = $("#from").value; state.to = $("#to").value; state.domain = $("#domain").value; state.tenant = $("#tenant").value;
@@ -461,24 +461,37 @@
     tenantBanners();
     document.body.dataset.ready = "false";
     const panels = [["summary", loadSummary], ["volume", loadVolume], ["tls", loadTls], ["readiness", loadReadiness], ["accounts", loadAccounts], ["findings", loadFindings], ["status", loadStatus], ["reports", loadJobs]];
-    const results = await Promise.allSettled([loadDomains(), ...panels.map(([name, load]) => panel(name, load))]);
-    results.filter((r) => r.status === "rejected").forEach((r) => showError(r.reason));
+    const open = document.querySelector("section.pivot.active");
+    const visible = (name) => name === "summary" || (open && open.dataset.panel === name);
+    const run = (list) => list.map(([name, load]) => panel(name, load));
+    const first = await Promise.allSettled(run(panels.filter(([name]) => visible(name))));
+    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0))); // let the first panels paint
+    const rest = await Promise.allSettled([loadDomains(), ...run(panels.filter(([name]) => !visible(name)))]);
+    first.concat(rest).filter((r) => r.status === "rejected").forEach((r) => showError(r.reason));
     document.body.dataset.ready = "true";
   }
 
   function isoDay(d) { return d.toISOString().slice(0, 10); }
 
+  function showScheduler(health) {
+    $("#scheduler").textContent = "scheduler: " + health.scheduler.role + (health.scheduler.detail ? " (" + health.scheduler.detail + ")" : "");
+    $("#sync-now").disabled = health.scheduler.role !== "leader";
+  }
+
   async function start() {
     $("#login").classList.add("hidden");
     $("#app").classList.remove("hidden");
-    const [tenants, health] = await Promise.all([json("/api/v1/tenants"), json("/api/v1/health")]);
+    // the panels need the tenant and the range (the tenant list and the service's today); health is not waited for
+    const health = json("/api/v1/health");
+    health.then(showScheduler, () => { /* the status panel reports it */ });
+    const tenants = await json("/api/v1/tenants");
     state.tenants = tenants.tenants;
     const select = $("#tenant");
     select.textContent = "";
     tenants.tenants.forEach((t) => select.append(new Option(t.name, t.name)));
-    state.today = health.today;
+    state.today = tenants.today;
     // the default range ends yesterday: today is not over, and a partial day reads as a drop
-    const yesterday = new Date(new Date(health.today + "T00:00:00Z").getTime() - 86400000);
+    const yesterday = new Date(new Date(tenants.today + "T00:00:00Z").getTime() - 86400000);
     $("#to").value = $("#report-to").value = isoDay(yesterday);
     $("#from").value = $("#report-from").value = isoDay(new Date(yesterday.getTime() - 29 * 86400000));
     await refresh();
