@@ -75,6 +75,7 @@ def run_service(
         runner = JobRunner(settings, store)
     runner.start()
     app = create_app(settings, store, runner, verifier)
+    app.state.cache_warmer.request_all()  # the dashboard's first view, in the background
     config = uvicorn.Config(
         app,
         host=host or settings.service.host,
@@ -89,6 +90,7 @@ def run_service(
     try:
         server.run()
     finally:
+        app.state.cache_warmer.stop()
         finished = runner.stop()
         store.close()
     if not finished:

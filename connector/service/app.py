@@ -24,6 +24,7 @@ from connector.service.routes_reports import router as reports_router
 from connector.service.routes_searches import UPLOAD_PREFIX
 from connector.service.routes_searches import router as searches_router
 from connector.service.routes_tenants import router as tenants_router
+from connector.service.warm import CacheWarmer
 from connector.store.store import Store
 
 __all__ = ["CSP", "create_app"]
@@ -179,6 +180,10 @@ def create_app(settings: Settings, store: Store, runner: Executor, verifier: Tok
     app.state.runner = runner
     app.state.verifier = verifier
     app.state.read_cache = ReadCache(store, settings.service.read_cache_mb * 1024 * 1024)
+    app.state.cache_warmer = warmer = CacheWarmer(app.state.read_cache, store, app.state.tenants.settings, runner.clock)
+    listeners = getattr(runner, "synced_listeners", None)  # syncs of this process (not the queue's workers)
+    if isinstance(listeners, list) and warmer.enabled:
+        listeners.append(warmer.request)
     app.include_router(ops_router)
     app.include_router(reports_router)
     app.include_router(data_router)

@@ -3,18 +3,20 @@
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from connector.artifacts import ReportParams, TableSpec
 from connector.artifacts.sinks import csv_cell
 from connector.service.auth import Authorized
 from connector.service.inputs import current_settings, fail, known_tenant, report_params
 from connector.service.queries import DATA_TABLES, data_page, summary
 from connector.service.readcache import Answer, ReadCache
+from connector.store.store import Store
 
-__all__ = ["router"]
+__all__ = ["data_answer", "data_key", "router", "summary_answer", "summary_key"]
 
 router = APIRouter(prefix="/api/v1", tags=["data"])
 
@@ -46,6 +48,40 @@ def _csv(columns: tuple[str, ...], rows: list[Any]) -> Iterator[str]:
             buf.seek(0)
             buf.truncate()
     yield buf.getvalue()
+
+
+def data_key(table: str, params: ReportParams, *, fmt: str, limit: int, offset: int) -> Hashable:
+    """The read cache's key of a /data answer."""
+    return ("data", table, fmt, params, limit, offset)
+
+
+def data_answer(store: Store, spec: TableSpec, params: ReportParams, *, fmt: str, limit: int, offset: int) -> Answer:
+    """The encoded answer of /data/{table}: ``limit`` rows from ``offset`` as JSON or CSV, with its total."""
+    total, rows = data_page(store, spec, params, limit=limit, offset=offset)
+    if fmt == "csv":
+        return Answer("".join(_csv(spec.column_names, rows)).encode("utf-8"), (("X-Total-Count", str(total)),))
+    body = {
+        "table": spec.name,
+        "tenant": params.tenant,
+        "from": params.date_from.isoformat(),
+        "to": params.date_to.isoformat(),
+        "columns": list(spec.column_names),
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "rows": [{c: _json_value(v) for c, v in zip(spec.column_names, r, strict=True)} for r in rows],
+    }
+    return Answer(_json(body), (("X-Total-Count", str(total)),))
+
+
+def summary_key(params: ReportParams) -> Hashable:
+    """The read cache's key of a /summary answer."""
+    return ("summary", params)
+
+
+def summary_answer(store: Store, params: ReportParams) -> Answer:
+    """The encoded answer of /summary."""
+    return Answer(_json(summary(store, params)))
 
 
 @router.get("/data/{table}", response_model=None)
@@ -81,25 +117,10 @@ def data(
     )
     size = limit or max_rows
     store = request.app.state.store
-
-    def compute() -> Answer:
-        total, rows = data_page(store, spec, params, limit=size, offset=offset)
-        if fmt == "csv":
-            return Answer("".join(_csv(spec.column_names, rows)).encode("utf-8"), (("X-Total-Count", str(total)),))
-        body = {
-            "table": spec.name,
-            "tenant": tenant,
-            "from": params.date_from.isoformat(),
-            "to": params.date_to.isoformat(),
-            "columns": list(spec.column_names),
-            "total": total,
-            "limit": size,
-            "offset": offset,
-            "rows": [{c: _json_value(v) for c, v in zip(spec.column_names, r, strict=True)} for r in rows],
-        }
-        return Answer(_json(body), (("X-Total-Count", str(total)),))
-
-    answer = _cache(request).get(("data", spec.name, fmt, params, size, offset), compute)
+    answer = _cache(request).get(
+        data_key(spec.name, params, fmt=fmt, limit=size, offset=offset),
+        lambda: data_answer(store, spec, params, fmt=fmt, limit=size, offset=offset),
+    )
     headers = dict(answer.headers)
     if fmt == "csv":
         headers["Content-Disposition"] = f'attachment; filename="{spec.name}.csv"'
@@ -123,7 +144,7 @@ def range_summary(
         current_settings(request), tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain
     )
     store = request.app.state.store
-    answer = _cache(request).get(("summary", params), lambda: Answer(_json(summary(store, params))))
+    answer = _cache(request).get(summary_key(params), lambda: summary_answer(store, params))
     return Response(answer.body, media_type="application/json")
 
 

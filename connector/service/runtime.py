@@ -93,6 +93,8 @@ class JobRunner:
         self._poller: threading.Thread | None = None
         #: finishes the scheduler's shutdown (after stop() gave up waiting, it still waits for abandoned jobs)
         self.shutdown_thread: threading.Thread | None = None
+        #: called with the tenants a sync of this process finished without failure
+        self.synced_listeners: list[Callable[[list[str]], None]] = []
 
     # ---- leadership -------------------------------------------------------------------------------------------
 
@@ -281,6 +283,12 @@ class JobRunner:
             )
             for r in results:
                 log.info("sync %s of %s: %s", run_id, r.tenant, "ok" if r.ok else (r.error or "with failures"))
+            synced = [r.tenant for r in results if r.ok]
+            for listener in self.synced_listeners if synced else ():
+                try:
+                    listener(synced)
+                except Exception:
+                    log.exception("after the sync of %s", ", ".join(synced))
         finally:
             with self._guard:
                 self._syncing.difference_update(chosen)
