@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from connector.artifacts.sinks import csv_cell
 from connector.service.auth import Authorized
-from connector.service.inputs import current_settings, fail, known_tenant, report_params
+from connector.service.inputs import current_settings, fail, known_tenant, refuse_unknown_domains, report_params
 from connector.service.queries import DATA_TABLES, data_page, summary
 from connector.service.readcache import Answer, ReadCache
 
@@ -79,6 +79,7 @@ def data(
     params = report_params(
         settings, tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain, senders=sender
     )
+    refuse_unknown_domains(request, params)
     size = limit or max_rows
     store = request.app.state.store
 
@@ -122,6 +123,7 @@ def range_summary(
     params = report_params(
         current_settings(request), tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain
     )
+    refuse_unknown_domains(request, params)
     store = request.app.state.store
     answer = _cache(request).get(("summary", params), lambda: Answer(_json(summary(store, params))))
     return Response(answer.body, media_type="application/json")
