@@ -203,8 +203,10 @@ def _readiness(store: Store, params: ReportParams) -> dict[str, Any]:
     )
 
     days = (params.date_to - params.date_from).days + 1
-    rows = readiness(store, params.tenant, today=params.date_to, days=days)
-    burn = burndown(store, params.tenant, today=params.date_to, days=days)
+    # the report's --domain/--sender filters keep only those accounts, as in every other table of the report
+    scope = {"domains": params.domains, "senders": params.senders}
+    rows = readiness(store, params.tenant, today=params.date_to, days=days, **scope)
+    burn = burndown(store, params.tenant, today=params.date_to, days=days, **scope)
     return {
         "readiness": {
             "columns": list(READINESS_COLUMNS),

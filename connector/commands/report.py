@@ -71,8 +71,7 @@ def _params(
 def _refuse_unknown_domains(settings: "Settings", params: "ReportParams") -> None:
     """A ``--domain`` no data of the tenant has ever shown gives only empty tables: refuse it, naming the known
     ones (a tenant without any data yet is not checked)."""
-    from connector.errors import ConfigError
-    from connector.store.readside.domains import known_domains
+    from connector.store.readside.domains import known_domains, refuse_unknown_domains
     from connector.store.readside.sql import Dialect
     from connector.sync.factory import open_settings_store
 
@@ -82,13 +81,7 @@ def _refuse_unknown_domains(settings: "Settings", params: "ReportParams") -> Non
             known = known_domains(conn, Dialect(store.dialect), params.tenant)
     finally:
         store.close()
-    unknown = [d for d in params.domains if known and d not in known]
-    if unknown:
-        listed = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
-        raise ConfigError(
-            f"no sender of tenant {params.tenant} has used {', '.join(unknown)} (its domains: {listed})",
-            key="--domain",
-        )
+    refuse_unknown_domains(known, params.tenant, params.domains)
 
 
 @click.command("report")

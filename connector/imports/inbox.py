@@ -13,6 +13,7 @@ from pathlib import Path
 from connector.clock import Clock
 from connector.imports.batch import import_files
 from connector.imports.files import ImportOptions
+from connector.imports.loading import ImportResult
 from connector.store.store import Store
 
 __all__ = ["InboxOutcome", "process_inbox"]
@@ -25,6 +26,9 @@ class InboxOutcome:
     path: Path
     ok: bool
     detail: str
+    tenant: str | None = None
+    #: what the import loaded (None: refused)
+    result: ImportResult | None = None
 
 
 def _files(inbox: Path, tenants: Sequence[str]) -> list[tuple[Path, str | None]]:
@@ -72,7 +76,7 @@ def process_inbox(inbox: Path, store: Store, clock: Clock, tenants: Sequence[str
             else:
                 reason = done.error or "not loaded"
                 _refuse(inbox, done.path, stamp, reason)
-            outcomes.append(InboxOutcome(done.path, done.result is not None, reason))
+            outcomes.append(InboxOutcome(done.path, done.result is not None, reason, name, done.result))
     return outcomes
 
 

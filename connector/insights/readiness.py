@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from connector.store.readside.accounts import accounts
 from connector.store.readside.params import ReportParams
-from connector.store.readside.sql import Dialect, rsd, rso, rst
+from connector.store.readside.sql import Dialect, rsd, rso, rst, sender_filter
 from connector.store.store import Store
 
 __all__ = [
@@ -108,9 +108,20 @@ def _ips(store: Store, tenant: str, params: ReportParams) -> dict[str, str]:
     return {k: " ".join(sorted(v)) for k, v in out.items()}
 
 
-def readiness(store: Store, tenant: str, *, today: date, days: int) -> list[tuple[Any, ...]]:
-    """One row per account (``READINESS_COLUMNS``), the most urgent statuses first."""
-    params = ReportParams(tenant=tenant, date_from=today - timedelta(days=days - 1), date_to=today)
+def readiness(
+    store: Store,
+    tenant: str,
+    *,
+    today: date,
+    days: int,
+    domains: tuple[str, ...] = (),
+    senders: tuple[str, ...] = (),
+) -> list[tuple[Any, ...]]:
+    """One row per account (``READINESS_COLUMNS``), the most urgent statuses first; ``domains``/``senders``
+    (lower-case, as ``ReportParams`` holds them) keep only those accounts, as a report's filters do."""
+    params = ReportParams(
+        tenant=tenant, date_from=today - timedelta(days=days - 1), date_to=today, domains=domains, senders=senders
+    )
     ips = _ips(store, tenant, params)
     with store.read() as conn:
         rows = list(conn.execute(accounts(Dialect(store.dialect), params)))
@@ -147,21 +158,36 @@ def readiness(store: Store, tenant: str, *, today: date, days: int) -> list[tupl
     return out
 
 
-def burndown(store: Store, tenant: str, *, today: date, days: int) -> list[tuple[Any, ...]]:
+def burndown(
+    store: Store,
+    tenant: str,
+    *,
+    today: date,
+    days: int,
+    domains: tuple[str, ...] = (),
+    senders: tuple[str, ...] = (),
+) -> list[tuple[Any, ...]]:
     """Per day (``BURNDOWN_COLUMNS``): accounts with Basic SMTP AUTH evidence (a successful Authenticated SMTP
     sign-in or an SmtpCSReport row with a Basic auth method), their successful sign-ins (one per Basic SMTP
     session), the Basic messages of SmtpCSReport (None for days without its rows), and the days left before
-    the default switch-off."""
+    the default switch-off. ``domains``/``senders`` count only those accounts, as in :func:`readiness`."""
     first = today - timedelta(days=days - 1)
+    params = ReportParams(tenant=tenant, date_from=first, date_to=today, domains=domains, senders=senders)
     sig = sa.select(rsd.c.utc_day, rsd.c.sender_address, rsd.c.signins_ok).where(
         rsd.c.tenant == tenant,
         rsd.c.utc_day.between(first, today),
         rsd.c.signins_ok > 0,
         rsd.c.sender_address != "",
+        *sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain),
     )
     csq = (
         sa.select(rst.c.utc_day, rst.c.sender_address, sa.func.sum(rst.c.messages))
-        .where(rst.c.tenant == tenant, rst.c.utc_day.between(first, today), rst.c.auth_bucket == "Basic")
+        .where(
+            rst.c.tenant == tenant,
+            rst.c.utc_day.between(first, today),
+            rst.c.auth_bucket == "Basic",
+            *sender_filter(params, rst.c.sender_address, rst.c.sender_domain),
+        )
         .group_by(rst.c.utc_day, rst.c.sender_address)
     )
     accounts_by_day: dict[date, set[str]] = {}

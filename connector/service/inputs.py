@@ -1,5 +1,6 @@
 """Request validation shared by the routes: clear 4xx errors naming the parameter."""
 
+import json
 import threading
 import time
 from datetime import date, timedelta
@@ -10,6 +11,10 @@ from fastapi import HTTPException, Request, status
 from connector.artifacts import ReportParams, parse_date
 from connector.config import Settings
 from connector.errors import ConfigError
+from connector.service.readcache import Answer, ReadCache
+from connector.store.readside.domains import known_domains
+from connector.store.readside.domains import refuse_unknown_domains as refuse_known
+from connector.store.readside.sql import Dialect
 from connector.store.store import Store
 
 __all__ = ["DEFAULT_RANGE_DAYS", "TenantDirectory", "current_settings", "fail", "known_tenant", "report_params"]
@@ -111,3 +116,24 @@ def report_params(
         for flag in ("--from", "--to", "--domain", "--sender", "--format"):
             message = message.replace(flag, flag.removeprefix("--"))
         fail(status.HTTP_400_BAD_REQUEST, message, _param(exc.key))
+
+
+def refuse_unknown_domains(request: Request, params: ReportParams, param: str = "domain") -> None:
+    """400 for a domain filter that no data of the tenant has shown (it can only give empty tables), naming the
+    known domains, as the CLI's ``--domain``. The known domains are read once per database change (the read cache),
+    not per request; a tenant without any data yet is not checked."""
+    if not params.domains:
+        return
+    store: Store = request.app.state.store
+    cache: ReadCache = request.app.state.read_cache
+
+    def compute() -> Answer:
+        with store.read() as conn:
+            known = known_domains(conn, Dialect(store.dialect), params.tenant)
+        return Answer(json.dumps(sorted(known)).encode("utf-8"))
+
+    known = set(json.loads(cache.get(("known_domains", params.tenant), compute).body))
+    try:
+        refuse_known(known, params.tenant, params.domains)
+    except ConfigError as exc:
+        fail(status.HTTP_400_BAD_REQUEST, exc.detail, param)

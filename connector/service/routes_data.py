@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from connector.artifacts import ReportParams, TableSpec
 from connector.artifacts.sinks import csv_cell
 from connector.service.auth import Authorized
-from connector.service.inputs import current_settings, fail, known_tenant, report_params
+from connector.service.inputs import current_settings, fail, known_tenant, refuse_unknown_domains, report_params
 from connector.service.queries import DATA_TABLES, data_page, summary
 from connector.service.readcache import Answer, ReadCache
 from connector.store.store import Store
@@ -115,6 +115,7 @@ def data(
     params = report_params(
         settings, tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain, senders=sender
     )
+    refuse_unknown_domains(request, params)
     size = limit or max_rows
     store = request.app.state.store
     answer = _cache(request).get(
@@ -143,6 +144,7 @@ def range_summary(
     params = report_params(
         current_settings(request), tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain
     )
+    refuse_unknown_domains(request, params)
     store = request.app.state.store
     answer = _cache(request).get(summary_key(params), lambda: summary_answer(store, params))
     return Response(answer.body, media_type="application/json")

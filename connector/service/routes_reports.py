@@ -16,7 +16,7 @@ from connector.config import ArtifactFormat
 from connector.errors import ConfigError
 from connector.service.auth import Authorized
 from connector.service.executor import Executor
-from connector.service.inputs import current_settings, fail, known_tenant, report_params
+from connector.service.inputs import current_settings, fail, known_tenant, refuse_unknown_domains, report_params
 from jobs.report import ReportJobView, check_recipients, get_report_job, list_report_jobs, request_report
 
 __all__ = ["CONTENT_TYPES", "router"]
@@ -88,6 +88,7 @@ def request(request: Request, body: ReportRequest, _: Authorized) -> dict[str, A
         formats=list(body.formats),
         signin_ip_only=body.signin_ip_only,
     )
+    refuse_unknown_domains(request, params, "domains")
     try:
         recipients = check_recipients(settings, body.recipients, key="recipients")
     except ConfigError as exc:

@@ -34,6 +34,26 @@ class SourceOutcome:
     request_ids: list[str] = field(default_factory=list)
     #: one line about the schema drift the run saw (empty: none)
     drift: str = ""
+    #: rows (included in the counts above) and files loaded from the inbox/ folder just before the run
+    inbox_rows: int = 0
+    inbox_files: int = 0
+
+    def add_inbox_file(self, rows: int, inserted: int, updated: int, skipped: int) -> None:
+        """Count a file the sync job loaded from the inbox for this source (its rows are stored before the source
+        runs, so the source itself finds nothing new)."""
+        self.rows_seen += rows
+        self.inserted += inserted
+        self.updated += updated
+        self.skipped += skipped
+        self.inbox_rows += rows
+        self.inbox_files += 1
+
+    @property
+    def inbox_note(self) -> str:
+        if not self.inbox_files:
+            return ""
+        files = "1 inbox file" if self.inbox_files == 1 else f"{self.inbox_files:,} inbox files"
+        return f" ({self.inbox_rows:,} from {files})"
 
 
 class Progress(Protocol):
@@ -126,7 +146,8 @@ class LinesProgress:
             self._running.pop((outcome.tenant, outcome.source), None)
         message = outcome.message.removeprefix(f"{outcome.status}: ")
         note = f": {message}" if message and outcome.status != "succeeded" else ""
-        self._say(f"  {outcome.tenant}/{outcome.source}: {outcome.status}, {outcome.rows_seen:,} rows{note}")
+        rows = f"{outcome.rows_seen:,} rows{outcome.inbox_note}"
+        self._say(f"  {outcome.tenant}/{outcome.source}: {outcome.status}, {rows}{note}")
 
     def _beat(self) -> None:
         while not self._stop.wait(0.5):

@@ -1,8 +1,11 @@
 """Every figure of every CSV equals what the simulator's ground truth says, computed without the database."""
 
+import json
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from connector.artifacts import build_report
 from models import ImportedTlsAggregate
@@ -170,3 +173,36 @@ def test_sender_and_domain_filters(synced: Synced, out_dir: Path) -> None:
     assert {r["account"] for r in read_csv(out_dir / "accounts.csv")} == {sender}
     build_report(synced.store, synced.params(formats=CSV, domains=["fabrikam.com"]), out_dir)
     assert read_csv(out_dir / "sending_volume_by_domain.csv") == []
+
+
+def _page_data(path: Path) -> dict[str, Any]:
+    page = path.read_text(encoding="utf-8")
+    found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    assert found, "the report page carries its data"
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
+def test_readiness_pivot_follows_the_domain_filter(synced: Synced, out_dir: Path) -> None:
+    senders = smtp_senders(synced.truth)
+    domains = sorted({s.rsplit("@", 1)[1] for s in senders})
+    assert len(domains) > 1, "the simulated tenant sends from more than one domain"
+    whole = _page_data(build_report(synced.store, synced.params(formats=("html",)), out_dir).paths[0])
+    everyone = {r[0] for r in whole["readiness"]["rows"]}
+    assert {a.rsplit("@", 1)[-1] for a in everyone} >= set(domains)
+    keep = domains[0]
+    data = _page_data(
+        build_report(synced.store, synced.params(formats=("html",), domains=[keep.upper()]), out_dir).paths[0]
+    )
+    accounts = {r[0] for r in data["readiness"]["rows"]}
+    assert accounts == {a for a in everyone if a.lower().endswith("@" + keep)}
+    assert data["readiness"]["total"] == len(accounts)
+    # the burndown counts only the filtered domain's Basic accounts: never more than unfiltered, fewer somewhere
+    col = data["burndown"]["columns"].index("basic_accounts")
+    part = [r[col] for r in data["burndown"]["rows"]]
+    full = [r[col] for r in whole["burndown"]["rows"]]
+    assert len(part) == len(full)
+    assert all(p <= f for p, f in zip(part, full, strict=True))
+    basic = {r[0] for r in whole["readiness"]["rows"] if r[1] in ("basic_in_use", "blocked_now")}
+    assert any(not a.endswith("@" + keep) for a in basic), "another domain has Basic accounts too"
+    assert sum(part) < sum(full)

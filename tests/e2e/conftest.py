@@ -104,8 +104,7 @@ class SimEnv:
                 clock=self.clock,
                 store=self.store,
                 transport=SimTransport(self.sim),
-                progress=LogProgress(),
-                **kwargs,
+                **{"progress": LogProgress(), **kwargs},
             )
         finally:
             for k, v in saved.items():

@@ -11,6 +11,7 @@ from connector.cli import cli
 from connector.imports import ImportOptions, ImportRefused, import_file
 from connector.simulator import SimTransport
 from connector.simulator.exchange import admin_session
+from connector.sync.progress import LinesProgress
 from tests.exchange.conftest import ExoEnv
 
 SOURCE = "smtp_cs_report"
@@ -50,13 +51,26 @@ def test_files_dropped_in_the_inbox_are_matched_by_name_or_content_and_load_once
     _admin_download(exo, first, inbox)
     # a file renamed by the admin is matched by its rows
     _admin_download(exo, second, inbox, name="report from the portal.csv")
-    (result,) = exo.sync(sources=[SOURCE])
+    lines: list[str] = []
+    (result,) = exo.sync(sources=[SOURCE], progress=LinesProgress(lines.append))
     assert result.ok
     jobs = dict(exo.rows("SELECT job_id, loaded_via FROM historical_search_job WHERE loaded_at IS NOT NULL"))
     assert jobs == {first: "inbox", second: "inbox"}
     per_job = dict(exo.rows("SELECT job_id, COUNT(*) FROM smtp_cs_report_row GROUP BY job_id"))
     files = dict(exo.rows("SELECT job_id, file_rows FROM historical_search_job"))
     assert per_job == {first: files[first], second: files[second]}
+    # the source's line and outcome count the rows just loaded from the inbox (the run itself finds none new)
+    loaded = files[first] + files[second]
+    assert loaded > 0
+    (outcome,) = (o for o in result.outcomes if o.source == SOURCE)
+    assert (outcome.rows_seen, outcome.inserted, outcome.inbox_rows, outcome.inbox_files) == (loaded, loaded, loaded, 2)
+    assert f"  contoso/{SOURCE}: succeeded, {loaded:,} rows ({loaded:,} from 2 inbox files)" in lines
+    # the next run has nothing waiting in the inbox: its rows are its own again
+    lines.clear()
+    (again,) = exo.sync(sources=[SOURCE], progress=LinesProgress(lines.append))
+    (outcome,) = (o for o in again.outcomes if o.source == SOURCE)
+    assert outcome.inbox_files == 0
+    assert f"  contoso/{SOURCE}: succeeded, {outcome.rows_seen:,} rows" in lines
     assert "waiting for an admin" not in exo.run(SOURCE)
 
 

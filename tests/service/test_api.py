@@ -263,3 +263,29 @@ def test_every_report_table_is_served_including_findings(served: Served) -> None
         body = served.get(f"/api/v1/data/{name}", **RANGE, limit=2).json()
         assert body["columns"] == list(spec.column_names), name
         assert len(body["rows"]) <= 2
+
+
+def test_an_unknown_domain_filter_is_refused_naming_the_known_ones(served: Served) -> None:
+    known = {r["sender_domain"] for r in served.get("/api/v1/data/sending_volume_by_domain", **RANGE).json()["rows"]}
+    assert "contoso.com" in known
+    r = served.client.post("/api/v1/reports", json={**RANGE, "domains": ["nowhere.example"]}, headers=AUTH)
+    assert r.status_code == 400
+    detail = r.json()["detail"]
+    assert detail["param"] == "domains"
+    assert "nowhere.example" in detail["error"]
+    assert "contoso.com" in detail["error"]
+    ok = served.client.post(
+        "/api/v1/reports", json={**RANGE, "domains": ["CONTOSO.COM"], "formats": ["csv"]}, headers=AUTH
+    )
+    assert ok.status_code == 202
+    assert served.wait_job(ok.json()["job_id"])["status"] == "succeeded"
+    # the read endpoints refuse it too, the known domains read once per database change (the read cache)
+    cache = served.app.state.read_cache
+    assert served.get("/api/v1/data/accounts", **RANGE, domain="nowhere.example").status_code == 400
+    for path in ("/api/v1/data/accounts", "/api/v1/summary"):
+        hits = cache.hits
+        got = served.get(path, **RANGE, domain="nowhere.example")
+        assert got.status_code == 400
+        assert got.json()["detail"] == {"error": detail["error"], "param": "domain"}
+        assert cache.hits > hits
+    assert served.get("/api/v1/data/accounts", **RANGE, domain="contoso.com").status_code == 200

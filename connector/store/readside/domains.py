@@ -3,9 +3,10 @@
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from connector.errors import ConfigError
 from connector.store.readside.sql import Dialect, ia, mp, rsd
 
-__all__ = ["known_domains"]
+__all__ = ["known_domains", "refuse_unknown_domains"]
 
 
 def known_domains(conn: Connection, d: Dialect, tenant: str) -> set[str]:
@@ -19,3 +20,14 @@ def known_domains(conn: Connection, d: Dialect, tenant: str) -> set[str]:
     ]
     query = sa.union(*parts)
     return {str(v) for (v,) in conn.execute(query) if v}
+
+
+def refuse_unknown_domains(known: set[str], tenant: str, domains: tuple[str, ...]) -> None:
+    """ConfigError (key ``--domain``) naming the tenant's known domains when a filter domain is not one of them.
+    A tenant without any data yet (``known`` empty) is not checked."""
+    unknown = [d for d in domains if known and d not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
+        raise ConfigError(
+            f"no sender of tenant {tenant} has used {', '.join(unknown)} (its domains: {listed})", key="--domain"
+        )
