@@ -1,35 +1,17 @@
 """Importing admin files: detection, flexible headers, encodings, refusals, formula-like values, re-imports."""
 
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from connector.clock import FakeClock
 from connector.imports import ImportOptions, ImportRefused, import_file
 from connector.imports.inbox import process_inbox
-from connector.store.store import Store, open_store
+from connector.store.store import Store
+from tests.imports.conftest import rows
 
 PERIOD = ImportOptions(date(2026, 11, 1), date(2026, 11, 7))
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(db_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 11, 28, 6, tzinfo=UTC))
-
-
-def rows(store: Store, sql: str) -> list[tuple[object, ...]]:
-    with store.read() as conn:
-        return [tuple(r) for r in conn.execute(sa.text(sql))]
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

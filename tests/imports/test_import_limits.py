@@ -3,38 +3,20 @@
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from connector.clock import FakeClock
 from connector.imports import ImportOptions, ImportRefused, import_file
 from connector.sources._base import MAX_LINE_CHARS
-from connector.store.store import Store, open_store
+from connector.store.store import Store
+from tests.imports.conftest import rows as _all
 
 PERIOD = ImportOptions(date(2026, 11, 1), date(2026, 11, 7))
 HEADER = "message_id,tls_version,senderName,date,authMethod,message_count\n"
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(db_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 11, 28, 6, tzinfo=UTC))
-
-
-def _all(store: Store, sql: str) -> list[tuple[Any, ...]]:
-    with store.read() as conn:
-        return [tuple(r) for r in conn.execute(sa.text(sql))]
 
 
 def _row(i: int, count: str = "1") -> str:

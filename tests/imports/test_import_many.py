@@ -2,7 +2,6 @@
 rollups, and the CLI taking files, folders and --load of many pages."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,30 +15,14 @@ from connector.cli import cli
 from connector.clock import FakeClock
 from connector.imports import import_files, load_payload
 from connector.imports import payloads as payloads_module
-from connector.store.store import Store, open_store
+from connector.store.store import Store
+from tests.imports.conftest import rows
 from tests.store.test_rollups import _assert_equal
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 CS_HEADER = (
     "date,senderName,senderDomain,authMethod,original_client_ip,tls_version,tls_cipher,message_count,message_id\n"
 )
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(db_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 11, 28, 6, tzinfo=UTC))
-
-
-def rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
-    with store.read() as conn:
-        return [tuple(r) for r in conn.execute(sa.text(sql))]
 
 
 def cs_file(path: Path, first: int, count: int, *, encoding: str = "utf-16") -> Path:
