@@ -363,6 +363,11 @@ class SmtpCsReportSource:
         run.data_as_of = max(loaded) if loaded else None
         admin = [j for j in jobs if j.status == WAITING_FOR_ADMIN and j.loaded_at is None]
         open_ = sum(1 for j in jobs if j.loaded_at is None and j.status not in FAILED and j.status != WAITING_FOR_ADMIN)
+        busy = outcome.loaded or outcome.submitted or open_ or admin or given_up or outcome.quota_hit
+        if not busy and not outcome.problems:
+            # nothing was due: no reason to show, as for any other source that is up to date
+            run.coverage_reason = None
+            return
         parts = [f"{outcome.loaded} file(s) loaded, {outcome.submitted} search(es) submitted, {open_} waiting"]
         if admin:
             run.coverage_status = "stale"
