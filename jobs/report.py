@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from connector.artifacts import ReportParams, build_report
 from connector.config import Settings
 from connector.errors import ConfigError, SmtpAuthError
+from connector.store.owner import current_owner, owner_state
 from connector.store.store import Store
 from models import ReportJob
 
@@ -196,7 +197,13 @@ def run_report_job(settings: Settings, store: Store, job_id: str) -> ReportJobVi
         claimed = tx.execute(
             _job.update()
             .where(_job.c.job_id == job_id, _job.c.status == "queued")
-            .values(status="running", started_at=_now(), worker_host=socket.gethostname(), worker_pid=os.getpid())
+            .values(
+                status="running",
+                started_at=_now(),
+                worker_host=socket.gethostname(),
+                worker_pid=os.getpid(),
+                worker_owner=current_owner(),
+            )
         ).rowcount
     job = get_report_job(store, job_id)
     if not claimed:
@@ -261,7 +268,7 @@ def _mail_outcome(settings: Settings, job: ReportJobView) -> None:
         log.warning("report %s: the e-mail to its recipients failed: %s", job.job_id, exc)
 
 
-def _alive(pid: int) -> bool:
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -271,11 +278,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _worker_gone(row: Any, host: str, stale: datetime) -> bool:
+    """Whether a running job's worker is provably gone (same host), or silent too long (another host)."""
+    if row.worker_owner is not None:
+        state = owner_state(row.worker_owner)
+        if state != "unknown":
+            return state == "dead"
+    elif row.worker_host == host:
+        # claimed before workers were recorded as owners: only the pid is known
+        return row.worker_pid is None or not _pid_alive(row.worker_pid)
+    return row.started_at is None or row.started_at < stale
+
+
 def recover_report_jobs(settings: Settings, store: Store, *, now: datetime | None = None) -> list[str]:
     """Mark as failed every running job whose worker is gone; return their ids.
 
-    Same host: the worker process no longer exists. Another host (a shared PostgreSQL): the job has been running
-    longer than ``report.job_stale_minutes``.
+    Same host: the worker process no longer exists (its owner record names host, boot, pid and start time, so
+    a reboot or a reused pid is never taken for the worker). Another host (a shared PostgreSQL): the job has been
+    running longer than ``report.job_stale_minutes``.
     """
     now = now or _now()
     host = socket.gethostname()
@@ -283,11 +303,7 @@ def recover_report_jobs(settings: Settings, store: Store, *, now: datetime | Non
     recovered: list[str] = []
     with store.transaction() as tx:
         for row in tx.execute(sa.select(_job).where(_job.c.status == "running")).all():
-            same_host = row.worker_host == host
-            gone = (same_host and (row.worker_pid is None or not _alive(row.worker_pid))) or (
-                not same_host and (row.started_at is None or row.started_at < stale)
-            )
-            if gone:
+            if _worker_gone(row, host, stale):
                 tx.execute(
                     _job.update()
                     .where(_job.c.id == row.id, _job.c.status == "running")

@@ -40,9 +40,12 @@ class ReportJob(SQLModel, table=True):
     requested_at: datetime = Field(sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    #: host name and process id of the worker that runs the job (recovery checks it is still alive)
+    #: host name and process id of the worker that runs the job (shown by ``reports show``)
     worker_host: str | None = None
     worker_pid: int | None = None
+    #: the worker as "host boot pid start" (connector.store.owner): recovery checks it is still alive; None for
+    #: jobs claimed before migration 9
+    worker_owner: str | None = None
     #: folder holding the job's artifacts
     artifact_dir: str | None = Field(default=None, sa_type=Text)
     #: JSON array of artifact file names

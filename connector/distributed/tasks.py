@@ -135,7 +135,7 @@ def run_report(context: JobContext, job_id: str) -> str:
             tx.execute(
                 _job.update()
                 .where(_job.c.job_id == job_id, _job.c.status == "running")
-                .values(status="queued", started_at=None, worker_host=None, worker_pid=None)
+                .values(status="queued", started_at=None, worker_host=None, worker_pid=None, worker_owner=None)
             )
     job = run_report_job(rt.current_settings(), rt.store, job_id)
     return f"report {job_id}: {job.status}"

@@ -1,6 +1,7 @@
 """Request-report jobs: queued → running → succeeded/failed, recovery after a crash, retention."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from connector.store.owner import current_owner
 from jobs import report as jobs
 from models import ReportJob
 from tests.artifacts.conftest import Synced
@@ -57,6 +59,53 @@ def test_a_crashed_worker_leaves_no_job_running(synced: Synced) -> None:
     job = jobs.get_report_job(synced.store, job_id)
     assert (job.status, job.error) == ("failed", job.error)
     assert "interrupted" in (job.error or "")
+
+
+def _mark_running(synced: Synced, job_id: str, **worker: object) -> None:
+    with synced.store.transaction() as tx:
+        tx.execute(
+            _job.update()
+            .where(_job.c.job_id == job_id)
+            .values(status="running", started_at=datetime.now(UTC), **worker)
+        )
+
+
+def test_a_reused_pid_is_not_taken_for_the_worker(synced: Synced) -> None:
+    """The worker died and the kernel gave its pid to another process (here: this one, started at another time):
+    recovery compares the process start time recorded with the claim, not just the pid."""
+    settings = synced.env.settings()
+    host, boot, pid, start = current_owner().split(" ")
+    job_id = jobs.request_report(synced.store, synced.params())
+    _mark_running(synced, job_id, worker_host=host, worker_pid=os.getpid(),
+                  worker_owner=f"{host} {boot} {pid} {int(start) + 1 if start.isdigit() else 1}")  # fmt: skip
+    assert jobs.recover_report_jobs(settings, synced.store) == [job_id]
+
+
+def test_a_job_whose_worker_lives_stays_running(synced: Synced) -> None:
+    settings = synced.env.settings()
+    host = current_owner().split(" ")[0]
+    job_id = jobs.request_report(synced.store, synced.params())
+    _mark_running(synced, job_id, worker_host=host, worker_pid=os.getpid(), worker_owner=current_owner())
+    assert jobs.recover_report_jobs(settings, synced.store) == []
+    assert jobs.get_report_job(synced.store, job_id).status == "running"
+
+
+def test_a_job_on_another_host_fails_only_when_stale(synced: Synced) -> None:
+    settings = synced.env.settings()
+    job_id = jobs.request_report(synced.store, synced.params())
+    _mark_running(synced, job_id, worker_host="elsewhere", worker_pid=1, worker_owner="elsewhere abcd1234 1 42")
+    assert jobs.recover_report_jobs(settings, synced.store) == []
+    later = datetime.now(UTC) + timedelta(minutes=settings.report.job_stale_minutes + 1)
+    assert jobs.recover_report_jobs(settings, synced.store, now=later) == [job_id]
+
+
+def test_a_claimed_job_records_its_worker_as_owner(synced: Synced) -> None:
+    settings = synced.env.settings()
+    job_id = jobs.request_report(synced.store, synced.params(formats=("csv",)))
+    jobs.run_report_job(settings, synced.store, job_id)
+    with synced.store.read() as conn:
+        owner = conn.execute(sa.select(_job.c.worker_owner).where(_job.c.job_id == job_id)).scalar_one()
+    assert owner == current_owner()
 
 
 def test_retention_removes_old_artifacts_and_keeps_the_record(synced: Synced) -> None:

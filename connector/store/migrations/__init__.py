@@ -28,6 +28,7 @@ from connector.store.migrations import (
     v0006_tenant_registry,
     v0007_rollups,
     v0008_run_owner,
+    v0009_report_job_owner,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
@@ -53,6 +54,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, v0006_tenant_registry.DESCRIPTION, v0006_tenant_registry.upgrade),
     Migration(7, v0007_rollups.DESCRIPTION, v0007_rollups.upgrade),
     Migration(8, v0008_run_owner.DESCRIPTION, v0008_run_owner.upgrade),
+    Migration(9, v0009_report_job_owner.DESCRIPTION, v0009_report_job_owner.upgrade),
 )
 
 _meta = sa.MetaData()
