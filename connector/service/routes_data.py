@@ -159,29 +159,13 @@ def readiness_view(
 ) -> dict[str, Any]:
     """Readiness for the Basic auth switch-off (as ``smtpauth readiness``): per account its status and next step
     over the last ``insights.readiness_days`` days, and the daily burndown of Basic SMTP AUTH accounts."""
-    from connector.insights.readiness import (
-        BASIC_OFF_BY_DEFAULT,
-        BURNDOWN_COLUMNS,
-        READINESS_COLUMNS,
-        READINESS_STATUSES,
-        burndown,
-        readiness,
-    )
+    from connector.insights.readiness import readiness_payload
 
     settings = current_settings(request)
     known_tenant(settings, tenant)
     today = request.app.state.runner.clock.now().date()
     store = request.app.state.store
     cfg = settings.insights
-    rows = readiness(store, tenant, today=today, days=cfg.readiness_days)
-    burn = burndown(store, tenant, today=today, days=cfg.burndown_days)
-    return {
-        "tenant": tenant,
-        "today": today.isoformat(),
-        "days": cfg.readiness_days,
-        "basic_off_by_default": BASIC_OFF_BY_DEFAULT.isoformat(),
-        "statuses": list(READINESS_STATUSES),
-        "columns": list(READINESS_COLUMNS),
-        "rows": [{c: _json_value(v) for c, v in zip(READINESS_COLUMNS, r, strict=True)} for r in rows],
-        "burndown": [{c: _json_value(v) for c, v in zip(BURNDOWN_COLUMNS, b, strict=True)} for b in burn],
-    }
+    return readiness_payload(
+        store, tenant, today=today, days=cfg.readiness_days, burndown_days=cfg.burndown_days, records=True
+    )

@@ -3,6 +3,7 @@
 import csv
 import io
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -289,3 +290,21 @@ def test_an_unknown_domain_filter_is_refused_naming_the_known_ones(served: Serve
         assert got.json()["detail"] == {"error": detail["error"], "param": "domain"}
         assert cache.hits > hits
     assert served.get("/api/v1/data/accounts", **RANGE, domain="contoso.com").status_code == 200
+
+
+def test_readiness_answers_what_the_report_pivot_shows_for_the_same_days(served: Served) -> None:
+    from connector.artifacts import ReportParams
+    from connector.artifacts.build import _readiness
+
+    body = served.get("/api/v1/readiness", tenant="contoso").json()
+    assert body["rows"], "the simulated tenant has SMTP AUTH accounts"
+    assert set(body["rows"][0]) == set(body["columns"])
+    today = served.runner.clock.now().date()
+    assert body["today"] == today.isoformat()
+    days = served.settings.insights.readiness_days
+    start = today - timedelta(days=days - 1)
+    pivot = _readiness(served.app.state.store, ReportParams(tenant="contoso", date_from=start, date_to=today))
+    assert pivot["readiness"]["total"] == len(body["rows"])
+    assert [[r[c] for c in body["columns"]] for r in body["rows"]] == pivot["readiness"]["rows"][: len(body["rows"])]
+    assert pivot["burndown"]["columns"] == body["burndown_columns"]
+    assert len(body["burndown"]) == served.settings.insights.burndown_days
