@@ -89,18 +89,21 @@ def _usage(params: ReportParams) -> sa.Subquery:
     )
 
 
-def _last_active(params: ReportParams) -> sa.Subquery:
-    """The last day of the range each account sent (message trace or SmtpCSReport) or signed in successfully."""
+def _last_active(params: ReportParams, addr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The last day of the range the account ``addr`` sent (message trace or SmtpCSReport) or signed in
+    successfully: its sender-days read backwards from the range's end (index on sender, day) up to the first."""
     return (
-        sa.select(rsd.c.sender_address.label("addr"), sa.func.max(rsd.c.utc_day).label("last_active_date"))
+        sa.select(rsd.c.utc_day)
         .where(
             rsd.c.tenant == params.tenant,
+            rsd.c.sender_address == addr,
             rsd.c.utc_day >= params.date_from,
             rsd.c.utc_day <= params.date_to,
             sa.or_(rsd.c.trace_messages > 0, rsd.c.cs_messages > 0, rsd.c.signins_ok > 0),
         )
-        .group_by(rsd.c.sender_address)
-        .subquery("last_active")
+        .order_by(rsd.c.utc_day.desc())
+        .limit(1)
+        .scalar_subquery()
     )
 
 
@@ -108,7 +111,6 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
     """``accounts``: one row per account (see the module docstring for the columns' sources and statuses)."""
     usage, sig, posture, tls = _usage(params), signins_subquery(d, params), _posture(params), tls_rows(d, params)
     vol = sender_totals(d, params)
-    last = _last_active(params)
     parts = [sa.select(usage.c.addr), sa.select(sig.c.sender_address), sa.select(tls.c.sender_address)]
     parts.append(sa.select(posture.c.addr).where(posture.c.effective_enabled.is_(True)))
     universe_q = sa.union(*parts).subquery("u")
@@ -170,7 +172,7 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
             usage.c.last_activity_date.label("usage_last_activity_date"),
             posture.c.effective_enabled.label("smtp_auth_enabled"),
             posture.c.snapshot_date.label("posture_snapshot_date"),
-            last.c.last_active_date,
+            _last_active(params, addr).label("last_active_date"),
         )
         .select_from(universe)
         .outerjoin(usage, usage.c.addr == addr)
@@ -179,6 +181,5 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
         .outerjoin(vol, vol.c.sender_address == addr)
         .outerjoin(posture, posture.c.addr == addr)
         .outerjoin(auth, auth.c.sender_address == addr)
-        .outerjoin(last, last.c.addr == addr)
         .order_by(addr)
     )
