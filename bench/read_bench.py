@@ -73,6 +73,15 @@ def _vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a running process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+
+
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
@@ -128,6 +137,8 @@ def api_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:  # noqa: P
                         if problem:
                             errors.append(problem)
 
+        out["load_average_at_start"] = [round(x, 1) for x in os.getloadavg()]
+        cpu0 = _cpu_s(server.pid)
         t0 = time.perf_counter()
         threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
         for t in threads:
@@ -135,6 +146,9 @@ def api_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:  # noqa: P
         for t in threads:
             t.join()
         out["wall_s"] = round(time.perf_counter() - t0, 1)
+        cpu1 = _cpu_s(server.pid)
+        out["serve_cpu_s"] = round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None
+        out["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
         out["stopped_at_budget"] = time.monotonic() > stop_at
         out["errors"] = errors[:20]
         out["error_count"] = len(errors)

@@ -186,41 +186,24 @@ def _summary(
     }
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 def _readiness(store: Store, params: ReportParams) -> dict[str, Any]:
     """The readiness pivot of the HTML page: each account's status and next step over the report's range, and
     the burndown of Basic SMTP AUTH accounts per day of the range (as ``smtpauth readiness`` computes them)."""
-    from connector.insights.readiness import (
-        BASIC_OFF_BY_DEFAULT,
-        BURNDOWN_COLUMNS,
-        READINESS_COLUMNS,
-        READINESS_STATUSES,
-        burndown,
-        readiness,
-    )
+    from connector.insights.readiness import readiness_payload
 
-    days = (params.date_to - params.date_from).days + 1
     # the report's --domain/--sender filters keep only those accounts, as in every other table of the report
-    scope = {"domains": params.domains, "senders": params.senders}
-    rows = readiness(store, params.tenant, today=params.date_to, days=days, **scope)
-    burn = burndown(store, params.tenant, today=params.date_to, days=days, **scope)
+    view = readiness_payload(
+        store,
+        params.tenant,
+        today=params.date_to,
+        days=(params.date_to - params.date_from).days + 1,
+        domains=params.domains,
+        senders=params.senders,
+        max_rows=params.html_max_rows,
+    )
     return {
-        "readiness": {
-            "columns": list(READINESS_COLUMNS),
-            "statuses": list(READINESS_STATUSES),
-            "basic_off_by_default": BASIC_OFF_BY_DEFAULT.isoformat(),
-            "rows": [
-                [v.isoformat() if hasattr(v, "isoformat") else v for v in r] for r in rows[: params.html_max_rows]
-            ],
-            "total": len(rows),
-        },
-        "burndown": {
-            "columns": list(BURNDOWN_COLUMNS),
-            "rows": [[_iso(v) for v in b] for b in burn],
-        },
+        "readiness": {k: view[k] for k in ("columns", "statuses", "basic_off_by_default", "rows", "total")},
+        "burndown": {"columns": view["burndown_columns"], "rows": view["burndown"]},
     }
 
 

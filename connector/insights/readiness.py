@@ -28,6 +28,7 @@ __all__ = [
     "burndown",
     "next_step",
     "readiness",
+    "readiness_payload",
 ]
 
 #: Basic SMTP AUTH disabled by default for existing tenants (end of December 2026); removal: 2H 2027 (TBA)
@@ -217,6 +218,48 @@ def burndown(
             )
         )
     return out
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def readiness_payload(
+    store: Store,
+    tenant: str,
+    *,
+    today: date,
+    days: int,
+    burndown_days: int | None = None,
+    domains: tuple[str, ...] = (),
+    senders: tuple[str, ...] = (),
+    max_rows: int | None = None,
+    records: bool = False,
+) -> dict[str, Any]:
+    """The readiness view as JSON values, for the service's ``/readiness`` and the HTML report: the accounts of
+    the ``days`` ending ``today`` (:func:`readiness`; the first ``max_rows`` of them, ``total`` says how many) and
+    the burndown of ``burndown_days`` (default: ``days``). Rows are lists in column order, or dictionaries keyed
+    by column with ``records``."""
+    scope = {"domains": domains, "senders": senders}
+    rows = readiness(store, tenant, today=today, days=days, **scope)
+    burn = burndown(store, tenant, today=today, days=burndown_days or days, **scope)
+
+    def cells(columns: tuple[str, ...], row: tuple[Any, ...]) -> Any:
+        values = [_json(v) for v in row]
+        return dict(zip(columns, values, strict=True)) if records else values
+
+    return {
+        "tenant": tenant,
+        "today": today.isoformat(),
+        "days": days,
+        "basic_off_by_default": BASIC_OFF_BY_DEFAULT.isoformat(),
+        "statuses": list(READINESS_STATUSES),
+        "columns": list(READINESS_COLUMNS),
+        "rows": [cells(READINESS_COLUMNS, r) for r in (rows if max_rows is None else rows[:max_rows])],
+        "total": len(rows),
+        "burndown_columns": list(BURNDOWN_COLUMNS),
+        "burndown": [cells(BURNDOWN_COLUMNS, b) for b in burn],
+    }
 
 
 def _d(value: Any) -> date:

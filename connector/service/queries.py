@@ -13,7 +13,7 @@ from connector.store.readside.sql import Dialect
 from connector.store.store import Store
 from models import Coverage, ReportSettingsSnapshot, SchemaDrift, SyncRun
 
-__all__ = ["DATA_TABLES", "data_page", "summary", "sync_runs", "tenant_status"]
+__all__ = ["DATA_TABLES", "SENDER_TABLES", "data_page", "sender_pages", "summary", "sync_runs", "tenant_status"]
 
 _run: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
 _cov: sa.Table = Coverage.__table__  # type: ignore[attr-defined]
@@ -122,27 +122,45 @@ def sync_runs(
     return int(total), [_run_dict(r) for r in rows]
 
 
-def data_page(store: Store, spec: TableSpec, params: ReportParams, *, limit: int, offset: int) -> tuple[int, list[Any]]:
-    """One page of a report table (rows as tuples in ``spec.columns`` order) and the table's total row count.
-
-    The total rides along with the page (``count(*) OVER ()``), so the table's query runs once per request."""
+def _page(
+    conn: sa.Connection, d: Dialect, spec: TableSpec, params: ReportParams, *, limit: int, offset: int
+) -> tuple[int, list[Any]]:
     if spec.query is None:
         raise ValueError(f"table {spec.name} has no query")
-    d = Dialect(store.dialect)
     query = spec.query(d, params)
-    paged = query.add_columns(sa.func.count().over().label("_total")).limit(limit).offset(offset)
-    with store.read() as conn:
-        found = [tuple(r) for r in conn.execute(paged)]
-        if found:
-            total = int(found[0][-1])
-        elif offset == 0:
-            total = 0
-        else:  # a page past the end still reports the table's size
-            total = int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
-    rows = [r[:-1] for r in found]
+    rows = [tuple(r) for r in conn.execute(query.limit(limit).offset(offset))]
+    if 0 < len(rows) < limit or (not rows and offset == 0):
+        total = offset + len(rows)
+    else:  # a full page, or a page past the end: count the table
+        counted = query.order_by(None).subquery()
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(counted)).scalar_one())
     if spec.transform is not None:
         rows = [spec.transform(r) for r in rows]
     return total, rows
+
+
+def data_page(store: Store, spec: TableSpec, params: ReportParams, *, limit: int, offset: int) -> tuple[int, list[Any]]:
+    """One page of a report table (rows as tuples in ``spec.columns`` order) and the table's total row count.
+
+    The page is read alone, so a table whose order is its index's (sending volume by sender: day, sender) stops
+    after the page; the total is the page's end when the page is not full, else counted by a second statement
+    of the same transaction."""
+    with store.read() as conn:
+        return _page(conn, Dialect(store.dialect), spec, params, limit=limit, offset=offset)
+
+
+#: the tables built on the same per-sender figures of a range (sending volume, SmtpCSReport, sign-ins, the
+#: imported export): read together by :func:`sender_pages`
+SENDER_TABLES = ("sending_volume_sender_totals", "tls_usage_by_sender", "auth_protocol_by_sender", "accounts")
+
+
+def sender_pages(store: Store, params: ReportParams, *, limit: int, offset: int) -> dict[str, tuple[int, list[Any]]]:
+    """The same page of each of ``SENDER_TABLES``, as :func:`data_page` reads it, in one read transaction: on
+    SQLite the per-sender figures they share are computed once into temporary tables of that transaction
+    (``Dialect(materialize_on=...)``)."""
+    with store.read() as conn:
+        d = Dialect(store.dialect, materialize_on=conn if store.dialect == "sqlite" else None)
+        return {n: _page(conn, d, DATA_TABLES[n], params, limit=limit, offset=offset) for n in SENDER_TABLES}
 
 
 def summary(store: Store, params: ReportParams) -> dict[str, Any]:

@@ -40,7 +40,7 @@ class Answer:
 class _Flight:
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.answer: Answer | None = None
+        self.answers: dict[Hashable, Answer] | None = None
         self.error: BaseException | None = None
 
 
@@ -76,8 +76,14 @@ class ReadCache:
 
     def get(self, key: Hashable, compute: Callable[[], Answer]) -> Answer:
         """The answer of ``key`` at the database's current version, computed by ``compute`` if needed."""
+        return self.get_with(key, key, lambda: {key: compute()})
+
+    def get_with(self, key: Hashable, group: Hashable, compute: Callable[[], dict[Hashable, Answer]]) -> Answer:
+        """The answer of ``key`` at the database's current version; if needed computed with the other answers of
+        ``group`` by ``compute`` (every answer of the group by key, all kept): a request for any answer of the
+        group while the group is being computed waits for that computation."""
         if not self.enabled:
-            return compute()
+            return compute()[key]
         version = self.version()
         with self._lock:
             found = self._entries.get(key)
@@ -85,29 +91,29 @@ class ReadCache:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return found[1]
-            flight = self._flights.get((key, version))
+            flight = self._flights.get((group, version))
             leader = flight is None
             if flight is None:
-                flight = self._flights[(key, version)] = _Flight()
+                flight = self._flights[(group, version)] = _Flight()
                 self.misses += 1
         if not leader:
             flight.done.wait()
-            if flight.answer is not None:
-                return flight.answer
-            return compute()  # the leader failed: this request reports its own error
+            if flight.answers is not None and key in flight.answers:
+                return flight.answers[key]
+            return compute()[key]  # the leader failed: this request reports its own error
         try:
-            answer = compute()
-            flight.answer = answer
+            answers = compute()
+            flight.answers = answers
         except BaseException as exc:
             flight.error = exc
             raise
         finally:
             with self._lock:
-                self._flights.pop((key, version), None)
-                if flight.answer is not None:
-                    self._store_answer(key, version, flight.answer)
+                self._flights.pop((group, version), None)
+                for k, answer in (flight.answers or {}).items():
+                    self._store_answer(k, version, answer)
             flight.done.set()
-        return answer
+        return answers[key]
 
     def _store_answer(self, key: Hashable, version: Any, answer: Answer) -> None:
         size = len(answer.body)

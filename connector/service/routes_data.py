@@ -12,11 +12,11 @@ from connector.artifacts import ReportParams, TableSpec
 from connector.artifacts.sinks import csv_cell
 from connector.service.auth import Authorized
 from connector.service.inputs import current_settings, fail, known_tenant, refuse_unknown_domains, report_params
-from connector.service.queries import DATA_TABLES, data_page, summary
+from connector.service.queries import DATA_TABLES, SENDER_TABLES, data_page, sender_pages, summary
 from connector.service.readcache import Answer, ReadCache
 from connector.store.store import Store
 
-__all__ = ["data_answer", "data_key", "router", "summary_answer", "summary_key"]
+__all__ = ["cached_data", "data_answer", "data_key", "router", "summary_answer", "summary_key"]
 
 router = APIRouter(prefix="/api/v1", tags=["data"])
 
@@ -58,6 +58,12 @@ def data_key(table: str, params: ReportParams, *, fmt: str, limit: int, offset: 
 def data_answer(store: Store, spec: TableSpec, params: ReportParams, *, fmt: str, limit: int, offset: int) -> Answer:
     """The encoded answer of /data/{table}: ``limit`` rows from ``offset`` as JSON or CSV, with its total."""
     total, rows = data_page(store, spec, params, limit=limit, offset=offset)
+    return _encode(spec, params, total, rows, fmt=fmt, limit=limit, offset=offset)
+
+
+def _encode(
+    spec: TableSpec, params: ReportParams, total: int, rows: list[Any], *, fmt: str, limit: int, offset: int
+) -> Answer:
     if fmt == "csv":
         return Answer("".join(_csv(spec.column_names, rows)).encode("utf-8"), (("X-Total-Count", str(total)),))
     body = {
@@ -72,6 +78,28 @@ def data_answer(store: Store, spec: TableSpec, params: ReportParams, *, fmt: str
         "rows": [{c: _json_value(v) for c, v in zip(spec.column_names, r, strict=True)} for r in rows],
     }
     return Answer(_json(body), (("X-Total-Count", str(total)),))
+
+
+def cached_data(
+    cache: ReadCache, store: Store, spec: TableSpec, params: ReportParams, *, fmt: str, limit: int, offset: int
+) -> Answer:
+    """The answer of /data/{table} from the read cache, computed if needed. On SQLite the tables built on the
+    same per-sender figures (``SENDER_TABLES``) are computed together (``sender_pages``) and kept together: a
+    dashboard asks for them together, and computed alone each would compute those figures again."""
+    key = data_key(spec.name, params, fmt=fmt, limit=limit, offset=offset)
+    if spec.name not in SENDER_TABLES or not cache.enabled or store.dialect != "sqlite":
+        return cache.get(key, lambda: data_answer(store, spec, params, fmt=fmt, limit=limit, offset=offset))
+
+    def compute() -> dict[Hashable, Answer]:
+        pages = sender_pages(store, params, limit=limit, offset=offset)
+        return {
+            data_key(name, params, fmt=fmt, limit=limit, offset=offset): _encode(
+                DATA_TABLES[name], params, total, rows, fmt=fmt, limit=limit, offset=offset
+            )
+            for name, (total, rows) in pages.items()
+        }
+
+    return cache.get_with(key, ("sender tables", params, fmt, limit, offset), compute)
 
 
 def summary_key(params: ReportParams) -> Hashable:
@@ -118,10 +146,7 @@ def data(
     refuse_unknown_domains(request, params)
     size = limit or max_rows
     store = request.app.state.store
-    answer = _cache(request).get(
-        data_key(spec.name, params, fmt=fmt, limit=size, offset=offset),
-        lambda: data_answer(store, spec, params, fmt=fmt, limit=size, offset=offset),
-    )
+    answer = cached_data(_cache(request), store, spec, params, fmt=fmt, limit=size, offset=offset)
     headers = dict(answer.headers)
     if fmt == "csv":
         headers["Content-Disposition"] = f'attachment; filename="{spec.name}.csv"'
@@ -159,29 +184,13 @@ def readiness_view(
 ) -> dict[str, Any]:
     """Readiness for the Basic auth switch-off (as ``smtpauth readiness``): per account its status and next step
     over the last ``insights.readiness_days`` days, and the daily burndown of Basic SMTP AUTH accounts."""
-    from connector.insights.readiness import (
-        BASIC_OFF_BY_DEFAULT,
-        BURNDOWN_COLUMNS,
-        READINESS_COLUMNS,
-        READINESS_STATUSES,
-        burndown,
-        readiness,
-    )
+    from connector.insights.readiness import readiness_payload
 
     settings = current_settings(request)
     known_tenant(settings, tenant)
     today = request.app.state.runner.clock.now().date()
     store = request.app.state.store
     cfg = settings.insights
-    rows = readiness(store, tenant, today=today, days=cfg.readiness_days)
-    burn = burndown(store, tenant, today=today, days=cfg.burndown_days)
-    return {
-        "tenant": tenant,
-        "today": today.isoformat(),
-        "days": cfg.readiness_days,
-        "basic_off_by_default": BASIC_OFF_BY_DEFAULT.isoformat(),
-        "statuses": list(READINESS_STATUSES),
-        "columns": list(READINESS_COLUMNS),
-        "rows": [{c: _json_value(v) for c, v in zip(READINESS_COLUMNS, r, strict=True)} for r in rows],
-        "burndown": [{c: _json_value(v) for c, v in zip(BURNDOWN_COLUMNS, b, strict=True)} for b in burn],
-    }
+    return readiness_payload(
+        store, tenant, today=today, days=cfg.readiness_days, burndown_days=cfg.burndown_days, records=True
+    )

@@ -10,14 +10,13 @@ do); nothing is warmed when the cache is off.
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from functools import partial
 
 from connector.clock import Clock
 from connector.config import Settings
 from connector.service.inputs import report_params
 from connector.service.queries import DATA_TABLES
 from connector.service.readcache import ReadCache
-from connector.service.routes_data import data_answer, data_key, summary_answer, summary_key
+from connector.service.routes_data import cached_data, summary_answer, summary_key
 from connector.store.store import Store
 
 __all__ = ["DASHBOARD_TABLES", "CacheWarmer"]
@@ -110,6 +109,5 @@ class CacheWarmer:
         for name in DASHBOARD_TABLES:
             if self._stopping:
                 return
-            compute = partial(data_answer, self._store, DATA_TABLES[name], params, fmt="json", limit=limit, offset=0)
-            self._cache.get(data_key(name, params, fmt="json", limit=limit, offset=0), compute)
+            cached_data(self._cache, self._store, DATA_TABLES[name], params, fmt="json", limit=limit, offset=0)
         self.warmed += 1

@@ -3,6 +3,7 @@
 import csv
 import io
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -289,3 +290,45 @@ def test_an_unknown_domain_filter_is_refused_naming_the_known_ones(served: Serve
         assert got.json()["detail"] == {"error": detail["error"], "param": "domain"}
         assert cache.hits > hits
     assert served.get("/api/v1/data/accounts", **RANGE, domain="contoso.com").status_code == 200
+
+
+def test_readiness_answers_what_the_report_pivot_shows_for_the_same_days(served: Served) -> None:
+    from connector.artifacts import ReportParams
+    from connector.artifacts.build import _readiness
+
+    body = served.get("/api/v1/readiness", tenant="contoso").json()
+    assert body["rows"], "the simulated tenant has SMTP AUTH accounts"
+    assert set(body["rows"][0]) == set(body["columns"])
+    today = served.runner.clock.now().date()
+    assert body["today"] == today.isoformat()
+    days = served.settings.insights.readiness_days
+    start = today - timedelta(days=days - 1)
+    pivot = _readiness(served.app.state.store, ReportParams(tenant="contoso", date_from=start, date_to=today))
+    assert pivot["readiness"]["total"] == len(body["rows"])
+    assert [[r[c] for c in body["columns"]] for r in body["rows"]] == pivot["readiness"]["rows"][: len(body["rows"])]
+    assert pivot["burndown"]["columns"] == body["burndown_columns"]
+    assert len(body["burndown"]) == served.settings.insights.burndown_days
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [{}, {"domains": ("contoso.com",), "trace_signin_ip_only": True}, {"senders": ("printer@contoso.com",)}],
+)
+def test_the_sender_tables_read_together_equal_each_read_alone(served: Served, scope: dict[str, object]) -> None:
+    import sqlalchemy as sa
+
+    from connector.artifacts import ReportParams
+    from connector.service.queries import DATA_TABLES, SENDER_TABLES, data_page, sender_pages
+
+    store = served.app.state.store
+    params = ReportParams(tenant="contoso", date_from=DATE_FROM, date_to=DATE_TO, **scope)  # type: ignore[arg-type]
+    for limit, offset in ((5000, 0), (3, 2)):
+        together = sender_pages(store, params, limit=limit, offset=offset)
+        assert set(together) == set(SENDER_TABLES)
+        for name in SENDER_TABLES:
+            assert together[name] == data_page(store, DATA_TABLES[name], params, limit=limit, offset=offset), name
+    if not scope:
+        assert together["accounts"][0] > 3, "the simulated tenant has accounts"
+    if store.dialect == "sqlite":  # the temporary tables went with the read transaction
+        with store.read() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM sqlite_temp_master")).scalar_one() == 0

@@ -115,3 +115,25 @@ def test_the_api_answers_the_new_figures_after_a_write(served: Served) -> None:
     assert {"sender_address": "zz-new-device@contoso.com", "messages": 7}.items() <= next(
         r for r in after["rows"] if r["sender_address"] == "zz-new-device@contoso.com"
     ).items()
+
+
+def test_answers_computed_together_are_kept_together_and_shared_in_flight(store: Store) -> None:
+    cache = ReadCache(store, 1024 * 1024)
+    calls: list[int] = []
+
+    def both() -> dict[object, Answer]:
+        calls.append(1)
+        time.sleep(0.3)
+        return {"a": Answer(b"A"), "b": Answer(b"B")}
+
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda k=k: results.append(cache.get_with(k, "ab", both).body)) for k in "abab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(results) == [b"A", b"A", b"B", b"B"]
+    assert len(calls) == 1 or store.dialect != "sqlite"  # PostgreSQL: other writers may move the version
+    if store.dialect == "sqlite":
+        assert cache.get("b", lambda: Answer(b"recomputed")).body == b"B", "the other answer of the group was kept"
+    cache.close()

@@ -30,7 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect, mp, rsd, ud
-from connector.store.readside.tls_auth import auth_subquery, tls_rows
+from connector.store.readside.tls_auth import auth_subquery, signins_subquery, tls_rows
 from connector.store.readside.volume import sender_totals
 
 __all__ = ["ACTIONS", "STATUSES", "accounts"]
@@ -89,48 +89,29 @@ def _usage(params: ReportParams) -> sa.Subquery:
     )
 
 
-def _signins(params: ReportParams) -> sa.Subquery:
+def _last_active(params: ReportParams, addr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The last day of the range the account ``addr`` sent (message trace or SmtpCSReport) or signed in
+    successfully: its sender-days read backwards from the range's end (index on sender, day) up to the first."""
     return (
-        sa.select(
-            rsd.c.sender_address.label("addr"),
-            sa.func.sum(rsd.c.signins_ok).label("ok"),
-            sa.func.sum(rsd.c.signins_failed).label("failed"),
-            sa.func.sum(rsd.c.signins_blocked).label("blocked"),
-            sa.func.max(rsd.c.signin_last_at).label("last_signin_at"),
-        )
+        sa.select(rsd.c.utc_day)
         .where(
             rsd.c.tenant == params.tenant,
-            rsd.c.utc_day >= params.date_from,
-            rsd.c.utc_day <= params.date_to,
-            rsd.c.signin_rows > 0,
-            rsd.c.sender_address.contains("@"),
-        )
-        .group_by(rsd.c.sender_address)
-        .subquery("signins")
-    )
-
-
-def _last_active(params: ReportParams) -> sa.Subquery:
-    """The last day of the range each account sent (message trace or SmtpCSReport) or signed in successfully."""
-    return (
-        sa.select(rsd.c.sender_address.label("addr"), sa.func.max(rsd.c.utc_day).label("last_active_date"))
-        .where(
-            rsd.c.tenant == params.tenant,
+            rsd.c.sender_address == addr,
             rsd.c.utc_day >= params.date_from,
             rsd.c.utc_day <= params.date_to,
             sa.or_(rsd.c.trace_messages > 0, rsd.c.cs_messages > 0, rsd.c.signins_ok > 0),
         )
-        .group_by(rsd.c.sender_address)
-        .subquery("last_active")
+        .order_by(rsd.c.utc_day.desc())
+        .limit(1)
+        .scalar_subquery()
     )
 
 
 def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
     """``accounts``: one row per account (see the module docstring for the columns' sources and statuses)."""
-    usage, sig, posture, tls = _usage(params), _signins(params), _posture(params), tls_rows(d, params)
+    usage, sig, posture, tls = _usage(params), signins_subquery(d, params), _posture(params), tls_rows(d, params)
     vol = sender_totals(d, params)
-    last = _last_active(params)
-    parts = [sa.select(usage.c.addr), sa.select(sig.c.addr), sa.select(tls.c.sender_address)]
+    parts = [sa.select(usage.c.addr), sa.select(sig.c.sender_address), sa.select(tls.c.sender_address)]
     parts.append(sa.select(posture.c.addr).where(posture.c.effective_enabled.is_(True)))
     universe_q = sa.union(*parts).subquery("u")
     domain = d.domain(universe_q.c.addr)
@@ -139,14 +120,15 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
         filters.append(universe_q.c.addr.in_(params.senders))
     if params.domains:
         filters.append(domain.in_(params.domains))
+    # a CTE: the auth columns and the table read it, the database computes it once
     universe = (
         sa.select(universe_q.c.addr.label("sender_address"), domain.label("sender_domain"))
         .where(*filters)
-        .subquery("accounts_u")
+        .cte("accounts_u")
     )
     auth = auth_subquery(d, params, universe)
     addr = universe.c.sender_address
-    ok = sa.func.coalesce(sig.c.ok, 0)
+    ok = sa.func.coalesce(sig.c.basic_signins, 0)
     failed = sa.func.coalesce(sig.c.failed, 0)
     messages = sa.func.coalesce(vol.c.messages, 0)
     legacy = sa.func.coalesce(tls.c.tls10_messages, 0) + sa.func.coalesce(tls.c.tls11_messages, 0)
@@ -190,15 +172,14 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
             usage.c.last_activity_date.label("usage_last_activity_date"),
             posture.c.effective_enabled.label("smtp_auth_enabled"),
             posture.c.snapshot_date.label("posture_snapshot_date"),
-            last.c.last_active_date,
+            _last_active(params, addr).label("last_active_date"),
         )
         .select_from(universe)
         .outerjoin(usage, usage.c.addr == addr)
-        .outerjoin(sig, sig.c.addr == addr)
+        .outerjoin(sig, sig.c.sender_address == addr)
         .outerjoin(tls, tls.c.sender_address == addr)
         .outerjoin(vol, vol.c.sender_address == addr)
         .outerjoin(posture, posture.c.addr == addr)
         .outerjoin(auth, auth.c.sender_address == addr)
-        .outerjoin(last, last.c.addr == addr)
         .order_by(addr)
     )

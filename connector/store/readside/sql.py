@@ -95,21 +95,48 @@ def _lit(text: str) -> ColumnElement[Any]:
 
 
 class Dialect:
-    """The two expressions SQLite and PostgreSQL spell differently."""
+    """The two expressions SQLite and PostgreSQL spell differently, and the CTEs shared by the statements built
+    with one object.
 
-    def __init__(self, name: str) -> None:
+    With ``materialize_on`` (a SQLite connection inside a read transaction), each shared CTE is computed once
+    into a temporary table of that transaction when it is first built, and the statements read the table: the
+    per-sender figures that several tables of a range join are computed once for all of them, not once per
+    statement. The tables go with the transaction (they are created inside it and rolled back with it)."""
+
+    def __init__(self, name: str, *, materialize_on: sa.Connection | None = None) -> None:
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"reports run on SQLite or PostgreSQL, not {name}")
+        if materialize_on is not None and materialize_on.dialect.name != "sqlite":
+            # on PostgreSQL a temporary table is a catalog write: it would move the read cache's version
+            raise ValueError("shared CTEs are materialized on SQLite only")
         self.name = name
         self._shared: dict[tuple[Any, ...], sa.CTE] = {}
+        self._conn = materialize_on
 
     def shared(self, key: tuple[Any, ...], build: Callable[[], sa.CTE]) -> sa.CTE:
         """One CTE per key for the statements built with this object (one request, one report build, one
         thread): a statement that reads it twice names it once, and the database computes it once."""
         cte = self._shared.get(key)
         if cte is None:
-            cte = self._shared[key] = build()
+            cte = build()
+            if self._conn is not None:
+                cte = self._materialize(self._conn, cte)
+            self._shared[key] = cte
         return cte
+
+    def _materialize(self, conn: sa.Connection, cte: sa.CTE) -> sa.CTE:
+        name = f"temp.smtpauth_{cte.name}_{len(self._shared)}"
+        # the values are the request's validated parameters (tenant, dates, filters), rendered by SQLAlchemy
+        body = cte.element.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE TABLE {name} AS {body}")
+        table = sa.Table(
+            name.removeprefix("temp."),
+            sa.MetaData(),
+            *(sa.Column(c.name, c.type) for c in cte.c),
+            schema="temp",
+        )
+        return sa.select(*table.c).cte(cte.name)
 
     def day(self, col: ColumnElement[Any]) -> ColumnElement[Any]:
         """The UTC date of a UTCDateTime column, typed as a date."""

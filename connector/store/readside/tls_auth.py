@@ -26,7 +26,15 @@ from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect, auth_key, ia, pct, rsd, sender_filter
 from connector.store.readside.volume import sender_totals
 
-__all__ = ["auth_by_sender", "auth_subquery", "imported_subquery", "tls_by_sender", "tls_rows", "tls_subquery"]
+__all__ = [
+    "auth_by_sender",
+    "auth_subquery",
+    "imported_subquery",
+    "signins_subquery",
+    "tls_by_sender",
+    "tls_rows",
+    "tls_subquery",
+]
 
 _COLS = ("tls10", "tls11", "tls12", "tls13")
 
@@ -106,9 +114,21 @@ def _tls(params: ReportParams) -> sa.CTE:
     )
 
 
+def signins_subquery(d: Dialect, params: ReportParams) -> sa.CTE:
+    """Per account with an address and Authenticated SMTP sign-ins in the range: ``basic_signins`` (successful),
+    ``failed``, ``blocked`` and ``last_signin_at``."""
+    return d.shared(("signins", params), lambda: _signins(params))
+
+
 def _signins(params: ReportParams) -> sa.CTE:
     return (
-        sa.select(rsd.c.sender_address, sa.func.sum(rsd.c.signins_ok).label("basic_signins"))
+        sa.select(
+            rsd.c.sender_address,
+            sa.func.sum(rsd.c.signins_ok).label("basic_signins"),
+            sa.func.sum(rsd.c.signins_failed).label("failed"),
+            sa.func.sum(rsd.c.signins_blocked).label("blocked"),
+            sa.func.max(rsd.c.signin_last_at).label("last_signin_at"),
+        )
         .where(
             rsd.c.tenant == params.tenant,
             rsd.c.utc_day >= params.date_from,
@@ -118,14 +138,14 @@ def _signins(params: ReportParams) -> sa.CTE:
             *([rsd.c.sender_address.in_(params.senders)] if params.senders else []),
         )
         .group_by(rsd.c.sender_address)
-        .cte("signin_basic")
+        .cte("signins")
     )
 
 
 def auth_subquery(d: Dialect, params: ReportParams, universe: sa.Subquery | sa.CTE) -> sa.Subquery:
     """Per address of ``universe.c.sender_address``: auth_protocol and its evidence columns."""
     t = tls_subquery(d, params)
-    s = d.shared(("signin_basic", params), lambda: _signins(params))
+    s = signins_subquery(d, params)
     imp = imported_subquery(d, params)
     cs_basic = sa.func.coalesce(t.c.basic, 0)
     cs_oauth = sa.func.coalesce(t.c.oauth, 0)

@@ -119,7 +119,13 @@ def volume_by_domain_day(d: Dialect, params: ReportParams) -> Select[Any]:
 
 
 def volume_by_sender_total(d: Dialect, params: ReportParams) -> Select[Any]:
-    """``sending_volume_sender_totals``: sender_address, sender_domain, messages, active_days (the details table)."""
+    """``sending_volume_sender_totals``: sender_address, sender_domain, messages, active_days (the details table),
+    read from :func:`sender_totals`, which the TLS, auth and accounts tables join."""
+    vol = sender_totals(d, params)
+    return sa.select(vol).order_by(vol.c.messages.desc(), vol.c.sender_address)
+
+
+def _sender_totals(d: Dialect, params: ReportParams) -> sa.CTE:
     v = volume_sender_day_subquery(d, params)
     messages = sa.cast(sa.func.sum(v.c.messages), sa.Integer)
     return (
@@ -130,7 +136,7 @@ def volume_by_sender_total(d: Dialect, params: ReportParams) -> Select[Any]:
             sa.func.count(v.c.date).label("active_days"),
         )
         .group_by(v.c.sender_address)
-        .order_by(messages.desc(), v.c.sender_address)
+        .cte("vol")
     )
 
 
@@ -141,4 +147,4 @@ def smtp_cs_days(d: Dialect, params: ReportParams) -> Select[Any]:
 
 def sender_totals(d: Dialect, params: ReportParams) -> sa.CTE:
     """``volume_by_sender_total`` as one CTE per (dialect, params), shared by the tables that join it."""
-    return d.shared(("vol", params), lambda: volume_by_sender_total(d, params).order_by(None).cte("vol"))
+    return d.shared(("vol", params), lambda: _sender_totals(d, params))
