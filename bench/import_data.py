@@ -12,6 +12,7 @@ Rows are spread over ``DAYS`` days and a few thousand senders, like a 90-day bac
 
 import json
 import random
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -169,3 +170,21 @@ def write_cs_files(folder: Path, rows: int, per_file: int = CS_FILE_ROWS) -> lis
         paths.append(path)
         done += count
     return paths
+
+
+def main() -> None:
+    """``import_data.py sets DIR ROWS`` (the four data sets) or ``import_data.py array FILE ROWS``: the benchmark
+    writes its data in a process of its own, so that its own size (every measured child starts as a copy of it)
+    stays small."""
+    what, where, rows = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    if what == "array":
+        write_signin_array(where, rows)
+        return
+    write_signin_pages(where / "pages", rows)
+    write_signin_array(where / "signins.json", rows)
+    write_cs_files(where / "cs_many", rows)
+    write_cs_files(where / "cs_one", rows, per_file=rows)
+
+
+if __name__ == "__main__":
+    main()
