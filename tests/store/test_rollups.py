@@ -40,9 +40,12 @@ def store(db_url: str) -> Iterator[Store]:
 
 def _senders(rnd: random.Random, tenant: str) -> list[str]:
     out = [f"user{i}@{rnd.choice(['a', 'b'])}.{tenant}.com" for i in range(8)]
-    # a domain whose lower case only Python gives (SQLite's lower() is ASCII-only): the rollups' sender_domain is
-    # connector.store.derived.domain_of's, whichever path wrote them
-    return [*out, "Scanner@Mixed.Example", "no-at-sign", f"relay@{tenant}.com", "Drucker@BÜRO.Example"]
+    return [*out, "Scanner@Mixed.Example", "no-at-sign", f"relay@{tenant}.com"]
+
+
+#: a sender whose domain only Python lower-cases (SQLite's lower() is ASCII-only): the rollups' sender_domain is
+#: connector.store.derived.domain_of's, whichever path wrote them
+NON_ASCII_SENDER = "Drucker@BÜRO.Example"
 
 
 def _when(rnd: random.Random) -> datetime:
@@ -108,6 +111,8 @@ def _write_everything(store: Store, seed: int) -> None:
     for tenant in TENANTS:
         traces = [_trace(rnd, tenant, i) for i in range(400)]
         cs_rows = [_cs(rnd, tenant, i) for i in range(250)]
+        for row in traces[::37] + cs_rows[::29]:
+            row["sender_address"] = NON_ASCII_SENDER
         signins = [_signin(rnd, tenant, i) for i in range(200)]
         # a sync: store transactions, several batches
         with store.transaction() as tx:
