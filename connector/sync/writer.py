@@ -7,11 +7,12 @@ checkpoint with its fsyncs); at the speed Graph can answer a large first sync, t
 - when the next page has not arrived within ``WAIT_FOR_NEXT_PAGE``: the sync is about to wait for the network, so
   what it has becomes durable first and the database's write lock is not held while it waits (under Graph's pacing
   and its response times that is every page);
-- when ``max_rows`` rows are pending, or the transaction has cost ``max_seconds`` of this process's CPU time, or it
+- when ``max_rows`` rows are pending, or the group has cost ``max_seconds`` of the writing thread's CPU time, or it
   is ``max_wall_seconds`` old (bounds what a crash redoes and how long another writer waits). The age is counted in
-  CPU time so that a loaded machine, which stretches every second of work, does not cut the same work into more
-  groups: each commit writes the index pages its rows touched and recomputes the rollups of its keys once more. The
-  wall-clock ceiling stays well under the 30-second busy timeout another writer waits for the lock;
+  the CPU time of the thread that writes the group (not the fetch thread's, not other sources'), so that a loaded
+  machine, which stretches every second of work, does not cut the same work into more groups: each commit writes
+  the index pages its rows touched and recomputes the rollups of its keys once more. The wall-clock ceiling stays
+  well under the 30-second busy timeout another writer waits for the lock;
 - at the end, also when the source stops on an error: the pages stored before the error are complete.
 
 Each page runs in a savepoint, so a page that fails (a truncated body, a refused row) rolls back alone. A watermark
@@ -45,7 +46,7 @@ class Counted(Protocol):
     def counts(self) -> RunCounts: ...
 
 
-#: defaults: rows, seconds of the process's CPU time and seconds of wall-clock time a group may hold before it is
+#: defaults: rows, seconds of the writing thread's CPU time and seconds of wall-clock time a group may hold before it is
 #: committed although the next page is already here
 MAX_GROUP_ROWS = 50_000
 MAX_GROUP_SECONDS = 5.0
@@ -111,7 +112,7 @@ class GroupWriter:
         if (
             not next_ready
             or pending >= self.max_rows
-            or time.process_time() - self._opened_cpu >= self.max_seconds
+            or time.thread_time() - self._opened_cpu >= self.max_seconds
             or time.monotonic() - self._opened >= self.max_wall_seconds
         ):
             self.commit()
@@ -157,7 +158,7 @@ class GroupWriter:
             self._conn = tx.__enter__()
             self._tx = tx
             self._opened = time.monotonic()
-            self._opened_cpu = time.process_time()
+            self._opened_cpu = time.thread_time()
             self._counts_at_open = replace(self.run.counts)
         return self._conn
 

@@ -94,7 +94,7 @@ def test_size_and_age_caps_commit_although_the_next_page_is_there(store: Store, 
         assert writer.commits == 1
         assert _committed(store) == 300
     cpu, wall = [1000.0], [5000.0]
-    monkeypatch.setattr("connector.sync.writer.time.process_time", lambda: cpu[0])
+    monkeypatch.setattr("connector.sync.writer.time.thread_time", lambda: cpu[0])
     monkeypatch.setattr("connector.sync.writer.time.monotonic", lambda: wall[0])
     with GroupWriter(store, run, max_seconds=2.0, max_wall_seconds=10.0) as writer:
         _load(writer, run, _page(300))
