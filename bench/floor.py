@@ -52,7 +52,7 @@ def copy_schema(synced_db: Path, floor_db: Path) -> dict[str, list[str]]:
     return columns
 
 
-def _insert_sql(table: str, columns: list[str]) -> str:
+def insert_sql(table: str, columns: list[str]) -> str:
     # table and column names come from the synced database's schema, never from input data
     return f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
 
@@ -96,38 +96,40 @@ def _usage_rows(body: bytes, view: str, columns: list[str]) -> tuple[int, list[t
 
 
 def _signin_rows(body: bytes, columns: list[str]) -> list[tuple[Any, ...]]:
-    out = []
-    for item in json.loads(body)["value"]:
-        status, where = item.get("status") or {}, item.get("location") or {}
-        upn = item.get("userPrincipalName")
-        row = {
-            "tenant": TENANT,
-            "signin_id": item["id"],
-            "created_at": item["createdDateTime"],
-            "user_principal_name": upn.lower() if upn else None,
-            "user_id": item.get("userId"),
-            "user_display_name": item.get("userDisplayName"),
-            "app_id": item.get("appId"),
-            "app_display_name": item.get("appDisplayName"),
-            "ip_address": item.get("ipAddress"),
-            "client_app_used": item.get("clientAppUsed"),
-            "error_code": status.get("errorCode"),
-            "failure_reason": status.get("failureReason"),
-            "additional_details": status.get("additionalDetails"),
-            "country": where.get("countryOrRegion"),
-            "state": where.get("state"),
-            "city": where.get("city"),
-            "conditional_access_status": item.get("conditionalAccessStatus"),
-            "is_interactive": item.get("isInteractive"),
-            "risk_level_aggregated": item.get("riskLevelAggregated"),
-            "risk_level_during_signin": item.get("riskLevelDuringSignIn"),
-            "risk_state": item.get("riskState"),
-            "risk_detail": item.get("riskDetail"),
-            "resource_display_name": item.get("resourceDisplayName"),
-            "correlation_id": item.get("correlationId"),
-        }
-        out.append(tuple(row.get(c) for c in columns))
-    return out
+    return [signin_tuple(item, columns) for item in json.loads(body)["value"]]
+
+
+def signin_tuple(item: dict[str, Any], columns: list[str]) -> tuple[Any, ...]:
+    """One Graph sign-in as the floor stores it (also the import benchmark's floor, ``import_child.py``)."""
+    status, where = item.get("status") or {}, item.get("location") or {}
+    upn = item.get("userPrincipalName")
+    row = {
+        "tenant": TENANT,
+        "signin_id": item["id"],
+        "created_at": item["createdDateTime"],
+        "user_principal_name": upn.lower() if upn else None,
+        "user_id": item.get("userId"),
+        "user_display_name": item.get("userDisplayName"),
+        "app_id": item.get("appId"),
+        "app_display_name": item.get("appDisplayName"),
+        "ip_address": item.get("ipAddress"),
+        "client_app_used": item.get("clientAppUsed"),
+        "error_code": status.get("errorCode"),
+        "failure_reason": status.get("failureReason"),
+        "additional_details": status.get("additionalDetails"),
+        "country": where.get("countryOrRegion"),
+        "state": where.get("state"),
+        "city": where.get("city"),
+        "conditional_access_status": item.get("conditionalAccessStatus"),
+        "is_interactive": item.get("isInteractive"),
+        "risk_level_aggregated": item.get("riskLevelAggregated"),
+        "risk_level_during_signin": item.get("riskLevelDuringSignIn"),
+        "risk_state": item.get("riskState"),
+        "risk_detail": item.get("riskDetail"),
+        "resource_display_name": item.get("resourceDisplayName"),
+        "correlation_id": item.get("correlationId"),
+    }
+    return tuple(row.get(c) for c in columns)
 
 
 def _trace_rows(body: bytes, columns: list[str]) -> list[tuple[Any, ...]]:
@@ -176,7 +178,7 @@ def run_floor(files: dict[str, list[Path]], synced_db: Path, floor_db: Path) -> 
     out: dict[str, FloorTable] = {}
     for table in TABLES:
         cols = columns[table]
-        sql = _insert_sql(table, cols)
+        sql = insert_sql(table, cols)
         stats = FloorTable()
         wall, cpu = time.perf_counter(), time.process_time()
         pending = 0

@@ -1,6 +1,7 @@
 """Input files of the import benchmark, made from a seeded generator (same seed, same bytes).
 
-- Graph sign-in pages (``/auditLogs/signIns``, Authenticated SMTP, the shape the simulator serves, ~1 KB per item),
+- Graph sign-in pages (``/auditLogs/signIns``, Authenticated SMTP, each item rendered by the simulator's
+  ``signin_json``, ~1 KB per item),
   ``PAGE_ITEMS`` items a page: as one file per page (``{"@odata.context", "value", "@odata.nextLink"}``) and as
   one JSON array of those pages (what ``smtpauth check --capture`` and scripts that save every page write).
 - ``SmtpCSReport`` files as Exchange writes them (UTF-16 with a BOM, the nine documented columns, US dates), as
@@ -11,82 +12,75 @@ Rows are spread over ``DAYS`` days and a few thousand senders, like a 90-day bac
 
 import json
 import random
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from connector.simulator.population import Account, AccountKind, SignIn, Site
+from connector.simulator.signins import signin_json
+from connector.sources.smtp_cs_report import SMTP_CS_COLUMNS
+
 PAGE_ITEMS = 1000
 CS_FILE_ROWS = 10_000
 DAYS = 30
 SENDERS = 1500
 _START = datetime(2026, 10, 1, tzinfo=UTC)
-_APP = "00000002-0000-0ff1-ce00-000000000000"
 _CITIES = [("Seattle", "Washington", "US"), ("Paris", "Ile-de-France", "FR"), ("Berlin", "Berlin", "DE")]
 
 
-def _senders(rng: random.Random) -> list[tuple[str, str, str, str]]:
+def _senders(rng: random.Random) -> list[tuple[Account, str]]:
     out = []
     for i in range(SENDERS):
         name = f"device{i:05d}"
         user_id = str(uuid.UUID(int=rng.getrandbits(128)))
-        out.append((f"{name}@contoso.com", f"Device {i}", user_id, f"10.{i % 250}.{i // 250}.{rng.randrange(1, 250)}"))
+        ip = f"10.{i % 250}.{i // 250}.{rng.randrange(1, 250)}"
+        account = Account(
+            index=i,
+            upn=f"{name}@contoso.com",
+            display_name=f"Device {i}",
+            user_id=user_id,
+            kind=AccountKind.PRINTER,
+            domain="contoso.com",
+            enabled=True,
+            auth_method="Basic",
+            site=Site(ip, *_CITIES[0], 47.6, -122.3),
+            tls=(("TLS1.2", 1.0),),
+            rate=1.0,
+            other_rate=0.0,
+            weekdays_only=False,
+            recipients=(),
+            smtp_auth_disabled=None,
+        )
+        out.append((account, ip))
     return out
 
 
 def signin_items(rows: int, seed: int = 16) -> Iterator[dict[str, Any]]:
+    """Graph's JSON of each sign-in, as the simulator renders it (``connector.simulator.signins.signin_json``)."""
     rng = random.Random(seed)
     senders = _senders(rng)
+    sites = [[Site(ip, *city, 47.6, -122.3) for city in _CITIES] for _, ip in senders]
     span = DAYS * 86400
     for n in range(rows):
-        upn, display, user_id, ip = senders[rng.randrange(SENDERS)]
+        who = rng.randrange(SENDERS)
         failed = rng.random() < 0.1
-        city, state, country = _CITIES[n % 3]
         at = _START + timedelta(seconds=span * n / rows, milliseconds=rng.randrange(1000))
-        yield {
-            "id": str(uuid.UUID(int=rng.getrandbits(128))),
-            "createdDateTime": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "userDisplayName": display,
-            "userPrincipalName": upn,
-            "userId": user_id,
-            "appId": _APP,
-            "appDisplayName": "Office 365 Exchange Online",
-            "ipAddress": ip,
-            "clientAppUsed": "Authenticated SMTP",
-            "correlationId": str(uuid.UUID(int=rng.getrandbits(128))),
-            "conditionalAccessStatus": "notApplied",
-            "isInteractive": False,
-            "riskDetail": "none",
-            "riskLevelAggregated": "none",
-            "riskLevelDuringSignIn": "none",
-            "riskState": "none",
-            "riskEventTypes": [],
-            "riskEventTypes_v2": [],
-            "resourceDisplayName": "Office 365 Exchange Online",
-            "resourceId": _APP,
-            "status": {
-                "errorCode": 50126 if failed else 0,
-                "failureReason": "Invalid username or password." if failed else None,
-                "additionalDetails": "MFA requirement not applicable to legacy auth." if failed else None,
-            },
-            "deviceDetail": {
-                "deviceId": "",
-                "displayName": None,
-                "operatingSystem": None,
-                "browser": None,
-                "isCompliant": False,
-                "isManaged": False,
-                "trustType": None,
-            },
-            "location": {
-                "city": city,
-                "state": state,
-                "countryOrRegion": country,
-                "geoCoordinates": {"altitude": None, "latitude": 47.6, "longitude": -122.3},
-            },
-            "appliedConditionalAccessPolicies": [],
-        }
+        signin_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        correlation = str(uuid.UUID(int=rng.getrandbits(128)))
+        yield signin_json(
+            SignIn(
+                id=signin_id,
+                created=at,
+                account=senders[who][0],
+                site=sites[who][n % 3],
+                error_code=50126 if failed else 0,
+                failure_reason="Invalid username or password." if failed else "",
+                correlation_id=correlation,
+            )
+        )
 
 
 def _page(items: list[dict[str, Any]], n: int, last: bool) -> dict[str, Any]:
@@ -140,7 +134,7 @@ def write_signin_array(path: Path, rows: int) -> Path:
     return path
 
 
-CS_HEADER = "date,senderName,senderDomain,authMethod,original_client_ip,tls_version,tls_cipher,message_count,message_id"
+CS_HEADER = ",".join(SMTP_CS_COLUMNS)
 _TLS = ("TLS1.2", "TLS1.2", "TLS1.2", "TLS1.0", "TLS1.1", "TLS1.3")
 _AUTH = ("Basic", "Basic", "OAuth")
 
@@ -176,3 +170,21 @@ def write_cs_files(folder: Path, rows: int, per_file: int = CS_FILE_ROWS) -> lis
         paths.append(path)
         done += count
     return paths
+
+
+def main() -> None:
+    """``import_data.py sets DIR ROWS`` (the four data sets) or ``import_data.py array FILE ROWS``: the benchmark
+    writes its data in a process of its own, so that its own size (every measured child starts as a copy of it)
+    stays small."""
+    what, where, rows = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    if what == "array":
+        write_signin_array(where, rows)
+        return
+    write_signin_pages(where / "pages", rows)
+    write_signin_array(where / "signins.json", rows)
+    write_cs_files(where / "cs_many", rows)
+    write_cs_files(where / "cs_one", rows, per_file=rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,8 @@
 """Many files in one call (``smtpauth import FILE... | FOLDER``, the inbox): one group commit across them all.
 
 Files are loaded in order through one :class:`~connector.imports.loading.ImportWriter`, so consecutive files share
-transactions the way a sync's pages do (at most ``MAX_GROUP_ROWS`` rows or ``MAX_GROUP_SECONDS`` a group), each file
-all or nothing in its own savepoint. A refused or unreadable file is reported and the others go on.
+transactions the way a sync's pages do (at most ``MAX_GROUP_ROWS`` rows or ``MAX_GROUP_SECONDS`` of CPU time a
+group), each file all or nothing in its own savepoint. A refused or unreadable file is reported and the others go on.
 """
 
 from collections.abc import Callable, Iterable, Sequence

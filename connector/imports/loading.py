@@ -86,7 +86,8 @@ class ImportWriter:
     """The writes of one import call (one file or many): files share the sync's group commit
     (:class:`connector.sync.writer.GroupWriter`), each file in its own savepoint.
 
-    A group is committed once ``max_rows`` rows are pending or it is ``max_seconds`` old (checked each time a file
+    A group is committed once ``max_rows`` rows are pending or it has cost ``max_seconds`` of CPU time (or is
+    ``MAX_GROUP_WALL_SECONDS`` old, see :class:`GroupWriter`; checked each time a file
     ends: a file is never split across transactions), and at the end. A file's rows, its ``sync_run``,
     its sha256 mark and what ``after`` writes are in one savepoint: a file that fails rolls back alone and is
     recorded as a failed run; a crash loses at most the open group, whose files are then simply not imported

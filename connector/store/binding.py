@@ -2,9 +2,10 @@
 its column type's bind processor (the values SQLAlchemy would bind, without its per-row parameter bookkeeping, which
 costs more than SQLite's own insert). Used by the store's upsert and by the rollups' writes."""
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,10 +24,28 @@ class SqliteStatement:
     sql: str
     columns: tuple[str, ...]
     processors: tuple[Any, ...]
+    #: the row's values in parameter order, as one C call (a tuple even for one column)
+    _values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+    #: (position, processor) of the parameters that have one (most text columns have none on SQLite)
+    _converted: tuple[tuple[int, Any], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        getter = itemgetter(*self.columns)
+        values = getter if len(self.columns) > 1 else (lambda row: (getter(row),))
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_converted", tuple((i, p) for i, p in enumerate(self.processors) if p is not None))
 
     def parameters(self, params: list[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        named = tuple(zip(self.columns, self.processors, strict=True))
-        return [tuple([row[c] if p is None else p(row[c]) for c, p in named]) for row in params]
+        values, converted = self._values, self._converted
+        if not converted:
+            return [values(row) for row in params]
+        out = []
+        for row in params:
+            bound = list(values(row))
+            for i, p in converted:
+                bound[i] = p(bound[i])
+            out.append(tuple(bound))
+        return out
 
 
 @lru_cache(maxsize=256)

@@ -368,6 +368,28 @@ def _recompute_tls(conn: Connection, tenant: str, day: date, senders: list[str] 
         delete = delete.where(rst.c.sender_address.in_(senders))
         where.append(cs.c.sender_address.in_(senders))
     conn.execute(delete)
+    if conn.dialect.name == "sqlite":
+        # the groups go into the rollup table inside SQLite (see _write_source_from_select)
+        tls = sa.func.coalesce(sa.func.nullif(cs.c.tls_bucket, _lit("''")), _lit("'unknown'"))
+        auth = sa.func.coalesce(sa.func.nullif(cs.c.auth_bucket, _lit("''")), _lit("'unknown'"))
+        groups = (
+            sa.select(
+                sa.literal(tenant, sa.String),
+                sa.literal(day, sa.Date),
+                cs.c.sender_address,
+                tls,
+                auth,
+                _sqlite_domain_of(conn, cs.c.sender_address),
+                sa.func.max(cs.c.sender_domain),
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(cs.c.message_count), 0),
+            )
+            .where(*where)
+            .group_by(cs.c.sender_address, tls, auth)
+        )
+        cols = ["sender_address", "tls_bucket", "auth_bucket", "sender_domain", "cs_file_domain", "rows", "messages"]
+        conn.execute(rst.insert().from_select(["tenant", "utc_day", *cols], groups))
+        return
     rows = conn.execute(
         sa.select(
             cs.c.sender_address,
@@ -501,18 +523,63 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
 def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> set[str]:
     """Recompute ``source``'s columns for (tenant, day) and ``senders`` (every sender with None); return the
     senders whose rollup rows it wrote."""
-    result = conn.execute(_QUERIES[source](tenant, day, senders))
-    names = list(result.keys())
-    rows = [dict(zip(names, r, strict=True)) for r in result.all()]  # fetched at once, not row by row
-    found = {str(r["sender"]) for r in rows}
+    if conn.dialect.name == "sqlite":
+        found = _write_source_from_select(conn, source, tenant, day, senders)
+    else:
+        result = conn.execute(_QUERIES[source](tenant, day, senders))
+        names = list(result.keys())
+        rows = [dict(zip(names, r, strict=True)) for r in result.all()]  # fetched at once, not row by row
+        found = {str(r["sender"]) for r in rows}
+        _write_source(conn, source, tenant, day, rows)
     if senders is not None:
         _zero_source(conn, source, tenant, day, [s for s in senders if s not in found])
-    _write_source(conn, source, tenant, day, rows)
     if source == "cs":
         _recompute_tls(conn, tenant, day, senders)
     else:
         _recompute_details(conn, source, tenant, day, senders)
     return found
+
+
+#: SQLite: ``connector.store.derived.domain_of`` as an SQL function, so the rollup rows' sender domain is the one
+#: the raw rows' derived columns get (Python's ``lower()``, not SQLite's ASCII-only one)
+_DOMAIN_FN = "smtpauth_domain_of"
+_DOMAIN_FN_INFO = "smtpauth.domain_of"
+
+
+def _sqlite_domain_of(conn: Connection, col: ColumnElement[Any]) -> ColumnElement[Any]:
+    record = conn.connection
+    if not record.info.get(_DOMAIN_FN_INFO):
+        dbapi: Any = record.driver_connection
+        dbapi.create_function(_DOMAIN_FN, 1, domain_of, deterministic=True)
+        record.info[_DOMAIN_FN_INFO] = True
+    fn: ColumnElement[Any] = getattr(sa.func, _DOMAIN_FN)(col, type_=sa.String)
+    return fn
+
+
+def _write_source_from_select(
+    conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None
+) -> set[str]:
+    """SQLite: ``_write_source`` of ``_QUERIES[source]`` as one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``:
+    the figures go from the raw rows to the rollup rows inside SQLite (no round of every row through Python and
+    back through the bind processors). Returns the senders written."""
+    cols = _COLS[source]
+    found = _QUERIES[source](tenant, day, senders).subquery()
+    ins = sqlite.insert(rsd)
+    select = sa.select(
+        sa.literal(tenant, sa.String),
+        sa.literal(day, sa.Date),
+        found.c.sender,
+        _sqlite_domain_of(conn, found.c.sender),
+        *(found.c[c] for c in cols),
+    ).where(sa.true())  # SQLite reads "ON CONFLICT" after a SELECT without WHERE as a join's ON
+    stmt = (
+        ins.from_select(["tenant", "utc_day", "sender_address", "sender_domain", *cols], select)
+        .on_conflict_do_update(
+            index_elements=["tenant", "utc_day", "sender_address"], set_={c: ins.excluded[c] for c in cols}
+        )
+        .returning(rsd.c.sender_address)
+    )
+    return {str(s) for s in conn.execute(stmt).scalars()}
 
 
 def _is_empty() -> ColumnElement[bool]:

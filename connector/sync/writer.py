@@ -7,8 +7,12 @@ checkpoint with its fsyncs); at the speed Graph can answer a large first sync, t
 - when the next page has not arrived within ``WAIT_FOR_NEXT_PAGE``: the sync is about to wait for the network, so
   what it has becomes durable first and the database's write lock is not held while it waits (under Graph's pacing
   and its response times that is every page);
-- when ``max_rows`` rows are pending or the transaction is ``max_seconds`` old (bounds what a crash redoes and how
-  long another writer waits);
+- when ``max_rows`` rows are pending, or the group has cost ``max_seconds`` of the writing thread's CPU time, or it
+  is ``max_wall_seconds`` old (bounds what a crash redoes and how long another writer waits). The age is counted in
+  the CPU time of the thread that writes the group (not the fetch thread's, not other sources'), so that a loaded
+  machine, which stretches every second of work, does not cut the same work into more groups: each commit writes
+  the index pages its rows touched and recomputes the rollups of its keys once more. The wall-clock ceiling stays
+  well under the 30-second busy timeout another writer waits for the lock;
 - at the end, also when the source stops on an error: the pages stored before the error are complete.
 
 Each page runs in a savepoint, so a page that fails (a truncated body, a refused row) rolls back alone. A watermark
@@ -30,7 +34,7 @@ from connector.store.runs import RunCounts
 from connector.store.store import Store
 from connector.sync.prefetch import Prefetched
 
-__all__ = ["MAX_GROUP_ROWS", "MAX_GROUP_SECONDS", "WAIT_FOR_NEXT_PAGE", "GroupWriter"]
+__all__ = ["MAX_GROUP_ROWS", "MAX_GROUP_SECONDS", "MAX_GROUP_WALL_SECONDS", "WAIT_FOR_NEXT_PAGE", "GroupWriter"]
 
 T = TypeVar("T")
 
@@ -42,9 +46,11 @@ class Counted(Protocol):
     def counts(self) -> RunCounts: ...
 
 
-#: defaults: rows and seconds a group may hold before it is committed although the next page is already here
+#: defaults: rows, seconds of the writing thread's CPU time and seconds of wall-clock time a group may hold before it is
+#: committed although the next page is already here
 MAX_GROUP_ROWS = 50_000
 MAX_GROUP_SECONDS = 5.0
+MAX_GROUP_WALL_SECONDS = 15.0
 #: how long a source waits for its next page before it commits the open group and then waits on
 WAIT_FOR_NEXT_PAGE = 0.2
 
@@ -59,15 +65,18 @@ class GroupWriter:
         *,
         max_rows: int = MAX_GROUP_ROWS,
         max_seconds: float = MAX_GROUP_SECONDS,
+        max_wall_seconds: float = MAX_GROUP_WALL_SECONDS,
     ) -> None:
         self.store = store
         self.run = run
         self.max_rows = max_rows
         self.max_seconds = max_seconds
+        self.max_wall_seconds = max_wall_seconds
         self.commits = 0
         self._tx: AbstractContextManager[Connection] | None = None
         self._conn: Connection | None = None
         self._opened = 0.0
+        self._opened_cpu = 0.0
         self._counts_at_open = run.counts
 
     @contextmanager
@@ -100,7 +109,12 @@ class GroupWriter:
         if self._conn is None:
             return
         pending = self.run.counts.rows_seen - self._counts_at_open.rows_seen
-        if not next_ready or pending >= self.max_rows or time.monotonic() - self._opened >= self.max_seconds:
+        if (
+            not next_ready
+            or pending >= self.max_rows
+            or time.thread_time() - self._opened_cpu >= self.max_seconds
+            or time.monotonic() - self._opened >= self.max_wall_seconds
+        ):
             self.commit()
 
     def commit(self) -> None:
@@ -144,6 +158,7 @@ class GroupWriter:
             self._conn = tx.__enter__()
             self._tx = tx
             self._opened = time.monotonic()
+            self._opened_cpu = time.thread_time()
             self._counts_at_open = replace(self.run.counts)
         return self._conn
 

@@ -43,6 +43,11 @@ def _senders(rnd: random.Random, tenant: str) -> list[str]:
     return [*out, "Scanner@Mixed.Example", "no-at-sign", f"relay@{tenant}.com"]
 
 
+#: a sender whose domain only Python lower-cases (SQLite's lower() is ASCII-only): the rollups' sender_domain is
+#: connector.store.derived.domain_of's, whichever path wrote them
+NON_ASCII_SENDER = "Drucker@BÜRO.Example"
+
+
 def _when(rnd: random.Random) -> datetime:
     # some rows right at midnight and just before it: the day boundary must be exact
     day = rnd.randrange(DAYS)
@@ -106,6 +111,8 @@ def _write_everything(store: Store, seed: int) -> None:
     for tenant in TENANTS:
         traces = [_trace(rnd, tenant, i) for i in range(400)]
         cs_rows = [_cs(rnd, tenant, i) for i in range(250)]
+        for row in traces[::37] + cs_rows[::29]:
+            row["sender_address"] = NON_ASCII_SENDER
         signins = [_signin(rnd, tenant, i) for i in range(200)]
         # a sync: store transactions, several batches
         with store.transaction() as tx:

@@ -93,16 +93,23 @@ def test_size_and_age_caps_commit_although_the_next_page_is_there(store: Store, 
             writer.pause(next_ready=True)
         assert writer.commits == 1
         assert _committed(store) == 300
-    clock = [1000.0]
-    monkeypatch.setattr("connector.sync.writer.time.monotonic", lambda: clock[0])
-    with GroupWriter(store, run, max_seconds=2.0) as writer:
+    cpu, wall = [1000.0], [5000.0]
+    monkeypatch.setattr("connector.sync.writer.time.thread_time", lambda: cpu[0])
+    monkeypatch.setattr("connector.sync.writer.time.monotonic", lambda: wall[0])
+    with GroupWriter(store, run, max_seconds=2.0, max_wall_seconds=10.0) as writer:
         _load(writer, run, _page(300))
+        wall[0] += 9.0  # a loaded machine: much wall time, little work
+        cpu[0] += 1.0
         writer.pause(next_ready=True)
         assert writer.commits == 0
-        clock[0] += 2.5
+        cpu[0] += 1.5  # 2.5 s of CPU time since the group opened
         _load(writer, run, _page(400))
         writer.pause(next_ready=True)
         assert writer.commits == 1
+        _load(writer, run, _page(500))
+        wall[0] += 10.5  # the wall-clock ceiling, whatever the CPU time
+        writer.pause(next_ready=True)
+        assert writer.commits == 2
 
 
 def test_a_failing_page_rolls_back_alone_and_the_pages_before_it_are_kept(store: Store) -> None:
