@@ -164,6 +164,9 @@ class SyncSettings(_Strict):
 
 ArtifactFormat = Literal["html", "csv", "xlsx", "parquet"]
 ARTIFACT_FORMATS: tuple[ArtifactFormat, ...] = ("html", "csv", "xlsx", "parquet")
+Granularity = Literal["auto", "day", "week", "month"]
+#: periods of the sending_volume_by_sender table (auto: per day up to 92 days, per calendar month beyond)
+GRANULARITIES: tuple[Granularity, ...] = ("auto", "day", "week", "month")
 
 
 def _all_formats() -> list[ArtifactFormat]:
@@ -176,6 +179,9 @@ class ReportSettings(_Strict):
     #: count only message-trace rows whose fromIP was a successful Authenticated SMTP sign-in IP of the sender
     #: (drops the sender's Outlook mail, but also every OAuth submission: OAuth leaves no such sign-in)
     trace_signin_ip_only: bool = False
+    #: period of a sending_volume_by_sender row: day, week (ISO, Monday to Sunday), month (calendar, UTC), or auto:
+    #: per day for a range of up to 92 days, per month for a longer one
+    granularity: Granularity = "auto"
     #: longest date range one report may cover, days
     max_range_days: int = Field(default=366, ge=1, le=3660)
     #: rows of one table shown in the HTML file (the CSV, XLSX and Parquet files always hold every row)

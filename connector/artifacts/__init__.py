@@ -7,7 +7,7 @@ Parquet files, one offline HTML page and ``summary.json``. Every figure is aggre
 
 from connector.artifacts.build import BuildResult, build_report, run_queries
 from connector.artifacts.tables import COVERAGE_TABLE, TABLES, TableSpec
-from connector.store.readside.params import ReportParams, parse_date, parse_formats
+from connector.store.readside.params import ReportParams, parse_date, parse_formats, parse_granularity
 
 __all__ = [
     "COVERAGE_TABLE",
@@ -18,5 +18,6 @@ __all__ = [
     "build_report",
     "parse_date",
     "parse_formats",
+    "parse_granularity",
     "run_queries",
 ]

@@ -113,6 +113,27 @@ def _facts(conn: Connection, d: Dialect, params: ReportParams) -> dict[str, Any]
     return {"cs_days": days, "tls_sources": tls_sources, "concealed": int(concealed)}
 
 
+#: how a row of sending_volume_by_sender reads, per period
+_PERIODS = {"day": "day", "week": "ISO week (Monday to Sunday, UTC)", "month": "calendar month (UTC)"}
+
+
+def _period_note(params: ReportParams) -> str:
+    """The sentence saying what a row of sending_volume_by_sender covers for this report."""
+    period = params.sender_period
+    why = (
+        f"the range covers {params.days} days"
+        if params.granularity == "auto"
+        else f"granularity {params.granularity} was asked"
+    )
+    if period == "day":
+        return f"sending_volume_by_sender has a row per sender per day ({why})."
+    return (
+        f"sending_volume_by_sender has a row per sender per {_PERIODS[period]} ({why}): date and period_end are "
+        f"the period's first and last day within the range (a {period} the range cuts counts only those days), "
+        "active_days the days with messages."
+    )
+
+
 def _summary(
     params: ReportParams,
     *,
@@ -131,7 +152,7 @@ def _summary(
         "sending_volume": (
             f"{len(cs_days)} of {n_days} days rest on SmtpCSReport rows (exact SMTP AUTH submissions, "
             f"SUM(message_count)); the other {n_days - len(cs_days)} on message trace: COUNT(DISTINCT messageId) "
-            f"of the SMTP AUTH senders, {trace_rows}."
+            f"of the SMTP AUTH senders, {trace_rows}. {_period_note(params)}"
         ),
         "tls_usage": (
             f"{ts.get('smtp_cs_report', 0)} senders from SmtpCSReport rows, {ts.get('imported_export', 0)} from an "
@@ -158,6 +179,7 @@ def _summary(
         }
         for s in (*TABLES, COVERAGE_TABLE)
     }
+    tables["sending_volume_by_sender"]["period"] = params.sender_period
     sections: dict[str, Any] = {}
     for section, sources in SECTION_SOURCES.items():
         n = sum(t["rows"] for t in tables.values() if t["section"] == section)

@@ -16,7 +16,7 @@ from connector.store.readside.kpi import kpi_history
 from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect
 from connector.store.readside.tls_auth import auth_by_sender, tls_by_sender
-from connector.store.readside.volume import volume_by_domain_day, volume_by_sender_day, volume_by_sender_total
+from connector.store.readside.volume import volume_by_domain_day, volume_by_sender_period, volume_by_sender_total
 
 __all__ = ["COVERAGE_TABLE", "LABELS", "TABLES", "Column", "ColumnType", "TableSpec"]
 
@@ -30,6 +30,8 @@ LABELS = {
     "sender_domain": "Domain",
     "messages": "Messages",
     "active_days": "Active days",
+    "period_end": "Period end",
+    "period": "Period",
     "tls10_messages": "TLS 1.0 messages",
     "tls11_messages": "TLS 1.1 messages",
     "tls12_messages": "TLS 1.2 messages",
@@ -161,10 +163,18 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     TableSpec(
         "sending_volume_by_sender",
-        "Sending volume by sender per day",
+        "Sending volume by sender per period",
         "sending_volume",
-        _cols("date:date", "sender_address", "sender_domain", "messages:int"),
-        volume_by_sender_day,
+        _cols(
+            "date:date",
+            "sender_address",
+            "sender_domain",
+            "messages:int",
+            "period_end:date",
+            "period",
+            "active_days:int",
+        ),
+        volume_by_sender_period,
     ),
     TableSpec(
         "sending_volume_sender_totals",

@@ -34,6 +34,13 @@ def _range_options(fn: click.decorators.FC) -> click.decorators.FC:
                 help="Message-trace volume: only rows from the sender's SMTP sign-in IPs (default: "
                 "report.trace_signin_ip_only).",
             ),
+            click.option(
+                "--granularity",
+                type=click.Choice(["auto", "day", "week", "month"], case_sensitive=False),
+                default=None,
+                help="Period of a sending_volume_by_sender row: day, week, month, or auto: per day up to 92 days, "
+                "per calendar month beyond (default: report.granularity).",
+            ),
         )
     ):
         fn = option(fn)
@@ -49,6 +56,7 @@ def _params(
     senders: tuple[str, ...],
     formats: tuple[str, ...],
     signin_ip_only: bool | None,
+    granularity: str | None,
 ) -> "tuple[Settings, ReportParams]":
     from connector.artifacts import ReportParams, parse_date, parse_formats
 
@@ -62,6 +70,7 @@ def _params(
         senders=senders,
         formats=parse_formats(formats) if formats else None,
         trace_signin_ip_only=signin_ip_only,
+        granularity=granularity,
     )
     if params.domains:
         _refuse_unknown_domains(settings, params)
@@ -98,13 +107,14 @@ def report(
     senders: tuple[str, ...],
     formats: tuple[str, ...],
     signin_ip_only: bool | None,
+    granularity: str | None,
     out_dir: Path,
 ) -> None:
     """Build the SMTP AUTH clients report from the database (no call to Microsoft)."""
     from connector.artifacts import build_report
     from connector.sync.factory import open_settings_store
 
-    settings, params = _params(obj, tenant, date_from, date_to, domains, senders, formats, signin_ip_only)
+    settings, params = _params(obj, tenant, date_from, date_to, domains, senders, formats, signin_ip_only, granularity)
     store = open_settings_store(settings)
     try:
         result = build_report(store, params, out_dir)
@@ -139,6 +149,7 @@ def request_report(
     senders: tuple[str, ...],
     formats: tuple[str, ...],
     signin_ip_only: bool | None,
+    granularity: str | None,
     wait: bool,
     recipients: tuple[str, ...],
 ) -> None:
@@ -146,7 +157,7 @@ def request_report(
     from connector.sync.factory import open_settings_store
     from jobs import report as jobs
 
-    settings, params = _params(obj, tenant, date_from, date_to, domains, senders, formats, signin_ip_only)
+    settings, params = _params(obj, tenant, date_from, date_to, domains, senders, formats, signin_ip_only, granularity)
     to = jobs.check_recipients(settings, recipients)
     store = open_settings_store(settings)
     try:

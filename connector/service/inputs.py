@@ -94,6 +94,7 @@ def report_params(
     senders: list[str] | None = None,
     formats: list[str] | None = None,
     signin_ip_only: bool | None = None,
+    granularity: str | None = None,
 ) -> ReportParams:
     """Validated ReportParams; the range defaults to the 30 days ending yesterday. 404 unknown tenant, 400 else."""
     known_tenant(settings, tenant)
@@ -109,11 +110,12 @@ def report_params(
             senders=senders or [],
             formats=formats or None,
             trace_signin_ip_only=signin_ip_only,
+            granularity=granularity,
             today=today,
         )
     except ConfigError as exc:
         message = str(exc).split(": ", 1)[-1] if exc.key else str(exc)
-        for flag in ("--from", "--to", "--domain", "--sender", "--format"):
+        for flag in ("--from", "--to", "--domain", "--sender", "--format", "--granularity"):
             message = message.replace(flag, flag.removeprefix("--"))
         fail(status.HTTP_400_BAD_REQUEST, message, _param(exc.key))
 

@@ -126,9 +126,11 @@ def data(
     fmt: Annotated[str, Query(alias="format", max_length=10)] = "json",
     limit: Annotated[int | None, Query(ge=1)] = None,
     offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+    granularity: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     """A report table (docs/artifacts.md) for one tenant and range (default: the 30 days ending yesterday),
-    filtered by domain and sender, ``limit`` rows from ``offset``. CSV cells that look like formulas are
+    filtered by domain and sender, ``limit`` rows from ``offset`` (``granularity``: the period of a
+    ``sending_volume_by_sender`` row, as ``report --granularity``). CSV cells that look like formulas are
     neutralized; the ``X-Total-Count`` header holds the table's row count."""
     spec = DATA_TABLES.get(table)
     if spec is None:
@@ -141,7 +143,14 @@ def data(
         fail(status.HTTP_400_BAD_REQUEST, f"limit {limit} is above service.max_page_rows = {max_rows}", "limit")
     today = request.app.state.runner.clock.now().date()
     params = report_params(
-        settings, tenant=tenant, date_from=date_from, date_to=date_to, today=today, domains=domain, senders=sender
+        settings,
+        tenant=tenant,
+        date_from=date_from,
+        date_to=date_to,
+        today=today,
+        domains=domain,
+        senders=sender,
+        granularity=granularity,
     )
     refuse_unknown_domains(request, params)
     size = limit or max_rows

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.config import ArtifactFormat
+from connector.config import ArtifactFormat, Granularity
 from connector.errors import ConfigError
 from connector.service.auth import Authorized
 from connector.service.executor import Executor
@@ -43,6 +43,8 @@ class ReportRequest(BaseModel):
     senders: list[str] = Field(default_factory=list, max_length=1000)
     formats: list[ArtifactFormat] = Field(default_factory=list, max_length=4)
     signin_ip_only: bool | None = None
+    #: period of a sending_volume_by_sender row (default: report.granularity)
+    granularity: Granularity | None = None
     #: e-mailed through the notifications relay ([notify] smtp_host) when the job ends
     recipients: list[str] = Field(default_factory=list, max_length=20)
 
@@ -87,6 +89,7 @@ def request(request: Request, body: ReportRequest, _: Authorized) -> dict[str, A
         senders=body.senders,
         formats=list(body.formats),
         signin_ip_only=body.signin_ip_only,
+        granularity=body.granularity,
     )
     refuse_unknown_domains(request, params, "domains")
     try:

@@ -106,7 +106,9 @@ def test_xlsx_cells_are_typed_with_a_frozen_header(store: Store, tmp_path: Path)
 def test_parquet_columns_are_typed(store: Store, tmp_path: Path) -> None:
     build_report(store, params(("parquet",)), tmp_path)
     table = pq.read_table(tmp_path / "parquet" / "sending_volume_by_sender.parquet")
-    assert [str(t) for t in table.schema.types] == ["date32[day]", "string", "string", "int64"]
+    assert [str(t) for t in table.schema.types] == [
+        "date32[day]", "string", "string", "int64", "date32[day]", "string", "int64"
+    ]  # fmt: skip
     assert table.column("messages").to_pylist() == [1] * len(EVIL) + [3]
     tls = pq.read_table(tmp_path / "parquet" / "tls_usage_by_sender.parquet")
     assert str(tls.schema.field("tls10_pct").type) == "double"

@@ -5,10 +5,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from connector.config import ARTIFACT_FORMATS, Settings
+from connector.config import ARTIFACT_FORMATS, GRANULARITIES, Settings
 from connector.errors import ConfigError
 
-__all__ = ["MAX_DATE", "MIN_DATE", "ReportParams", "check_date", "parse_date", "parse_formats"]
+__all__ = [
+    "DAILY_MAX_DAYS",
+    "GRANULARITIES",
+    "MAX_DATE",
+    "MIN_DATE",
+    "ReportParams",
+    "check_date",
+    "parse_date",
+    "parse_formats",
+    "parse_granularity",
+]
 
 _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
@@ -35,6 +45,19 @@ def parse_date(value: str, option: str) -> date:
     except ValueError:
         raise ConfigError(f"{value[:40]!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-20", key=option) from None
     return check_date(parsed, option)
+
+
+#: ``granularity = "auto"``: a range of up to this many days gets a row per sender per day, a longer one a row per
+#: sender per calendar month
+DAILY_MAX_DAYS = 92
+
+
+def parse_granularity(value: str, option: str = "--granularity") -> str:
+    """``day``, ``week``, ``month`` or ``auto`` (any case). Raises ConfigError naming the option."""
+    name = value.strip().lower()
+    if name not in GRANULARITIES:
+        raise ConfigError(f"unknown granularity {value[:20]!r}: choose from {', '.join(GRANULARITIES)}", key=option)
+    return name
 
 
 def parse_formats(values: Iterable[str]) -> tuple[str, ...]:
@@ -67,6 +90,8 @@ class ReportParams:
     #: message-trace volume counts only rows from the sender's Authenticated SMTP sign-in IPs
     trace_signin_ip_only: bool = False
     html_max_rows: int = 5000
+    #: the period of a ``sending_volume_by_sender`` row: day, week, month, or auto (day up to DAILY_MAX_DAYS days)
+    granularity: str = "auto"
 
     @classmethod
     def build(
@@ -80,6 +105,7 @@ class ReportParams:
         senders: Sequence[str] = (),
         formats: Sequence[str] | None = None,
         trace_signin_ip_only: bool | None = None,
+        granularity: str | None = None,
         today: date | None = None,
     ) -> "ReportParams":
         """Check the request against the configuration. Raises ConfigError (unknown tenant, bad range, filter)."""
@@ -117,7 +143,20 @@ class ReportParams:
                 settings.report.trace_signin_ip_only if trace_signin_ip_only is None else trace_signin_ip_only
             ),
             html_max_rows=settings.report.html_max_rows,
+            granularity=parse_granularity(granularity) if granularity is not None else settings.report.granularity,
         )
+
+    @property
+    def days(self) -> int:
+        """Days of the range, both ends included."""
+        return (self.date_to - self.date_from).days + 1
+
+    @property
+    def sender_period(self) -> str:
+        """The period of a ``sending_volume_by_sender`` row for this range: ``day``, ``week`` or ``month``."""
+        if self.granularity != "auto":
+            return self.granularity
+        return "day" if self.days <= DAILY_MAX_DAYS else "month"
 
     @property
     def start(self) -> datetime:
@@ -139,6 +178,7 @@ class ReportParams:
             formats=self.formats,
             trace_signin_ip_only=self.trace_signin_ip_only,
             html_max_rows=self.html_max_rows,
+            granularity=self.granularity,
         )
 
     def as_json(self) -> dict[str, object]:
@@ -150,4 +190,5 @@ class ReportParams:
             "senders": list(self.senders),
             "formats": list(self.formats),
             "trace_signin_ip_only": self.trace_signin_ip_only,
+            "granularity": self.granularity,
         }

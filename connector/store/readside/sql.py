@@ -144,6 +144,27 @@ class Dialect:
             return sa.type_coerce(sa.func.date(col), sa.Date)
         return sa.cast(sa.func.timezone(_lit("'UTC'"), col), sa.Date)
 
+    def period_start(self, col: ColumnElement[Any], period: str) -> ColumnElement[Any]:
+        """The first day of the ISO week (Monday) or calendar month of a date column, typed as a date."""
+        if period not in ("week", "month"):
+            raise ValueError(f"no period start for {period!r}")
+        if self.name == "sqlite":
+            # 'weekday 1' moves forward to the next Monday (or stays on one): six days back first
+            mods = ("'-6 days'", "'weekday 1'") if period == "week" else ("'start of month'",)
+            return sa.type_coerce(sa.func.date(col, *map(_lit, mods)), sa.Date)
+        stamp = sa.cast(col, sa.DateTime)
+        return sa.cast(sa.func.date_trunc(_lit(f"'{period}'"), stamp), sa.Date)
+
+    def period_end(self, start: ColumnElement[Any], period: str) -> ColumnElement[Any]:
+        """The last day of the week or month starting on ``start`` (a :meth:`period_start`), typed as a date."""
+        if period not in ("week", "month"):
+            raise ValueError(f"no period end for {period!r}")
+        if self.name == "sqlite":
+            mods = ("'+6 days'",) if period == "week" else ("'+1 month'", "'-1 day'")
+            return sa.type_coerce(sa.func.date(start, *map(_lit, mods)), sa.Date)
+        step = "'6 days'" if period == "week" else "'1 month -1 day'"
+        return sa.cast(start + sa.cast(_lit(step), sa.Interval), sa.Date)
+
     def domain(self, col: ColumnElement[Any]) -> ColumnElement[Any]:
         """The lower-cased part after the last '@', NULL for a value without '@' (a concealed name)."""
         if self.name == "sqlite":

@@ -12,6 +12,11 @@ Which source a figure rests on, decided per day:
 
 All of it is read from the rollups (``rollup_sender_day``, ``rollup_day``, ``rollup_sender``).
 
+``sending_volume_by_sender`` has a row per sender per day, ISO week or calendar month (``ReportParams.sender_period``:
+per day up to 92 days, per month beyond, unless asked), summed in SQL from the same sender-day rows; a period cut
+by the range (the first and last month of most ranges) counts only its days in the range, and its row says which
+(``date`` to ``period_end``).
+
 ``smtp_cs_days`` lists the days that rest on SmtpCSReport rows; summary.json and the coverage table repeat it.
 """
 
@@ -32,6 +37,7 @@ __all__ = [
     "smtp_senders",
     "volume_by_domain_day",
     "volume_by_sender_day",
+    "volume_by_sender_period",
     "volume_by_sender_total",
     "volume_sender_day_subquery",
 ]
@@ -105,6 +111,44 @@ def volume_by_sender_day(d: Dialect, params: ReportParams) -> Select[Any]:
     v = volume_sender_day_subquery(d, params)
     return sa.select(v.c.date, v.c.sender_address, v.c.sender_domain, v.c.messages).order_by(
         v.c.date, v.c.sender_address
+    )
+
+
+def volume_by_sender_period(d: Dialect, params: ReportParams) -> Select[Any]:
+    """``sending_volume_by_sender``: date (the period's first day in the range), sender_address, sender_domain,
+    messages, period_end (its last day in the range), period (day, week, month), active_days (days with messages).
+
+    Per day: the rows of :func:`volume_by_sender_day`. Per week or month: those rows summed per (period, sender), in
+    SQL, from the sender-day rollup."""
+    v = volume_sender_day_subquery(d, params)
+    period = params.sender_period
+    label: ColumnElement[Any] = sa.literal_column(f"'{period}'")
+    if period == "day":
+        return sa.select(
+            v.c.date,
+            v.c.sender_address,
+            v.c.sender_domain,
+            v.c.messages,
+            v.c.date.label("period_end"),
+            label.label("period"),
+            sa.literal_column("1").label("active_days"),
+        ).order_by(v.c.date, v.c.sender_address)
+    rows = sa.select(v, d.period_start(v.c.date, period).label("period_start")).subquery("dated")
+    first = sa.literal(params.date_from, sa.Date)
+    last = sa.literal(params.date_to, sa.Date)
+    start, end = rows.c.period_start, d.period_end(rows.c.period_start, period)
+    return (
+        sa.select(
+            sa.type_coerce(sa.case((start < first, first), else_=start), sa.Date).label("date"),
+            rows.c.sender_address,
+            sa.func.max(rows.c.sender_domain).label("sender_domain"),
+            sa.cast(sa.func.sum(rows.c.messages), sa.Integer).label("messages"),
+            sa.type_coerce(sa.case((end > last, last), else_=end), sa.Date).label("period_end"),
+            label.label("period"),
+            sa.func.count(rows.c.date).label("active_days"),
+        )
+        .group_by(rows.c.period_start, rows.c.sender_address)
+        .order_by(rows.c.period_start, rows.c.sender_address)
     )
 
 
