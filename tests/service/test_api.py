@@ -332,3 +332,24 @@ def test_the_sender_tables_read_together_equal_each_read_alone(served: Served, s
     if store.dialect == "sqlite":  # the temporary tables went with the read transaction
         with store.read() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM sqlite_temp_master")).scalar_one() == 0
+
+
+def test_the_sender_volume_period_can_be_asked(served: Served) -> None:
+    daily = served.get("/api/v1/data/sending_volume_by_sender", **RANGE).json()
+    assert daily["rows"]
+    assert {r["period"] for r in daily["rows"]} == {"day"}
+    weekly = served.get("/api/v1/data/sending_volume_by_sender", **RANGE, granularity="WEEK").json()
+    assert {r["period"] for r in weekly["rows"]} == {"week"}
+    assert sum(r["messages"] for r in weekly["rows"]) == sum(r["messages"] for r in daily["rows"])
+    assert sum(r["active_days"] for r in weekly["rows"]) == len(daily["rows"])
+    bad = served.get("/api/v1/data/sending_volume_by_sender", **RANGE, granularity="daily")
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == {
+        "error": "unknown granularity 'daily': choose from auto, day, week, month",
+        "param": "granularity",
+    }
+    r = served.client.post("/api/v1/reports", json={**RANGE, "granularity": "month", "formats": ["csv"]}, headers=AUTH)
+    assert r.status_code == 202
+    job = served.wait_job(r.json()["job_id"])
+    assert job["status"] == "succeeded"
+    assert job["parameters"]["granularity"] == "month"
