@@ -129,3 +129,16 @@ def test_request_report_mails_its_recipients_when_it_ends(synced: Synced) -> Non
     assert "accounts.csv" in mail
     assert f"smtpauth reports download {job_id[:8]} DIR" in mail
     assert jobs.get_report_job(synced.store, job_id).parameters["recipients"] == ["admin@contoso.example"]
+
+
+def test_report_granularity_is_an_option(synced: Synced, tmp_path: Path) -> None:
+    bad = _run(synced, "report", *RANGE, "--granularity", "daily", "--out", str(tmp_path))
+    assert bad.exit_code == 2
+    assert "'daily' is not one of 'auto', 'day', 'week', 'month'" in bad.output
+    assert "Traceback" not in bad.output
+    ok = _run(synced, "report", *RANGE, "--format", "csv", "--granularity", "Week", "--out", str(tmp_path))
+    assert ok.exit_code == 0, ok.output
+    header, *rows = (tmp_path / "sending_volume_by_sender.csv").read_text(encoding="utf-8").splitlines()
+    assert header.endswith(",period_end,period,active_days")
+    assert rows
+    assert {r.split(",")[5] for r in rows} == {"week"}
