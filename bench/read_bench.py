@@ -211,8 +211,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     from connector.store import open_store
 
     store = open_store(args.db_url, migrate_schema=not args.no_migrate)
-    t0 = time.perf_counter()
-    result: dict[str, Any] = {"phase": args.child}
+    t0, c0 = time.perf_counter(), time.process_time()
+    result: dict[str, Any] = {"phase": args.child, "load_avg_start": [round(x, 1) for x in os.getloadavg()]}
     if args.child.startswith("report-"):
         from connector.artifacts import ReportParams, build_report
 
@@ -226,16 +226,19 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             build_report(store, params, Path(tmp))
         result["seconds"] = round(time.perf_counter() - t0, 2)
+        result["cpu_s"] = round(time.process_time() - c0, 2)
     else:
         result.update(insights(args, store))
     store.close()
+    result["load_avg_end"] = [round(x, 1) for x in os.getloadavg()]
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
 
 
 def insights(args: argparse.Namespace, store: Any) -> dict[str, Any]:
-    """The insights step as of the last stored day, then a nightly sync's worth of new rows (the last day's
-    message-trace rows again, one day later, as new rows) and the insights step of the next morning."""
+    """From no stored finding: the insights step as of the last stored day, then a nightly sync's worth of new rows
+    (the last day's message-trace rows again, one day later, as new rows) and the insights step of the next
+    morning."""
     import sqlalchemy as sa
 
     from connector.config import InsightsSettings
@@ -243,12 +246,20 @@ def insights(args: argparse.Namespace, store: Any) -> dict[str, Any]:
     from models import MessageTrace
 
     tr = MessageTrace.__table__  # type: ignore[attr-defined]
+    # every run starts from no stored finding (an earlier run's findings would turn its inserts into updates)
+    with store.transaction() as tx:
+        findings = sa.select(sa.text("id")).select_from(sa.table("finding")).where(sa.column("tenant") == args.tenant)
+        tx.execute(sa.table("finding_notification").delete().where(sa.column("finding_id").in_(findings)))
+        tx.execute(sa.table("finding").delete().where(sa.column("tenant") == args.tenant))
+        tx.execute(
+            sa.table("watermark").delete().where(sa.column("tenant") == args.tenant, sa.column("source") == "insights")
+        )
     cfg = InsightsSettings()
     last = date.fromisoformat(args.date_to)
     now = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=6)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     first = run_detection(store, cfg, args.tenant, now)
-    first_s = time.perf_counter() - t0
+    first_s, first_cpu = time.perf_counter() - t0, time.process_time() - c0
     start = datetime.combine(last, datetime.min.time(), UTC)
     cols = [c.name for c in tr.columns if c.name not in ("id", "utc_day", "sender_domain")]  # written by the store
     with store.read() as conn:
@@ -267,9 +278,9 @@ def insights(args: argparse.Namespace, store: Any) -> dict[str, Any]:
     with store.transaction() as tx:
         store.upsert(tx, MessageTrace, rows, key=("tenant", "trace_id"))
     sync_s = time.perf_counter() - t1
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     nightly = run_detection(store, cfg, args.tenant, now + timedelta(days=1))
-    nightly_s = time.perf_counter() - t2
+    nightly_s, nightly_cpu = time.perf_counter() - t2, time.process_time() - c2
     t3 = time.perf_counter()
     again = run_detection(store, cfg, args.tenant, now + timedelta(days=1))
     again_s = time.perf_counter() - t3
@@ -284,10 +295,12 @@ def insights(args: argparse.Namespace, store: Any) -> dict[str, Any]:
             rollups.touch(tx, "message_trace", keys)
     return {
         "first_run_s": round(first_s, 2),
+        "first_run_cpu_s": round(first_cpu, 2),
         "first_run_findings": len(first.candidates),
         "nightly_rows": len(rows),
         "nightly_store_s": round(sync_s, 2),
         "after_nightly_sync_s": round(nightly_s, 2),
+        "after_nightly_sync_cpu_s": round(nightly_cpu, 2),
         "after_nightly_findings": len(nightly.candidates),
         "unchanged_rerun_s": round(again_s, 3),
         "unchanged_rerun_skipped": getattr(again, "skipped", None),
