@@ -82,12 +82,13 @@ def detect(
     out: list[Candidate] = []
     with store.read() as conn:
         first_trace, first_signin = q.earliest(conn, tenant)
+        days = q.sender_days(conn, w)
         if first_trace is not None:
-            out += volume_candidates(cfg, q.volume_daily(conn, d, w), first_trace.date(), judged)
+            out += volume_candidates(cfg, q.volume_daily(days), first_trace.date(), judged)
             if (w.judged_start - first_trace).days >= cfg.min_history_days:
                 out += off_hours_candidates(cfg, *q.hourly(conn, d, w))
-                out += external_domain_candidates(cfg, *q.external_domains(conn, d, w))
-        out += tls_candidates(cfg, q.tls_daily(conn, d, w), judged)
+                out += external_domain_candidates(cfg, *q.external_domains(conn, w, days))
+        out += tls_candidates(cfg, q.tls_daily(days), judged)
         if first_signin is not None:
             origins = q.origins(conn, w)
             if (w.judged_start - first_signin).days >= cfg.min_history_days:

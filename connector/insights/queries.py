@@ -7,7 +7,7 @@ of the window (bounded by it, whatever the history), and a bounded sample of ids
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,18 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.readside.sql import Dialect, rrd, rsd, rsh, rso, si, tr
 
-__all__ = ["Window", "earliest", "failures", "hourly", "origins", "sample_ids", "tls_daily", "volume_daily"]
+__all__ = [
+    "SenderDay",
+    "Window",
+    "earliest",
+    "failures",
+    "hourly",
+    "origins",
+    "sample_ids",
+    "sender_days",
+    "tls_daily",
+    "volume_daily",
+]
 
 #: ids kept as evidence per finding
 SAMPLE_IDS = 20
@@ -43,15 +54,50 @@ def earliest(conn: Connection, tenant: str) -> tuple[datetime | None, datetime |
     return t, s
 
 
-def volume_daily(conn: Connection, d: Dialect, w: Window) -> list[tuple[str, date, int]]:
-    """(sender, day, distinct messages) over the baseline and the judged days, from the sender-day rollup."""
-    q = sa.select(rsd.c.sender_address, rsd.c.utc_day, rsd.c.trace_messages).where(
+@dataclass(frozen=True)
+class SenderDay:
+    """What the rules read of one sender-day rollup row."""
+
+    sender: str
+    day: date
+    domain: str | None
+    trace_rows: int
+    trace_messages: int
+    cs_rows: int
+    cs_messages: int
+    #: SmtpCSReport messages over TLS 1.0/1.1, and one client IP of them
+    cs_legacy: int
+    cs_legacy_ip: str | None
+
+
+def sender_days(conn: Connection, w: Window) -> list[SenderDay]:
+    """The sender-day rollup rows of the baseline and the judged days with message trace or SmtpCSReport rows: one
+    read for :func:`volume_daily`, :func:`external_domains` and :func:`tls_daily`."""
+    q = sa.select(
+        rsd.c.sender_address,
+        rsd.c.utc_day,
+        rsd.c.sender_domain,
+        rsd.c.trace_rows,
+        rsd.c.trace_messages,
+        rsd.c.cs_rows,
+        rsd.c.cs_messages,
+        rsd.c.cs_tls10 + rsd.c.cs_tls11,
+        rsd.c.cs_legacy_client_ip,
+    ).where(
         rsd.c.tenant == w.tenant,
         rsd.c.utc_day >= w.baseline_start.date(),
         rsd.c.utc_day <= w.end.date(),
-        rsd.c.trace_rows > 0,
+        sa.or_(rsd.c.trace_rows > 0, rsd.c.cs_rows > 0),
     )
-    return [(str(a), _as_date(b), int(c)) for a, b, c in conn.execute(q)]
+    return [
+        SenderDay(str(s), _as_date(dd), dom, int(t_rows), int(t_n), int(c_rows), int(c_n or 0), int(k or 0), ip)
+        for s, dd, dom, t_rows, t_n, c_rows, c_n, k, ip in conn.execute(q)
+    ]
+
+
+def volume_daily(days: Sequence[SenderDay]) -> list[tuple[str, date, int]]:
+    """(sender, day, distinct messages) over the baseline and the judged days, from the sender-day rollup."""
+    return [(r.sender, r.day, r.trace_messages) for r in days if r.trace_rows > 0]
 
 
 def hourly(
@@ -60,49 +106,51 @@ def hourly(
     """Baseline hour profile per sender (the UTC hours it sent in, its messages, its weekend messages: one row per
     sender, the hours as a bit mask) and judged (sender, day, hour, weekend, messages), from the sender-hour
     rollup."""
-    # the window's Saturdays and Sundays, listed: cheaper than a weekday function over every rollup row
-    first, last = w.baseline_start.date(), w.end.date()
-    weekend_days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
-    weekend_days = [day for day in weekend_days if day.weekday() >= 5]
-    weekend = sa.case((rsh.c.utc_day.in_(weekend_days), _lit("1")), else_=_lit("0")) if weekend_days else _lit("0")
-    mask = sa.func.sum(sa.distinct(sa.literal_column("1").op("<<")(rsh.c.hour)))
+    # per (day, sender) in the rollup's key order (no sort): each hour once, so the sum of 1 << hour is the day's
+    # hour mask; the days fold into one profile per sender here (the mask an OR, the weekend days by date)
     base = (
         sa.select(
+            rsh.c.utc_day,
             rsh.c.sender_address,
-            mask.label("mask"),
+            sa.func.sum(sa.literal_column("1").op("<<")(rsh.c.hour)).label("mask"),
             sa.func.sum(rsh.c.messages).label("messages"),
-            sa.func.sum(sa.case((weekend == _lit("1"), rsh.c.messages), else_=_lit("0"))).label("weekend"),
         )
         .where(
             rsh.c.tenant == w.tenant,
             rsh.c.utc_day >= w.baseline_start.date(),
             rsh.c.utc_day < w.judged_start.date(),
         )
-        .group_by(rsh.c.sender_address)
+        .group_by(rsh.c.utc_day, rsh.c.sender_address)
     )
-    judged = sa.select(rsh.c.sender_address, rsh.c.utc_day, rsh.c.hour, weekend, rsh.c.messages).where(
+    judged = sa.select(rsh.c.sender_address, rsh.c.utc_day, rsh.c.hour, rsh.c.messages).where(
         rsh.c.tenant == w.tenant, rsh.c.utc_day >= w.judged_start.date(), rsh.c.utc_day <= w.end.date()
     )
-    b = {
-        str(s): (frozenset(h for h in range(24) if int(m) >> h & 1), int(n or 0), int(we or 0))
-        for s, m, n, we in conn.execute(base)
-    }
-    j = [(str(s), _as_date(dd), int(h), int(we), int(n)) for s, dd, h, we, n in conn.execute(judged)]
+    masks: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    weekends: dict[str, int] = {}
+    for dd, s, m, n in conn.execute(base):
+        sender, messages = str(s), int(n or 0)
+        masks[sender] = masks.get(sender, 0) | int(m)
+        totals[sender] = totals.get(sender, 0) + messages
+        weekend = messages if _as_date(dd).weekday() >= 5 else 0
+        weekends[sender] = weekends.get(sender, 0) + weekend
+    b = {s: (frozenset(h for h in range(24) if m >> h & 1), totals[s], weekends[s]) for s, m in masks.items()}
+    j = []
+    for s, dd, h, n in conn.execute(judged):
+        day = _as_date(dd)
+        j.append((str(s), day, int(h), 1 if day.weekday() >= 5 else 0, int(n)))
     return b, j
 
 
 def external_domains(
-    conn: Connection, d: Dialect, w: Window
+    conn: Connection, w: Window, days: Sequence[SenderDay]
 ) -> tuple[dict[str, tuple[int, int]], list[tuple[str, date, int]]]:
     """Per sender (baseline messages, distinct external recipient domains in the baseline), and judged
     (sender, day, distinct external recipient domains). Internal: the domains of the tenant's own senders since
     the baseline started. From the sender-day and recipient-domain rollups."""
     first, judged_first, last = w.baseline_start.date(), w.judged_start.date(), w.end.date()
-    days = sa.select(rsd.c.sender_address, rsd.c.utc_day, rsd.c.sender_domain, rsd.c.trace_messages).where(
-        rsd.c.tenant == w.tenant, rsd.c.utc_day >= first, rsd.c.utc_day <= last, rsd.c.trace_rows > 0
-    )
-    sender_days = [(str(s), _as_date(dd), dom, int(n)) for s, dd, dom, n in conn.execute(days)]
-    own = sorted({str(dom) for _, _, dom, _ in sender_days if dom is not None})
+    traced = [r for r in days if r.trace_rows > 0]
+    own = sorted({str(r.domain) for r in traced if r.domain is not None})
     ext = sa.and_(rrd.c.tenant == w.tenant, rrd.c.recipient_domain.not_in(own))
     base_q = (
         sa.select(rrd.c.sender_address, sa.func.count(sa.distinct(rrd.c.recipient_domain)))
@@ -118,11 +166,11 @@ def external_domains(
     judged_domains = {(str(s), _as_date(dd)): int(k) for s, dd, k in conn.execute(judged_q)}
     messages: dict[str, int] = {}
     judged: list[tuple[str, date, int]] = []
-    for sender, day, _, n in sender_days:
-        if day < judged_first:
-            messages[sender] = messages.get(sender, 0) + n
+    for r in traced:
+        if r.day < judged_first:
+            messages[r.sender] = messages.get(r.sender, 0) + r.trace_messages
         else:
-            judged.append((sender, day, judged_domains.get((sender, day), 0)))
+            judged.append((r.sender, r.day, judged_domains.get((r.sender, r.day), 0)))
     b = {s: (n, base_domains.get(s, 0)) for s, n in messages.items()}
     return b, judged
 
@@ -184,22 +232,10 @@ def failures(
     ]
 
 
-def tls_daily(conn: Connection, d: Dialect, w: Window) -> list[tuple[str, date, int, int, str | None]]:
+def tls_daily(days: Sequence[SenderDay]) -> list[tuple[str, date, int, int, str | None]]:
     """SmtpCSReport (sender, day, messages, TLS 1.0/1.1 messages, one client IP of the legacy ones), from the
     sender-day rollup."""
-    q = sa.select(
-        rsd.c.sender_address,
-        rsd.c.utc_day,
-        rsd.c.cs_messages,
-        rsd.c.cs_tls10 + rsd.c.cs_tls11,
-        rsd.c.cs_legacy_client_ip,
-    ).where(
-        rsd.c.tenant == w.tenant,
-        rsd.c.utc_day >= w.baseline_start.date(),
-        rsd.c.utc_day <= w.end.date(),
-        rsd.c.cs_rows > 0,
-    )
-    return [(str(s), _as_date(dd), int(n or 0), int(k or 0), ip) for s, dd, n, k, ip in conn.execute(q)]
+    return [(r.sender, r.day, r.cs_messages, r.cs_legacy, r.cs_legacy_ip) for r in days if r.cs_rows > 0]
 
 
 #: one statement for every candidate's sample (built once: hundreds of candidates cost hundreds of executions only)
