@@ -13,11 +13,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 
 from connector.artifacts import ReportParams, build_report
 from connector.errors import ConfigError
 from connector.store.readside.params import DAILY_MAX_DAYS, parse_granularity
 from connector.store.readside.sql import Dialect
+from connector.store.readside.tls_auth import tls_rows
 from connector.store.readside.volume import volume_by_sender_period
 from connector.store.store import Store, open_store
 from models import MessageTrace, SignIn, SmtpCsReportRow
@@ -184,6 +186,12 @@ def test_every_format_says_the_period(store: Store, tmp_path: Path) -> None:
     page = (tmp_path / "smtp_auth_report.html").read_text(encoding="utf-8")
     assert "per sender per calendar month" in page
     assert summary["parameters"]["granularity"] == "auto"
+    # senders per TLS source, counted while the TLS table was written: as the TLS rows say
+    with store.read() as conn:
+        t = tls_rows(Dialect(store.dialect), params)
+        q = sa.select(t.c.tls_source, sa.func.count()).group_by(t.c.tls_source)
+        counted = {str(source): int(n) for source, n in conn.execute(q)}
+    assert summary["tls_sources"] == counted == {"smtp_cs_report": len(SENDERS)}
 
 
 def test_a_short_report_keeps_its_row_per_sender_day(store: Store, tmp_path: Path) -> None:
