@@ -184,7 +184,7 @@ def _params(settings: Settings, job: ReportJobView) -> ReportParams:
         senders=p.get("senders", []),
         formats=p.get("formats") or None,
         trace_signin_ip_only=bool(p.get("trace_signin_ip_only", False)),
-        granularity=str(p.get("granularity", "auto")),
+        granularity=str(p["granularity"]) if p.get("granularity") else None,
         today=job.requested_at.date(),
     )
 
