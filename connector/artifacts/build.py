@@ -217,21 +217,17 @@ def _counting(spec: TableSpec, batches: Any, counts: dict[str, int]) -> Any:
         yield rows
 
 
-def _readiness(store: Store, params: ReportParams) -> dict[str, Any]:
+def _readiness(store: Store, params: ReportParams, read: tuple[Connection, Dialect] | None = None) -> dict[str, Any]:
     """The readiness pivot of the HTML page: each account's status and next step over the report's range, and
-    the burndown of Basic SMTP AUTH accounts per day of the range (as ``smtpauth readiness`` computes them)."""
-    from connector.insights.readiness import readiness_payload
+    the burndown of Basic SMTP AUTH accounts per day of the range (as ``smtpauth readiness`` computes them).
+    ``read``: the report's read transaction and Dialect, whose per-sender figures the accounts then reuse."""
+    from connector.insights.readiness import readiness_view
 
+    if read is None:
+        with store.read() as conn:
+            return _readiness(store, params, (conn, Dialect(store.dialect)))
     # the report's --domain/--sender filters keep only those accounts, as in every other table of the report
-    view = readiness_payload(
-        store,
-        params.tenant,
-        today=params.date_to,
-        days=(params.date_to - params.date_from).days + 1,
-        domains=params.domains,
-        senders=params.senders,
-        max_rows=params.html_max_rows,
-    )
+    view = readiness_view(*read, params, max_rows=params.html_max_rows)
     return {
         "readiness": {k: view[k] for k in ("columns", "statuses", "basic_off_by_default", "rows", "total")},
         "burndown": {"columns": view["burndown_columns"], "rows": view["burndown"]},
@@ -270,6 +266,8 @@ def build_report(
             result.summary = _summary(
                 params, now=generated, facts=facts, kpi=kpi, week=week, coverage=coverage, rows=result.rows
             )
+            # the HTML page's readiness pivot reads the accounts in the same transaction, with the same figures
+            extra = _readiness(store, params, (conn, d)) if html is not None else None
             for sink in sinks:
                 result.paths.extend(sink.close())
         except BaseException:
@@ -278,7 +276,7 @@ def build_report(
             raise
     if html is not None:
         meta = {**params.as_json(), "generated_at": generated.isoformat(timespec="seconds")}
-        result.paths.append(html.finish(meta, result.summary, extra=_readiness(store, params)))
+        result.paths.append(html.finish(meta, result.summary, extra=extra))
     summary_path = out_dir / SUMMARY_NAME
     result.summary["artifacts"] = sorted(str(p.relative_to(out_dir)) for p in [*result.paths, summary_path])
     with atomic_open(summary_path) as fh:

@@ -10,6 +10,7 @@ and the readiness view never disagree; this module adds the devices/IPs behind e
 concrete next step.
 """
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,9 +27,12 @@ __all__ = [
     "READINESS_COLUMNS",
     "READINESS_STATUSES",
     "burndown",
+    "burndown_rows",
     "next_step",
     "readiness",
     "readiness_payload",
+    "readiness_rows",
+    "readiness_view",
 ]
 
 #: Basic SMTP AUTH disabled by default for existing tenants (end of December 2026); removal: 2H 2027 (TBA)
@@ -92,21 +96,26 @@ def next_step(
     return step
 
 
-def _ips(store: Store, tenant: str, params: ReportParams) -> dict[str, str]:
+def _ips(conn: sa.Connection, params: ReportParams) -> dict[str, str]:
     q = (
         sa.select(rso.c.user_principal_name, rso.c.ip_address)
         .where(
-            rso.c.tenant == tenant,
+            rso.c.tenant == params.tenant,
             rso.c.utc_day.between(params.date_from, params.date_to),
             rso.c.ip_address != "",
         )
         .distinct()
     )
     out: dict[str, set[str]] = {}
-    with store.read() as conn:
-        for upn, ip in conn.execute(q):
-            out.setdefault(str(upn), set()).add(str(ip))
+    for upn, ip in conn.execute(q):
+        out.setdefault(str(upn), set()).add(str(ip))
     return {k: " ".join(sorted(v)) for k, v in out.items()}
+
+
+def _params(tenant: str, today: date, days: int, domains: tuple[str, ...], senders: tuple[str, ...]) -> ReportParams:
+    return ReportParams(
+        tenant=tenant, date_from=today - timedelta(days=days - 1), date_to=today, domains=domains, senders=senders
+    )
 
 
 def readiness(
@@ -120,12 +129,17 @@ def readiness(
 ) -> list[tuple[Any, ...]]:
     """One row per account (``READINESS_COLUMNS``), the most urgent statuses first; ``domains``/``senders``
     (lower-case, as ``ReportParams`` holds them) keep only those accounts, as a report's filters do."""
-    params = ReportParams(
-        tenant=tenant, date_from=today - timedelta(days=days - 1), date_to=today, domains=domains, senders=senders
-    )
-    ips = _ips(store, tenant, params)
     with store.read() as conn:
-        rows = list(conn.execute(accounts(Dialect(store.dialect), params)))
+        return readiness_rows(conn, Dialect(store.dialect), _params(tenant, today, days, domains, senders))
+
+
+def readiness_rows(conn: sa.Connection, d: Dialect, params: ReportParams) -> list[tuple[Any, ...]]:
+    """:func:`readiness` over ``params``' tenant, range and filters, read on ``conn`` (a read transaction) with
+    ``d`` (a report build's, whose shared per-sender figures the accounts then reuse). The accounts' messages
+    count every message-trace row (``trace_signin_ip_only`` is not applied, as in ``smtpauth readiness``)."""
+    params = replace(params, trace_signin_ip_only=False)
+    ips = _ips(conn, params)
+    rows = list(conn.execute(accounts(d, params)))
     order = {s: k for k, s in enumerate(_STEPS)}
     out = []
     for r in rows:
@@ -172,8 +186,14 @@ def burndown(
     sign-in or an SmtpCSReport row with a Basic auth method), their successful sign-ins (one per Basic SMTP
     session), the Basic messages of SmtpCSReport (None for days without its rows), and the days left before
     the default switch-off. ``domains``/``senders`` count only those accounts, as in :func:`readiness`."""
-    first = today - timedelta(days=days - 1)
-    params = ReportParams(tenant=tenant, date_from=first, date_to=today, domains=domains, senders=senders)
+    with store.read() as conn:
+        return burndown_rows(conn, _params(tenant, today, days, domains, senders))
+
+
+def burndown_rows(conn: sa.Connection, params: ReportParams) -> list[tuple[Any, ...]]:
+    """:func:`burndown` per day of ``params``' range, for its tenant and filters, read on ``conn``."""
+    tenant, first, today = params.tenant, params.date_from, params.date_to
+    days = params.days
     sig = sa.select(rsd.c.utc_day, rsd.c.sender_address, rsd.c.signins_ok).where(
         rsd.c.tenant == tenant,
         rsd.c.utc_day.between(first, today),
@@ -194,15 +214,14 @@ def burndown(
     accounts_by_day: dict[date, set[str]] = {}
     signins: dict[date, int] = {}
     messages: dict[date, int] = {}
-    with store.read() as conn:
-        for day, account, n in conn.execute(sig):
-            dd = _d(day)
-            accounts_by_day.setdefault(dd, set()).add(str(account))
-            signins[dd] = signins.get(dd, 0) + int(n)
-        for day, account, n in conn.execute(csq):
-            dd = _d(day)
-            accounts_by_day.setdefault(dd, set()).add(str(account))
-            messages[dd] = messages.get(dd, 0) + int(n or 0)
+    for day, account, n in conn.execute(sig):
+        dd = _d(day)
+        accounts_by_day.setdefault(dd, set()).add(str(account))
+        signins[dd] = signins.get(dd, 0) + int(n)
+    for day, account, n in conn.execute(csq):
+        dd = _d(day)
+        accounts_by_day.setdefault(dd, set()).add(str(account))
+        messages[dd] = messages.get(dd, 0) + int(n or 0)
     out = []
     for k in range(days):
         dd = first + timedelta(days=k)
@@ -240,18 +259,41 @@ def readiness_payload(
     the ``days`` ending ``today`` (:func:`readiness`; the first ``max_rows`` of them, ``total`` says how many) and
     the burndown of ``burndown_days`` (default: ``days``). Rows are lists in column order, or dictionaries keyed
     by column with ``records``."""
-    scope = {"domains": domains, "senders": senders}
-    rows = readiness(store, tenant, today=today, days=days, **scope)
-    burn = burndown(store, tenant, today=today, days=burndown_days or days, **scope)
+    params = _params(tenant, today, days, domains, senders)
+    with store.read() as conn:
+        return readiness_view(
+            conn,
+            Dialect(store.dialect),
+            params,
+            burndown_days=burndown_days,
+            max_rows=max_rows,
+            records=records,
+        )
+
+
+def readiness_view(
+    conn: sa.Connection,
+    d: Dialect,
+    params: ReportParams,
+    *,
+    burndown_days: int | None = None,
+    max_rows: int | None = None,
+    records: bool = False,
+) -> dict[str, Any]:
+    """:func:`readiness_payload` over ``params``' tenant, range and filters, read on ``conn`` (a read transaction)
+    with ``d``: the HTML report passes its own, so the accounts are the per-sender figures its tables computed."""
+    rows = readiness_rows(conn, d, params)
+    span = burndown_days or params.days
+    burn = burndown_rows(conn, params.with_range(params.date_to - timedelta(days=span - 1), params.date_to))
 
     def cells(columns: tuple[str, ...], row: tuple[Any, ...]) -> Any:
         values = [_json(v) for v in row]
         return dict(zip(columns, values, strict=True)) if records else values
 
     return {
-        "tenant": tenant,
-        "today": today.isoformat(),
-        "days": days,
+        "tenant": params.tenant,
+        "today": params.date_to.isoformat(),
+        "days": params.days,
         "basic_off_by_default": BASIC_OFF_BY_DEFAULT.isoformat(),
         "statuses": list(READINESS_STATUSES),
         "columns": list(READINESS_COLUMNS),
