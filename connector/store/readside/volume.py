@@ -133,23 +133,42 @@ def volume_by_sender_period(d: Dialect, params: ReportParams) -> Select[Any]:
             label.label("period"),
             sa.literal_column("1").label("active_days"),
         ).order_by(v.c.date, v.c.sender_address)
-    rows = sa.select(v, d.period_start(v.c.date, period).label("period_start")).subquery("dated")
+    rows = sender_periods(d, params)
     first = sa.literal(params.date_from, sa.Date)
     last = sa.literal(params.date_to, sa.Date)
     start, end = rows.c.period_start, d.period_end(rows.c.period_start, period)
+    return sa.select(
+        sa.type_coerce(sa.case((start < first, first), else_=start), sa.Date).label("date"),
+        rows.c.sender_address,
+        rows.c.sender_domain,
+        rows.c.messages,
+        sa.type_coerce(sa.case((end > last, last), else_=end), sa.Date).label("period_end"),
+        label.label("period"),
+        rows.c.active_days,
+    ).order_by(rows.c.period_start, rows.c.sender_address)
+
+
+def _sender_periods(d: Dialect, params: ReportParams) -> sa.CTE:
+    v = volume_sender_day_subquery(d, params)
+    rows = sa.select(v, d.period_start(v.c.date, params.sender_period).label("period_start")).subquery("dated")
     return (
         sa.select(
-            sa.type_coerce(sa.case((start < first, first), else_=start), sa.Date).label("date"),
+            rows.c.period_start,
             rows.c.sender_address,
             sa.func.max(rows.c.sender_domain).label("sender_domain"),
             sa.cast(sa.func.sum(rows.c.messages), sa.Integer).label("messages"),
-            sa.type_coerce(sa.case((end > last, last), else_=end), sa.Date).label("period_end"),
-            label.label("period"),
             sa.func.count(rows.c.date).label("active_days"),
         )
         .group_by(rows.c.period_start, rows.c.sender_address)
-        .order_by(rows.c.period_start, rows.c.sender_address)
+        .cte("vol_period")
     )
+
+
+def sender_periods(d: Dialect, params: ReportParams) -> sa.CTE:
+    """(period_start, sender_address, sender_domain, messages, active_days) per week or month of
+    ``params.sender_period`` and sender, as one CTE per (dialect, params): the sender table's rows, and what
+    :func:`sender_totals` sums for such a range (a sender's months instead of its days)."""
+    return d.shared(("vol_period", params), lambda: _sender_periods(d, params))
 
 
 def volume_by_domain_day(d: Dialect, params: ReportParams) -> Select[Any]:
@@ -170,6 +189,19 @@ def volume_by_sender_total(d: Dialect, params: ReportParams) -> Select[Any]:
 
 
 def _sender_totals(d: Dialect, params: ReportParams) -> sa.CTE:
+    if params.sender_period != "day":
+        # the sums of the sender's weeks or months (which the sender table reads too): the same figures
+        p = sender_periods(d, params)
+        return (
+            sa.select(
+                p.c.sender_address,
+                sa.func.max(p.c.sender_domain).label("sender_domain"),
+                sa.cast(sa.func.sum(p.c.messages), sa.Integer).label("messages"),
+                sa.cast(sa.func.sum(p.c.active_days), sa.Integer).label("active_days"),
+            )
+            .group_by(p.c.sender_address)
+            .cte("vol")
+        )
     v = volume_sender_day_subquery(d, params)
     messages = sa.cast(sa.func.sum(v.c.messages), sa.Integer)
     return (
