@@ -194,34 +194,42 @@ def burndown_rows(conn: sa.Connection, params: ReportParams) -> list[tuple[Any, 
     """:func:`burndown` per day of ``params``' range, for its tenant and filters, read on ``conn``."""
     tenant, first, today = params.tenant, params.date_from, params.date_to
     days = params.days
-    sig = sa.select(rsd.c.utc_day, rsd.c.sender_address, rsd.c.signins_ok).where(
+    # per day, in SQL: the accounts of either source (each once), the sign-ins, and the Basic SmtpCSReport
+    # messages (NULL for a day without such rows)
+    sig = sa.select(
+        rsd.c.utc_day.label("day"),
+        rsd.c.sender_address.label("account"),
+        rsd.c.signins_ok.label("signins"),
+        sa.null().label("messages"),
+    ).where(
         rsd.c.tenant == tenant,
         rsd.c.utc_day.between(first, today),
         rsd.c.signins_ok > 0,
         rsd.c.sender_address != "",
         *sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain),
     )
-    csq = (
-        sa.select(rst.c.utc_day, rst.c.sender_address, sa.func.sum(rst.c.messages))
-        .where(
-            rst.c.tenant == tenant,
-            rst.c.utc_day.between(first, today),
-            rst.c.auth_bucket == "Basic",
-            *sender_filter(params, rst.c.sender_address, rst.c.sender_domain),
-        )
-        .group_by(rst.c.utc_day, rst.c.sender_address)
+    csq = sa.select(rst.c.utc_day, rst.c.sender_address, sa.literal(0), sa.func.coalesce(rst.c.messages, 0)).where(
+        rst.c.tenant == tenant,
+        rst.c.utc_day.between(first, today),
+        rst.c.auth_bucket == "Basic",
+        *sender_filter(params, rst.c.sender_address, rst.c.sender_domain),
     )
-    accounts_by_day: dict[date, set[str]] = {}
+    both = sa.union_all(sig, csq).subquery("basic")
+    per_day = sa.select(
+        both.c.day,
+        sa.func.count(sa.distinct(both.c.account)),
+        sa.func.sum(both.c.signins),
+        sa.func.sum(both.c.messages),
+    ).group_by(both.c.day)
+    accounts_by_day: dict[date, int] = {}
     signins: dict[date, int] = {}
     messages: dict[date, int] = {}
-    for day, account, n in conn.execute(sig):
+    for day, n_accounts, n_signins, n_messages in conn.execute(per_day):
         dd = _d(day)
-        accounts_by_day.setdefault(dd, set()).add(str(account))
-        signins[dd] = signins.get(dd, 0) + int(n)
-    for day, account, n in conn.execute(csq):
-        dd = _d(day)
-        accounts_by_day.setdefault(dd, set()).add(str(account))
-        messages[dd] = messages.get(dd, 0) + int(n or 0)
+        accounts_by_day[dd] = int(n_accounts)
+        signins[dd] = int(n_signins or 0)
+        if n_messages is not None:
+            messages[dd] = int(n_messages)
     out = []
     for k in range(days):
         dd = first + timedelta(days=k)
@@ -230,7 +238,7 @@ def burndown_rows(conn: sa.Connection, params: ReportParams) -> list[tuple[Any, 
             (
                 dd,
                 f"{iso.year}-W{iso.week:02d}",
-                len(accounts_by_day.get(dd, ())),
+                accounts_by_day.get(dd, 0),
                 signins.get(dd, 0),
                 messages.get(dd),
                 (BASIC_OFF_BY_DEFAULT - dd).days,
