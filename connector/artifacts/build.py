@@ -114,7 +114,8 @@ _PERIODS = {"day": "day", "week": "ISO week (Monday to Sunday, UTC)", "month": "
 
 
 def _period_note(params: ReportParams) -> str:
-    """The sentence saying what a row of sending_volume_by_sender covers for this report."""
+    """The sentence saying what a row of the per-sender file (sending_volume_by_sender) covers for this report;
+    shown above the HTML's sending volume too, so it reads as prose."""
     period = params.sender_period
     why = (
         f"the range covers {params.days} days"
@@ -122,11 +123,11 @@ def _period_note(params: ReportParams) -> str:
         else f"granularity {params.granularity} was asked"
     )
     if period == "day":
-        return f"sending_volume_by_sender has a row per sender per day ({why})."
+        return f"The per-sender file (sending_volume_by_sender) has a row per sender per day ({why})."
     return (
-        f"sending_volume_by_sender has a row per sender per {_PERIODS[period]} ({why}): date and period_end are "
-        f"the period's first and last day within the range (a {period} the range cuts counts only those days), "
-        "active_days the days with messages."
+        f"The per-sender file (sending_volume_by_sender) has a row per sender per {_PERIODS[period]} ({why}); "
+        f"a {period} the range cuts counts only its days in the range (date to period_end), and active_days are "
+        "the days with messages."
     )
 
 
