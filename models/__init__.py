@@ -33,6 +33,7 @@ from models.rollups import (
     SenderDayRollup,
     SenderDayTlsRollup,
     SenderHourRollup,
+    SenderMonthRollup,
     SenderRollup,
     SigninOriginRollup,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "SenderDayRollup",
     "SenderDayTlsRollup",
     "SenderHourRollup",
+    "SenderMonthRollup",
     "SenderRollup",
     "SignIn",
     "SigninOriginRollup",
@@ -111,6 +113,7 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     DayRollup,
     SenderRollup,
     SenderHourRollup,
+    SenderMonthRollup,
     RecipientDomainRollup,
     SigninOriginRollup,
 )

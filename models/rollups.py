@@ -6,6 +6,13 @@
     all rows and only rows from a sign-in IP; SmtpCSReport: ``SUM(message_count)`` per TLS and auth bucket),
     successful, failed and blocked sign-ins, distinct sign-in IPs and countries. Sign-ins count under the
     account's user principal name (``''`` when Graph gave none).
+``rollup_sender_month``
+    One row per (tenant, calendar month, sender_address) with a ``rollup_sender_day`` row: the same figures summed
+    over the month, so that a range's whole months are read as one row per sender instead of one per day. The
+    sending volume's per-day choice of source is kept exact: the SmtpCSReport part counts the sender's days with
+    SmtpCSReport rows, the message-trace part only the days of the month that rest on no SmtpCSReport at all (no
+    sender of the tenant has SmtpCSReport rows that day, ``rollup_day.cs_rows = 0``); whether the sender counts as
+    an SMTP AUTH sender is decided when reading, as for single days.
 ``rollup_sender_day_tls``
     SmtpCSReport messages per (tenant, utc_day, sender_address, tls_bucket, auth_bucket) (the BI fact).
 ``rollup_day``
@@ -41,6 +48,7 @@ __all__ = [
     "SenderDayRollup",
     "SenderDayTlsRollup",
     "SenderHourRollup",
+    "SenderMonthRollup",
     "SenderRollup",
     "SigninOriginRollup",
 ]
@@ -90,6 +98,47 @@ class SenderDayRollup(SQLModel, table=True):
     signin_last_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     signin_ips: int = _count()
     signin_countries: int = _count()
+
+
+class SenderMonthRollup(SQLModel, table=True):
+    """One sender's calendar month: its sender-day rows summed (derived from ``rollup_sender_day`` and
+    ``rollup_day``)."""
+
+    __tablename__ = "rollup_sender_month"
+
+    tenant: str = Field(primary_key=True)
+    #: the month's first day
+    month: date = Field(primary_key=True)
+    sender_address: str = Field(primary_key=True)
+    #: as on the sender's days (a function of the address)
+    sender_domain: str | None = None
+    #: days with SmtpCSReport rows, and their figures (as on ``rollup_sender_day``)
+    cs_days: int = _count()
+    cs_messages: int = _count()
+    cs_tls10: int = _count()
+    cs_tls11: int = _count()
+    cs_tls12: int = _count()
+    cs_tls13: int = _count()
+    cs_tls_unknown: int = _count()
+    cs_basic: int = _count()
+    cs_oauth: int = _count()
+    cs_auth_unknown: int = _count()
+    #: ``max(cs_file_domain)`` of those days
+    cs_file_domain: str | None = None
+    #: ``max(coalesce(sender_domain, lower(cs_file_domain)))`` of those days: the sending volume's domain
+    cs_volume_domain: str | None = None
+    #: days resting on no SmtpCSReport (``rollup_day.cs_rows = 0``) with message-trace messages, and those messages
+    trace_days: int = _count()
+    trace_messages: int = _count()
+    #: the same with messages from the sender's SMTP sign-in IPs (``trace_signin_ip_messages``)
+    trace_ip_days: int = _count()
+    trace_ip_messages: int = _count()
+    #: days with sign-ins, and their figures
+    signin_days: int = _count()
+    signins_ok: int = _count()
+    signins_failed: int = _count()
+    signins_blocked: int = _count()
+    signin_last_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SenderDayTlsRollup(SQLModel, table=True):

@@ -6,9 +6,10 @@ transaction's :class:`RollupTracker`; a re-sent message-trace row or sign-in who
 the (tenant, day, sender) it leaves (:func:`moved_keys`, read before the write). Before the transaction commits
 (``Store.transaction``), :func:`flush` recomputes exactly those keys from the raw rows (one grouped query per
 source, day and chunk of senders, over the indexes the raw tables already have), then the touched days'
-``rollup_day`` rows and the touched senders' ``rollup_sender`` rows. Nothing is added or subtracted: every figure is
-recomputed from the truth, so re-sent rows, updated rows, distinct counts and SmtpCSReport days replacing trace days
-stay exact. A write outside a store transaction (a bare connection) is flushed right after its batch.
+``rollup_day`` rows, the touched senders' ``rollup_sender`` rows and their months' ``rollup_sender_month`` rows
+(every sender's, for a month with a day whose SmtpCSReport rows changed). Nothing is added or subtracted: every
+figure is recomputed from the truth, so re-sent rows, updated rows, distinct counts and SmtpCSReport days replacing
+trace days stay exact. A write outside a store transaction (a bare connection) is flushed right after its batch.
 
 :func:`rebuild` recomputes a tenant's rollups from the raw rows day by day (bounded memory): ``smtpauth rollups
 rebuild`` and the first open after the migration that created them.
@@ -36,6 +37,7 @@ from models import (
     SenderDayRollup,
     SenderDayTlsRollup,
     SenderHourRollup,
+    SenderMonthRollup,
     SenderRollup,
     SignIn,
     SigninOriginRollup,
@@ -49,6 +51,8 @@ __all__ = [
     "TRACKED_TABLES",
     "RollupTracker",
     "flush",
+    "month_of",
+    "month_rows",
     "moved_keys",
     "rebuild",
     "rebuild_if_pending",
@@ -79,6 +83,7 @@ def _t(model: Any) -> sa.Table:
 tr, cs, si = _t(MessageTrace), _t(SmtpCsReportRow), _t(SignIn)
 rsd, rst, rday, rsnd = _t(SenderDayRollup), _t(SenderDayTlsRollup), _t(DayRollup), _t(SenderRollup)
 rsh, rrd, rso = _t(SenderHourRollup), _t(RecipientDomainRollup), _t(SigninOriginRollup)
+rsm = _t(SenderMonthRollup)
 _wm = _t(_Watermark)
 
 #: raw table → the rollup source it feeds
@@ -654,6 +659,116 @@ def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> N
             )
 
 
+# --- the sender-month rollup ----------------------------------------------------------------------------------
+
+
+def month_of(day: date) -> date:
+    """The first day of ``day``'s calendar month."""
+    return day.replace(day=1)
+
+
+def _month_end(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+_MONTH_COLS = tuple(c.name for c in rsm.c if c.name not in ("tenant", "month", "sender_address"))
+
+
+def month_rows(tenant: str, month: date, senders: list[str] | None) -> sa.Select[Any]:
+    """``rollup_sender_month``'s columns of (tenant, month) for ``senders`` (all with None), summed from the
+    month's ``rollup_sender_day`` rows; a day rests on SmtpCSReport when its ``rollup_day`` row counts any."""
+    on_cs = rsd.c.cs_rows > 0
+    # a day of the tenant that rests on no SmtpCSReport (no sender had SmtpCSReport rows that day)
+    no_cs_day = sa.func.coalesce(rday.c.cs_rows, 0) == 0
+    trace = sa.and_(no_cs_day, rsd.c.trace_messages > 0)
+    trace_ip = sa.and_(no_cs_day, rsd.c.trace_signin_ip_messages > 0)
+    signin = rsd.c.signin_rows > 0
+    one: ColumnElement[Any] = sa.literal_column("1")
+
+    def days(cond: ColumnElement[bool]) -> ColumnElement[Any]:
+        return _sum_if(cond, one)
+
+    def cs_sum(col: str) -> ColumnElement[Any]:
+        return _sum_if(on_cs, rsd.c[col])
+
+    query = (
+        sa.select(
+            rsd.c.sender_address,
+            sa.func.max(rsd.c.sender_domain).label("sender_domain"),
+            days(on_cs).label("cs_days"),
+            *(
+                cs_sum(c).label(c)
+                for c in (
+                    "cs_messages",
+                    "cs_tls10",
+                    "cs_tls11",
+                    "cs_tls12",
+                    "cs_tls13",
+                    "cs_tls_unknown",
+                    "cs_basic",
+                    "cs_oauth",
+                    "cs_auth_unknown",
+                )
+            ),
+            sa.func.max(sa.case((on_cs, rsd.c.cs_file_domain))).label("cs_file_domain"),
+            sa.func.max(
+                sa.case((on_cs, sa.func.coalesce(rsd.c.sender_domain, sa.func.lower(rsd.c.cs_file_domain))))
+            ).label("cs_volume_domain"),
+            days(trace).label("trace_days"),
+            _sum_if(trace, rsd.c.trace_messages).label("trace_messages"),
+            days(trace_ip).label("trace_ip_days"),
+            _sum_if(trace_ip, rsd.c.trace_signin_ip_messages).label("trace_ip_messages"),
+            days(signin).label("signin_days"),
+            _sum_if(signin, rsd.c.signins_ok).label("signins_ok"),
+            _sum_if(signin, rsd.c.signins_failed).label("signins_failed"),
+            _sum_if(signin, rsd.c.signins_blocked).label("signins_blocked"),
+            sa.func.max(sa.case((signin, rsd.c.signin_last_at))).label("signin_last_at"),
+        )
+        .select_from(rsd.outerjoin(rday, sa.and_(rday.c.tenant == rsd.c.tenant, rday.c.utc_day == rsd.c.utc_day)))
+        .where(rsd.c.tenant == tenant, rsd.c.utc_day >= month, rsd.c.utc_day <= _month_end(month))
+        .group_by(rsd.c.sender_address)
+    )
+    if senders is not None:
+        query = query.where(rsd.c.sender_address.in_(senders))
+    return query
+
+
+def _refresh_month(conn: Connection, tenant: str, month: date, senders: Iterable[str] | None) -> None:
+    """Recompute (tenant, month)'s ``rollup_sender_month`` rows of ``senders`` (every sender with None) from the
+    sender-day rows: deleted, then inserted again from one grouped read inside the database."""
+    parts: list[list[str] | None] = [None] if senders is None else list(_chunks(senders))
+    for part in parts:
+        gone = rsm.delete().where(rsm.c.tenant == tenant, rsm.c.month == month)
+        if part is not None:
+            gone = gone.where(rsm.c.sender_address.in_(part))
+        conn.execute(gone)
+        found = month_rows(tenant, month, part).subquery()
+        select = sa.select(
+            sa.literal(tenant, sa.String),
+            sa.literal(month, sa.Date),
+            found.c.sender_address,
+            *(found.c[c] for c in _MONTH_COLS),
+        )
+        conn.execute(rsm.insert().from_select(["tenant", "month", "sender_address", *_MONTH_COLS], select))
+
+
+def _refresh_months(conn: Connection, tracker: RollupTracker) -> None:
+    """The months of the keys ``tracker`` holds: a month with a day whose SmtpCSReport rows changed for every
+    sender (whether the day rests on SmtpCSReport decides every sender's message-trace part), any other for its
+    touched senders."""
+    whole: set[tuple[str, date]] = {(tenant, month_of(day)) for tenant, day in tracker.keys["cs"]}
+    some: dict[tuple[str, date], set[str]] = defaultdict(set)
+    for by_day in tracker.keys.values():
+        for (tenant, day), names in by_day.items():
+            key = (tenant, month_of(day))
+            if key not in whole:
+                some[key] |= names
+    for tenant, month in sorted(whole):
+        _refresh_month(conn, tenant, month, None)
+    for (tenant, month), names in sorted(some.items()):
+        _refresh_month(conn, tenant, month, names)
+
+
 def _lock(conn: Connection, tenant: str) -> None:
     """PostgreSQL: hold the tenant's rollup lock until this transaction ends."""
     if conn.dialect.name == "postgresql":
@@ -682,6 +797,7 @@ def flush(conn: Connection, tracker: RollupTracker, now: datetime | None = None)
     _refresh_days(conn, sorted(days), moment)
     for tenant, names in senders.items():
         _refresh_senders(conn, tenant, names)
+    _refresh_months(conn, tracker)
     tracker.clear()
 
 
@@ -760,7 +876,12 @@ def rebuild(
                 progress(name, day)
             day += timedelta(days=1)
         with engine.begin() as conn:
+            _lock(conn, name)
             _refresh_senders(conn, name, touched)
+            month = month_of(first)
+            while month <= last:
+                _refresh_month(conn, name, month, None)
+                month = _month_end(month) + timedelta(days=1)
     return out
 
 

@@ -19,8 +19,11 @@ from connector.store import rollups as ru
 from connector.store.derived import auth_bucket, domain_of, tls_bucket
 from models import MessageTrace, SignIn, SmtpCsReportRow
 
-T0 = datetime(2026, 10, 1, tzinfo=UTC)
+#: nine days across a month's end (September 27 to October 5)
+T0 = datetime(2026, 9, 27, tzinfo=UTC)
 DAYS = 9
+#: the days with SmtpCSReport rows: every other day of both months rests on message trace
+CS_DAYS = (1, 2, 6)
 TENANTS = ("contoso", "fabrikam", "northwind")
 TLS = ("TLS1.2", "Tls12", "1.0", "TLS 1.1", "tls1.3", None, "SSL3", "TLSv1.2")
 AUTH = ("Basic", "basic auth", "OAuth2", "XOAUTH", None, "ntlm")
@@ -48,9 +51,9 @@ def _senders(rnd: random.Random, tenant: str) -> list[str]:
 NON_ASCII_SENDER = "Drucker@BÜRO.Example"
 
 
-def _when(rnd: random.Random) -> datetime:
+def _when(rnd: random.Random, days: tuple[int, ...] | None = None) -> datetime:
     # some rows right at midnight and just before it: the day boundary must be exact
-    day = rnd.randrange(DAYS)
+    day = rnd.choice(days) if days else rnd.randrange(DAYS)
     second = rnd.choice([0, 1, 86399, rnd.randrange(86400)])
     return T0 + timedelta(days=day, seconds=second)
 
@@ -73,7 +76,7 @@ def _trace(rnd: random.Random, tenant: str, i: int) -> dict[str, Any]:
 def _cs(rnd: random.Random, tenant: str, i: int) -> dict[str, Any]:
     return {
         "tenant": tenant,
-        "occurred_at": _when(rnd),
+        "occurred_at": _when(rnd, CS_DAYS),
         "sender_address": rnd.choice(_senders(rnd, tenant)),
         "sender_domain": rnd.choice([None, "Contoso.com", "b.example"]),
         "auth_method": rnd.choice(AUTH),
@@ -281,6 +284,7 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:  # noqa: PLR0
         s["signin_ok_days"] += int(row["signins_ok"] > 0)
         s["first_day"], s["last_day"] = min(s["first_day"], day), max(s["last_day"], day)
     return {
+        "rollup_sender_month": _month_oracle(out_sd, days),
         "rollup_sender_day": out_sd,
         "rollup_sender_day_tls": out_tls,
         "rollup_day": {k: dict(v) for k, v in days.items()},
@@ -291,7 +295,54 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:  # noqa: PLR0
     }
 
 
+def _month_oracle(sender_day: dict[Any, dict[str, Any]], days: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """``rollup_sender_month`` from the sender-day figures, in Python: the SmtpCSReport part over the sender's days
+    with SmtpCSReport rows, the message-trace part over the days no sender has SmtpCSReport rows."""
+    cs_cols = ("cs_messages", "cs_tls10", "cs_tls11", "cs_tls12", "cs_tls13", "cs_tls_unknown")
+    cs_cols += ("cs_basic", "cs_oauth", "cs_auth_unknown")
+    out: dict[Any, dict[str, Any]] = {}
+    for (tenant, day, sender), row in sorted(sender_day.items()):
+        m = out.setdefault(
+            (tenant, day.replace(day=1), sender),
+            {
+                "sender_domain": row["sender_domain"],
+                **dict.fromkeys(("cs_days", *cs_cols, "trace_days", "trace_messages", "trace_ip_days"), 0),
+                **dict.fromkeys(("trace_ip_messages", "signin_days", "signins_ok", "signins_failed"), 0),
+                "signins_blocked": 0,
+                "cs_file_domain": None,
+                "cs_volume_domain": None,
+                "signin_last_at": None,
+            },
+        )
+
+        def top(old: Any, new: Any) -> Any:
+            return new if old is None or (new is not None and new > old) else old
+
+        if row["cs_rows"] > 0:
+            m["cs_days"] += 1
+            for c in cs_cols:
+                m[c] += row[c]
+            m["cs_file_domain"] = top(m["cs_file_domain"], row["cs_file_domain"])
+            file_domain = row["cs_file_domain"].lower() if row["cs_file_domain"] is not None else None
+            own = row["sender_domain"]
+            m["cs_volume_domain"] = top(m["cs_volume_domain"], own if own is not None else file_domain)
+        if days[(tenant, day)]["cs_rows"] == 0:
+            if row["trace_messages"] > 0:
+                m["trace_days"] += 1
+                m["trace_messages"] += row["trace_messages"]
+            if row["trace_signin_ip_messages"] > 0:
+                m["trace_ip_days"] += 1
+                m["trace_ip_messages"] += row["trace_signin_ip_messages"]
+        if row["signin_rows"] > 0:
+            m["signin_days"] += 1
+            for c in ("signins_ok", "signins_failed", "signins_blocked"):
+                m[f"{c}"] += row[c]
+            m["signin_last_at"] = top(m["signin_last_at"], row["signin_last_at"])
+    return out
+
+
 _KEYS = {
+    "rollup_sender_month": ("tenant", "month", "sender_address"),
     "rollup_sender_day": ("tenant", "utc_day", "sender_address"),
     "rollup_sender_day_tls": ("tenant", "utc_day", "sender_address", "tls_bucket", "auth_bucket"),
     "rollup_day": ("tenant", "utc_day"),
@@ -377,6 +428,30 @@ def test_deleted_rows_leave_the_rollups_when_their_keys_are_touched(store: Store
         ru.touch(tx, "signin", {(t, at.astimezone(UTC).date(), "") for t, at in doomed})
     assert gone
     assert doomed
+    _assert_equal(store)
+
+
+def test_an_smtp_cs_report_day_moves_every_senders_month_off_message_trace(store: Store) -> None:
+    """An SmtpCSReport for one sender makes its day rest on SmtpCSReport for the whole tenant: another sender's
+    message trace of that day leaves its month's message-trace part, though none of its own rows changed."""
+    day = T0 + timedelta(days=4, hours=10)  # October 1st
+    trace = [
+        {"tenant": "contoso", "trace_id": f"t{i}", "message_id": f"<m{i}@x>", "sender_address": "printer@a.com",
+         "received_at": day + timedelta(days=i % 2, minutes=i)}
+        for i in range(6)
+    ]  # fmt: skip
+    with store.transaction() as tx:
+        upsert(tx, MessageTrace, trace, key=TRACE_KEY)
+    month = (T0 + timedelta(days=4)).date()
+    where = sa.and_(ru.rsm.c.sender_address == "printer@a.com", ru.rsm.c.month == month)
+    with store.read() as conn:
+        assert conn.execute(sa.select(ru.rsm.c.trace_days, ru.rsm.c.trace_messages).where(where)).one() == (2, 6)
+    report = {"tenant": "contoso", "occurred_at": day, "sender_address": "scanner@b.com", "message_id": "<r@x>",
+              "message_count": 4, "tls_version": "TLS1.2", "auth_method": "Basic"}  # fmt: skip
+    with store.transaction() as tx:
+        upsert(tx, SmtpCsReportRow, [report], key=CS_KEY)
+    with store.read() as conn:
+        assert conn.execute(sa.select(ru.rsm.c.trace_days, ru.rsm.c.trace_messages).where(where)).one() == (1, 3)
     _assert_equal(store)
 
 

@@ -29,6 +29,7 @@ from connector.store.migrations import (
     v0007_rollups,
     v0008_run_owner,
     v0009_report_job_owner,
+    v0010_sender_month_rollup,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
@@ -55,6 +56,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, v0007_rollups.DESCRIPTION, v0007_rollups.upgrade),
     Migration(8, v0008_run_owner.DESCRIPTION, v0008_run_owner.upgrade),
     Migration(9, v0009_report_job_owner.DESCRIPTION, v0009_report_job_owner.upgrade),
+    Migration(10, v0010_sender_month_rollup.DESCRIPTION, v0010_sender_month_rollup.upgrade),
 )
 
 _meta = sa.MetaData()
