@@ -23,8 +23,8 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.readside.params import ReportParams
-from connector.store.readside.sql import Dialect, auth_key, ia, pct, rsd, sender_filter
-from connector.store.readside.volume import sender_totals
+from connector.store.readside.sql import Dialect, auth_key, ia, pct, rsd, rsm, sender_filter
+from connector.store.readside.volume import month_parts, range_split, sender_totals
 
 __all__ = [
     "auth_by_sender",
@@ -81,14 +81,49 @@ def _imported(d: Dialect, params: ReportParams) -> sa.CTE:
 
 def tls_subquery(d: Dialect, params: ReportParams) -> sa.CTE:
     """Per sender SmtpCSReport counts: messages, tls10..tls13, unknown, basic, oauth, auth_unknown."""
-    return d.shared(("cs_tls", params), lambda: _tls(params))
+    return d.shared(("cs_tls", params), lambda: _tls(d, params))
 
 
-def _tls(params: ReportParams) -> sa.CTE:
+_CS_SUMS = ("messages", *_COLS, "tls_unknown", "basic", "oauth", "auth_unknown")
+
+
+def _tls(d: Dialect, params: ReportParams) -> sa.CTE:
 
     def total(col: ColumnElement[Any]) -> ColumnElement[Any]:
         return sa.func.sum(col)
 
+    split = range_split(d, params)
+    if split is not None:
+        # the whole months' sender-month rows and the other days' sender-day rows, summed per sender
+        day_part = sa.select(
+            rsd.c.sender_address,
+            rsd.c.sender_domain,
+            rsd.c.cs_file_domain,
+            *(rsd.c[f"cs_{c}"].label(c) for c in _CS_SUMS),
+        ).where(
+            rsd.c.tenant == params.tenant,
+            split.edge_days(rsd.c.utc_day),
+            rsd.c.cs_rows > 0,
+            *sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain),
+        )
+        month_part = sa.select(
+            rsm.c.sender_address,
+            rsm.c.sender_domain,
+            rsm.c.cs_file_domain,
+            *(rsm.c[f"cs_{c}"].label(c) for c in _CS_SUMS),
+        ).where(*month_parts(params, split), rsm.c.cs_days > 0)
+        parts = sa.union_all(*([day_part] if split.edges else []), month_part).subquery("cs_parts")
+        return (
+            sa.select(
+                parts.c.sender_address,
+                sa.func.coalesce(parts.c.sender_domain, sa.func.lower(sa.func.max(parts.c.cs_file_domain))).label(
+                    "sender_domain"
+                ),
+                *(total(parts.c[c]).label(c) for c in _CS_SUMS),
+            )
+            .group_by(parts.c.sender_address, parts.c.sender_domain)
+            .cte("cs_tls")
+        )
     return (
         sa.select(
             rsd.c.sender_address,
@@ -117,10 +152,42 @@ def _tls(params: ReportParams) -> sa.CTE:
 def signins_subquery(d: Dialect, params: ReportParams) -> sa.CTE:
     """Per account with an address and Authenticated SMTP sign-ins in the range: ``basic_signins`` (successful),
     ``failed``, ``blocked`` and ``last_signin_at``."""
-    return d.shared(("signins", params), lambda: _signins(params))
+    return d.shared(("signins", params), lambda: _signins(d, params))
 
 
-def _signins(params: ReportParams) -> sa.CTE:
+def _signins(d: Dialect, params: ReportParams) -> sa.CTE:
+    senders = [rsd.c.sender_address.in_(params.senders)] if params.senders else []
+    split = range_split(d, params)
+    if split is not None:
+        # the whole months' sender-month rows and the other days' sender-day rows, summed per account
+        cols = ("signins_ok", "signins_failed", "signins_blocked", "signin_last_at")
+        day_part = sa.select(rsd.c.sender_address, *(rsd.c[c] for c in cols)).where(
+            rsd.c.tenant == params.tenant,
+            split.edge_days(rsd.c.utc_day),
+            rsd.c.signin_rows > 0,
+            rsd.c.sender_address.contains("@"),
+            *senders,
+        )
+        month_part = sa.select(rsm.c.sender_address, *(rsm.c[c] for c in cols)).where(
+            rsm.c.tenant == params.tenant,
+            rsm.c.month >= split.first_month,
+            rsm.c.month <= split.last_month,
+            rsm.c.signin_days > 0,
+            rsm.c.sender_address.contains("@"),
+            *([rsm.c.sender_address.in_(params.senders)] if params.senders else []),
+        )
+        parts = sa.union_all(*([day_part] if split.edges else []), month_part).subquery("signin_parts")
+        return (
+            sa.select(
+                parts.c.sender_address,
+                sa.func.sum(parts.c.signins_ok).label("basic_signins"),
+                sa.func.sum(parts.c.signins_failed).label("failed"),
+                sa.func.sum(parts.c.signins_blocked).label("blocked"),
+                sa.func.max(parts.c.signin_last_at).label("last_signin_at"),
+            )
+            .group_by(parts.c.sender_address)
+            .cte("signins")
+        )
     return (
         sa.select(
             rsd.c.sender_address,
@@ -135,7 +202,7 @@ def _signins(params: ReportParams) -> sa.CTE:
             rsd.c.utc_day <= params.date_to,
             rsd.c.signin_rows > 0,
             rsd.c.sender_address.contains("@"),
-            *([rsd.c.sender_address.in_(params.senders)] if params.senders else []),
+            *senders,
         )
         .group_by(rsd.c.sender_address)
         .cte("signins")

@@ -10,7 +10,9 @@ Which source a figure rests on, decided per day:
   senders; with ``trace_signin_ip_only`` only rows whose fromIP was one of the sender's successful SMTP sign-in
   IPs count (Basic submissions; OAuth leaves no sign-in, so OAuth senders drop to zero).
 
-All of it is read from the rollups (``rollup_sender_day``, ``rollup_day``, ``rollup_sender``).
+All of it is read from the rollups (``rollup_sender_day``, ``rollup_day``, ``rollup_sender``); the per-sender
+figures of a range's whole calendar months from ``rollup_sender_month`` (one row per sender and month, which keeps
+the per-day choice of source: :class:`RangeSplit`).
 
 ``sending_volume_by_sender`` has a row per sender per day, ISO week or calendar month (``ReportParams.sender_period``:
 per day up to 92 days, per month beyond, unless asked), summed in SQL from the same sender-day rows; a period cut
@@ -20,6 +22,8 @@ by the range (the first and last month of most ranges) counts only its days in t
 ``smtp_cs_days`` lists the days that rest on SmtpCSReport rows; summary.json and the coverage table repeat it.
 """
 
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,11 +31,14 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.readside.params import ReportParams
-from connector.store.readside.sql import Dialect, rday, rsd, rsnd, sender_filter, ud
+from connector.store.readside.sql import Dialect, rday, rsd, rsm, rsnd, sender_filter, ud
 
 __all__ = [
     "SOURCE_SMTP_CS",
     "SOURCE_TRACE",
+    "RangeSplit",
+    "month_parts",
+    "range_split",
     "sender_totals",
     "smtp_cs_days",
     "smtp_senders",
@@ -48,6 +55,55 @@ SOURCE_TRACE = "message_trace"
 
 def _in_range(col: ColumnElement[Any], params: ReportParams) -> ColumnElement[bool]:
     return sa.and_(col >= params.date_from, col <= params.date_to)
+
+
+@dataclass(frozen=True)
+class RangeSplit:
+    """A range as its whole calendar months (``first_month`` to ``last_month``, their first days) and the days
+    before and after them (``edges``: at most two (from, to) ranges)."""
+
+    first_month: date
+    last_month: date
+    edges: tuple[tuple[date, date], ...]
+
+    def edge_days(self, col: ColumnElement[Any]) -> ColumnElement[bool]:
+        if not self.edges:
+            return sa.false()
+        return sa.or_(*(sa.and_(col >= a, col <= b) for a, b in self.edges))
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def range_split(d: Dialect, params: ReportParams) -> RangeSplit | None:
+    """The whole months of ``params``' range and its other days, or None when the range holds no whole month
+    (or ``d`` reads every day)."""
+    if not d.months:
+        return None
+    lo, hi = params.date_from, params.date_to
+    first = lo if lo.day == 1 else _next_month(lo)
+    end = _next_month(hi) - timedelta(days=1)  # the last day of hi's month
+    last = hi.replace(day=1) if hi == end else (hi.replace(day=1) - timedelta(days=1)).replace(day=1)
+    if first > last:
+        return None
+    edges = []
+    if lo < first:
+        edges.append((lo, first - timedelta(days=1)))
+    after = _next_month(last)
+    if after <= hi:
+        edges.append((after, hi))
+    return RangeSplit(first, last, tuple(edges))
+
+
+def month_parts(params: ReportParams, split: RangeSplit) -> list[ColumnElement[bool]]:
+    """WHERE clauses of the sender-month rows of ``split``'s whole months, with ``params``' sender filters."""
+    return [
+        rsm.c.tenant == params.tenant,
+        rsm.c.month >= split.first_month,
+        rsm.c.month <= split.last_month,
+        *sender_filter(params, rsm.c.sender_address, rsm.c.sender_domain),
+    ]
 
 
 def smtp_senders(params: ReportParams) -> sa.Subquery:
@@ -106,6 +162,44 @@ def volume_sender_day_subquery(d: Dialect, params: ReportParams) -> sa.Subquery:
     )
 
 
+def _volume_parts(d: Dialect, params: ReportParams, split: RangeSplit) -> sa.Subquery:
+    """(date, sender_address, sender_domain, messages, days): the volume of the days outside ``split``'s whole
+    months one row per sender-day (``days`` = 1), and of each whole month one row per sender and source (the
+    SmtpCSReport part over the sender's days with SmtpCSReport rows, the message-trace part over the month's days
+    resting on message trace, for an SMTP AUTH sender), ``date`` being the month's first day. Summed per sender,
+    the same figures as the sender's days."""
+    parts: list[Select[Any]] = []
+    for a, b in split.edges:
+        v = volume_sender_day_subquery(d, params.with_range(a, b))
+        one: ColumnElement[Any] = sa.literal_column("1")
+        parts.append(sa.select(v.c.date, v.c.sender_address, v.c.sender_domain, v.c.messages, one.label("days")))
+    where = month_parts(params, split)
+    parts.append(
+        sa.select(
+            rsm.c.month.label("date"),
+            rsm.c.sender_address,
+            rsm.c.cs_volume_domain.label("sender_domain"),
+            rsm.c.cs_messages.label("messages"),
+            rsm.c.cs_days.label("days"),
+        ).where(*where, rsm.c.cs_days > 0)
+    )
+    if params.trace_signin_ip_only:
+        messages, days = rsm.c.trace_ip_messages, rsm.c.trace_ip_days
+    else:
+        messages, days = rsm.c.trace_messages, rsm.c.trace_days
+    senders = smtp_senders(params)
+    parts.append(
+        sa.select(
+            rsm.c.month.label("date"),
+            rsm.c.sender_address,
+            rsm.c.sender_domain,
+            messages.label("messages"),
+            days.label("days"),
+        ).where(*where, days > 0, rsm.c.sender_address.in_(sa.select(senders.c.addr)))
+    )
+    return sa.union_all(*parts).subquery("volume_parts")
+
+
 def volume_by_sender_day(d: Dialect, params: ReportParams) -> Select[Any]:
     """``sending_volume_by_sender``: date, sender_address, sender_domain, messages."""
     v = volume_sender_day_subquery(d, params)
@@ -149,6 +243,22 @@ def volume_by_sender_period(d: Dialect, params: ReportParams) -> Select[Any]:
 
 
 def _sender_periods(d: Dialect, params: ReportParams) -> sa.CTE:
+    split = range_split(d, params) if params.sender_period == "month" else None
+    if split is not None:
+        # whole months from their sender-month rows, the range's other days from their sender-days
+        p = _volume_parts(d, params, split)
+        start = d.period_start(p.c.date, "month")
+        return (
+            sa.select(
+                start.label("period_start"),
+                p.c.sender_address,
+                sa.func.max(p.c.sender_domain).label("sender_domain"),
+                sa.cast(sa.func.sum(p.c.messages), sa.Integer).label("messages"),
+                sa.cast(sa.func.sum(p.c.days), sa.Integer).label("active_days"),
+            )
+            .group_by(start, p.c.sender_address)
+            .cte("vol_period")
+        )
     v = volume_sender_day_subquery(d, params)
     rows = sa.select(v, d.period_start(v.c.date, params.sender_period).label("period_start")).subquery("dated")
     return (
@@ -200,6 +310,19 @@ def _sender_totals(d: Dialect, params: ReportParams) -> sa.CTE:
                 sa.cast(sa.func.sum(p.c.active_days), sa.Integer).label("active_days"),
             )
             .group_by(p.c.sender_address)
+            .cte("vol")
+        )
+    split = range_split(d, params)
+    if split is not None:
+        parts = _volume_parts(d, params, split)
+        return (
+            sa.select(
+                parts.c.sender_address,
+                sa.func.max(parts.c.sender_domain).label("sender_domain"),
+                sa.cast(sa.func.sum(parts.c.messages), sa.Integer).label("messages"),
+                sa.cast(sa.func.sum(parts.c.days), sa.Integer).label("active_days"),
+            )
+            .group_by(parts.c.sender_address)
             .cte("vol")
         )
     v = volume_sender_day_subquery(d, params)

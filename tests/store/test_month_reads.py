@@ -1,0 +1,171 @@
+"""The per-sender figures of a range's whole months, read from ``rollup_sender_month``, equal those read day by day.
+
+Every report table is read twice over seeded random data (three months and their edges, days resting on
+SmtpCSReport and on message trace, senders known and unknown to use SMTP AUTH, sign-ins with every outcome):
+once with the sender-month rollup for the whole months (``Dialect(months=True)``, the default) and once from the
+sender-day rollup only (``months=False``); the rows must be identical, for ranges with and without whole months,
+with filters, per day and per month, on SQLite (with and without the shared temporary tables) and PostgreSQL.
+"""
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connector.artifacts.tables import TABLES
+from connector.store import Store, open_store, upsert
+from connector.store.readside.params import ReportParams
+from connector.store.readside.sql import Dialect
+from connector.store.readside.volume import range_split
+from models import MessageTrace, SignIn, SmtpCsReportRow
+
+T0 = datetime(2026, 7, 28, tzinfo=UTC)
+DAYS = 110  # to November 14
+TENANT = "contoso"
+SENDERS = [
+    *(f"user{i}@{d}.contoso.com" for i, d in enumerate("aabbc")),
+    "Scanner@Mixed.Example",
+    "printer@fabrikam.com",
+    "no-at-sign",
+    "Drucker@BÜRO.Example",
+    "relay@contoso.com",
+]
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url, busy_timeout_seconds=10)
+    _fill(s, random.Random(20261201))
+    yield s
+    s.close()
+
+
+def _when(rnd: random.Random, days: list[int] | None = None) -> datetime:
+    day = rnd.choice(days) if days else rnd.randrange(DAYS)
+    return T0 + timedelta(days=day, seconds=rnd.choice([0, 86399, rnd.randrange(86400)]))
+
+
+def _fill(store: Store, rnd: random.Random) -> None:
+    cs_days = sorted(rnd.sample(range(DAYS), 30))
+    traces = [
+        {
+            "tenant": TENANT,
+            "trace_id": f"t{i}",
+            "message_id": None if rnd.random() < 0.1 else f"<m{i // 2}@x>",
+            "sender_address": rnd.choice(SENDERS),
+            "recipient_address": f"r{i % 7}@ext.example",
+            "received_at": _when(rnd),
+            "status": "delivered",
+            "from_ip": "198.51.100.1",
+            "from_smtp_signin_ip": rnd.choice([True, False, None]),
+        }
+        for i in range(2500)
+    ]
+    reports = [
+        {
+            "tenant": TENANT,
+            "occurred_at": _when(rnd, cs_days),
+            # the first sender never appears in an SmtpCSReport nor signs in: its message trace counts only if
+            # the usage report names it (it does not here)
+            "sender_address": rnd.choice(SENDERS[1:]),
+            "sender_domain": rnd.choice([None, "Contoso.com", "b.example", "Zeta.Example"]),
+            "auth_method": rnd.choice(["Basic", "OAuth2", None]),
+            "client_ip": rnd.choice(["192.0.2.1", None]),
+            "tls_version": rnd.choice(["TLS1.0", "TLS 1.1", "TLS1.2", "1.3", None]),
+            "message_count": rnd.choice([1, 2, 5]),
+            "message_id": f"<c{i}@x>",
+        }
+        for i in range(700)
+    ]
+    signins = [
+        {
+            "tenant": TENANT,
+            "signin_id": f"s{i}",
+            "created_at": _when(rnd),
+            "user_principal_name": rnd.choice([*(s.lower() for s in SENDERS[2:7]), None]),
+            "ip_address": rnd.choice(["203.0.113.1", "203.0.113.2", None]),
+            "country": rnd.choice(["NL", "US", None]),
+            "error_code": rnd.choice([0, 0, 50126, 50057, None]),
+            "client_app_used": "Authenticated SMTP",
+        }
+        for i in range(600)
+    ]
+    with store.transaction() as tx:
+        upsert(tx, MessageTrace, traces, key=("tenant", "trace_id"), batch_size=400)
+        upsert(tx, SignIn, signins, key=("tenant", "signin_id"), batch_size=200)
+    # the SmtpCSReport rows arrive later, moving their days off message trace
+    with store.transaction() as tx:
+        upsert(tx, SmtpCsReportRow, reports, key=("tenant", "occurred_at", "sender_address", "message_id"))
+
+
+RANGES = [
+    (date(2026, 8, 1), date(2026, 10, 31)),  # whole months only
+    (date(2026, 7, 28), date(2026, 11, 14)),  # whole months and both edges
+    (date(2026, 8, 17), date(2026, 11, 14)),  # 90 days
+    (date(2026, 9, 1), date(2026, 9, 30)),  # one month
+    (date(2026, 8, 31), date(2026, 10, 1)),  # one month and a day on each side
+    (date(2026, 9, 2), date(2026, 10, 30)),  # no whole month
+]
+
+
+def _read(store: Store, params: ReportParams, *, months: bool, materialize: bool) -> dict[str, list[Any]]:
+    with store.read() as conn:
+        d = Dialect(store.dialect, months=months, materialize_on=conn if materialize else None)
+        return {
+            spec.name: [tuple(r) for r in conn.execute(spec.query(d, params))]
+            for spec in TABLES
+            if spec.query is not None
+        }
+
+
+OPTIONS: list[dict[str, Any]] = [
+    {},
+    {"granularity": "month"},
+    {"granularity": "day", "trace_signin_ip_only": True},
+    {"domains": ("b.contoso.com", "mixed.example"), "granularity": "month"},
+    {"senders": ("scanner@mixed.example", "user2@b.contoso.com", "no-at-sign")},
+]
+
+
+def test_whole_months_read_as_months_equal_their_days(store: Store) -> None:
+    for date_from, date_to in RANGES:
+        for options in OPTIONS:
+            case = (date_from, date_to, options)
+            params = ReportParams(tenant=TENANT, date_from=date_from, date_to=date_to, **options)
+            by_month = _read(store, params, months=True, materialize=False)
+            by_day = _read(store, params, months=False, materialize=False)
+            for name, rows in by_day.items():
+                assert by_month[name] == rows, (name, case)
+            # the data reaches every table the month rows feed (comparing empty tables would prove nothing)
+            if not (options.get("senders") or options.get("domains")):
+                for name in ("sending_volume_by_sender", "sending_volume_sender_totals", "tls_usage_by_sender"):
+                    assert by_day[name], (name, case)
+            if store.dialect == "sqlite":
+                assert _read(store, params, months=True, materialize=True) == by_day, case
+
+
+def test_the_split_of_a_range() -> None:
+    d = Dialect("sqlite")
+
+    def split(a: date, b: date) -> Any:
+        s = range_split(d, ReportParams(tenant=TENANT, date_from=a, date_to=b))
+        return None if s is None else (s.first_month, s.last_month, s.edges)
+
+    assert split(date(2026, 8, 1), date(2026, 10, 31)) == (date(2026, 8, 1), date(2026, 10, 1), ())
+    assert split(date(2026, 8, 17), date(2026, 11, 14)) == (
+        date(2026, 9, 1),
+        date(2026, 10, 1),
+        ((date(2026, 8, 17), date(2026, 8, 31)), (date(2026, 11, 1), date(2026, 11, 14))),
+    )
+    assert split(date(2025, 12, 15), date(2026, 2, 28)) == (
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+        ((date(2025, 12, 15), date(2025, 12, 31)),),
+    )
+    assert split(date(2026, 9, 2), date(2026, 10, 30)) is None
+    assert split(date(2026, 2, 1), date(2026, 2, 27)) is None
+    assert (
+        range_split(Dialect("sqlite", months=False), ReportParams(TENANT, date(2026, 8, 1), date(2026, 9, 30))) is None
+    )
