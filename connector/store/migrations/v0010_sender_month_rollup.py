@@ -11,7 +11,7 @@ Frozen DDL: never import the current models here.
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["DESCRIPTION", "upgrade"]
+__all__ = ["DESCRIPTION", "backfill_sql", "upgrade"]
 
 DESCRIPTION = "rollup_sender_month: the sender-day rollup per calendar month"
 
@@ -61,10 +61,25 @@ def _count(name: str) -> sa.Column[int]:
     return sa.Column(name, sa.Integer(), nullable=False, server_default="0")
 
 
-def upgrade(conn: Connection) -> None:
-    month = _MONTH.get(conn.dialect.name)
+def backfill_sql(dialect: str) -> str:
+    """The statement that fills ``rollup_sender_month`` (empty) from the sender-day and day rollups."""
+    month = _MONTH.get(dialect)
     if month is None:
-        raise NotImplementedError(f"rollups are defined for SQLite and PostgreSQL, not {conn.dialect.name}")
+        raise NotImplementedError(f"rollups are defined for SQLite and PostgreSQL, not {dialect}")
+    cs_sums = ", ".join(f"sum(CASE WHEN d.cs_rows > 0 THEN d.{c} ELSE 0 END)" for c in _COUNTS[1:])
+    signin_sums = ", ".join(f"sum(CASE WHEN d.signin_rows > 0 THEN d.{c} ELSE 0 END)" for c in _SIGNINS[1:])
+    return _BACKFILL.format(
+        month=month,
+        counts=", ".join(_COUNTS),
+        after=", ".join(_AFTER),
+        signins=", ".join(_SIGNINS),
+        cs_sums=cs_sums,
+        signin_sums=signin_sums,
+    )
+
+
+def upgrade(conn: Connection) -> None:
+    sql = backfill_sql(conn.dialect.name)
     md = sa.MetaData()
     sa.Table(
         "rollup_sender_month",
@@ -80,15 +95,4 @@ def upgrade(conn: Connection) -> None:
         sa.Column("signin_last_at", sa.DateTime(timezone=True), nullable=True),
     )
     md.create_all(conn)
-    cs_sums = ", ".join(f"sum(CASE WHEN d.cs_rows > 0 THEN d.{c} ELSE 0 END)" for c in _COUNTS[1:])
-    signin_sums = ", ".join(f"sum(CASE WHEN d.signin_rows > 0 THEN d.{c} ELSE 0 END)" for c in _SIGNINS[1:])
-    conn.exec_driver_sql(
-        _BACKFILL.format(
-            month=month,
-            counts=", ".join(_COUNTS),
-            after=", ".join(_AFTER),
-            signins=", ".join(_SIGNINS),
-            cs_sums=cs_sums,
-            signin_sums=signin_sums,
-        )
-    )
+    conn.exec_driver_sql(sql)
