@@ -62,13 +62,16 @@ def write_data(what: str, where: Path, rows: int) -> None:
     subprocess.run([PYTHON, script, what, str(where), str(rows)], check=True)  # noqa: S603 (this interpreter)
 
 
-def template(out: Path) -> Path:
-    """A migrated, empty database: each run starts from a copy of it (migrations are not timed)."""
-    db = out / "template" / "smtpauth.db"
+def template(out: Path, label: str = "smtpauth", code: str | None = None) -> Path:
+    """A migrated, empty database of the checkout ``code`` (the working tree with None): each run of that loader
+    starts from a copy of it (migrations are not timed; an older checkout refuses a newer schema)."""
+    db = out / "template" / label / "smtpauth.db"
     if not db.exists():
         db.parent.mkdir(parents=True, exist_ok=True)
-        code = f"from connector.store.store import open_store; open_store('sqlite:///{db}').close()"
-        subprocess.run([PYTHON, "-c", code], check=True)  # noqa: S603 (this interpreter)
+        script = f"from connector.store.store import open_store; open_store('sqlite:///{db}').close()"
+        env = dict(os.environ, PYTHONPATH=code) if code else None
+        # run from the template's folder: "-c" puts the working directory first on sys.path
+        subprocess.run([PYTHON, "-c", script], check=True, env=env, cwd=db.parent)  # noqa: S603 (this interpreter)
     return db
 
 
@@ -125,9 +128,9 @@ def main() -> None:
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    tmpl = template(out)
     loaders: list[tuple[str, str | None]] = [("floor", None)] + ([] if args.no_current else [("smtpauth", None)])
     loaders += [(name, path) for name, _, path in (c.partition("=") for c in args.code)]
+    templates = {label: template(out, label, code) for label, code in loaders}
     report: dict[str, Any] = {"rows": args.rows, "repeat": args.repeat, "sets": {}, "scale": []}
     if args.sets != "none":
         sets = prepare(out, args.rows)
@@ -139,7 +142,7 @@ def main() -> None:
             runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in loaders}
             for _ in range(args.repeat):  # interleaved, so a change in the machine's load hits every loader
                 for label, code in loaders:
-                    runs[label].append(measure(kind, paths, label, code, tmpl, out / "work"))
+                    runs[label].append(measure(kind, paths, label, code, templates[label], out / "work"))
                     print(f"  {name} / {label}: {runs[label][-1]}", file=sys.stderr, flush=True)
             report["sets"][name] = {"files": len(paths), "bytes": size, "runs": runs}
             floor_s = median(runs["floor"], "seconds")
@@ -167,7 +170,7 @@ def main() -> None:
         for label, code in loaders:
             if label == "floor":
                 continue
-            r = measure("signins", [path], label, code, tmpl, out / "work")
+            r = measure("signins", [path], label, code, templates[label], out / "work")
             r.update(loader=label, rows_in_file=rows, file_mb=path.stat().st_size / 1e6)
             report["scale"].append(r)
             print(
