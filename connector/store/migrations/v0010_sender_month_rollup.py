@@ -1,7 +1,7 @@
 """Migration 10: ``rollup_sender_month``, the sender-day rollup summed per calendar month (``models/rollups.py``).
 
 A long range's whole months are read as one row per sender and month instead of one per sender and day (a year of
-a 1,500-sender tenant: 18,000 rows instead of 545,000). Filled here from ``rollup_sender_day`` and ``rollup_day``
+a 1,500-sender tenant: about 18,000 rows instead of 445,000). Filled here from ``rollup_sender_day`` and ``rollup_day``
 (one grouped ``INSERT ... SELECT``, the same sums as ``connector.store.rollups.month_rows``); kept on write from
 then on.
 
