@@ -159,13 +159,14 @@ def touch_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]]) 
         return
     tracker = tracker_of(conn)
     target = tracker if tracker is not None else RollupTracker()
+    by_day = target.keys[source]
     try:
         if source == "signin":
             for row in rows:
-                target.add(source, row["tenant"], row["utc_day"], _signin_key(row.get("user_principal_name")))
+                by_day[(row["tenant"], row["utc_day"])].add(_signin_key(row.get("user_principal_name")))
         else:
             for row in rows:
-                target.add(source, row["tenant"], row["utc_day"], row["sender_address"])
+                by_day[(row["tenant"], row["utc_day"])].add(row["sender_address"])
     except KeyError as exc:
         from connector.errors import StorageError
 
