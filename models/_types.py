@@ -47,6 +47,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: Any) -> str | None:
             if value is None:
                 return None
+            if value.__class__ is datetime and value.tzinfo is UTC:
+                # already UTC (what every parser of ours returns): the same text without the "+00:00"
+                return value.isoformat(" ", "microseconds")[:-6]
             if not isinstance(value, datetime):
                 raise TypeError(f"UTCDateTime needs a datetime, got {type(value).__name__}")
             offset = value.utcoffset()

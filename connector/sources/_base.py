@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any, BinaryIO, TypeAlias, TypeVar
 
 from connector.errors import DownloadError, RecordError
@@ -22,6 +23,7 @@ __all__ = [
     "InvalidRecordError",
     "Normalized",
     "SourceSpec",
+    "exchange_us_datetime",
     "guarded",
     "header_key",
     "iter_csv",
@@ -210,11 +212,21 @@ def iter_csv(
                 missing.append(spellings[0])
     if missing:
         raise DownloadError(f"the file lacks the required column(s) {', '.join(missing)}: not loaded")
+    names = tuple(columns)
+    positions_wanted = tuple(columns.values())
+    width = max(positions_wanted, default=-1) + 1
+    # the cells of a full row in one C call (a tuple even for one column)
+    pick: Callable[[list[str]], tuple[str, ...]] = (
+        itemgetter(*positions_wanted) if len(names) > 1 else (lambda cells: tuple(cells[i] for i in positions_wanted))
+    )
     for cells in records:
-        if not cells or all(not c.strip() for c in cells):
+        if not cells or (not cells[0].strip() and all(not c.strip() for c in cells)):
             continue
         location = f"line {reader.line_num}"
-        yield location, {name: (cells[i] if i < len(cells) else None) for name, i in columns.items()}
+        if len(cells) >= width:
+            yield location, dict(zip(names, pick(cells), strict=True))
+        else:
+            yield location, {name: (cells[i] if i < len(cells) else None) for name, i in columns.items()}
 
 
 def json_items(page: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -238,7 +250,7 @@ def text_or_none(value: Any) -> str | None:
 _US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
 
 
-def _us_datetime(text: str) -> datetime | None:
+def exchange_us_datetime(text: str) -> datetime | None:
     """Exchange's ``M/D/YYYY h:mm:ss AM`` (the first of ``_US_FORMATS``), read without ``strptime`` (a tenth of
     its cost); None for anything else, which then goes the general way."""
     parts = text.split(" ")
@@ -284,7 +296,7 @@ def parse_datetime(value: Any, *, us_formats: bool = False) -> datetime | None:
     if text is None:
         return None
     if us_formats and "/" in text:
-        fast = _us_datetime(text)
+        fast = exchange_us_datetime(text)
         if fast is not None:
             return fast
     try:

@@ -15,12 +15,12 @@ from connector.sources._base import (
     InvalidRecordError,
     Normalized,
     SourceSpec,
+    exchange_us_datetime,
     guarded,
     iter_csv,
     parse_datetime,
     parse_field,
     parse_int,
-    text_or_none,
 )
 from connector.sources.drift import DriftRecorder
 from models import SmtpCsReportRow
@@ -66,6 +66,10 @@ _OPTIONAL = {
 }
 
 
+#: digits of a count read by ``int`` directly (well inside the 64-bit range ``parse_int`` checks)
+_PLAIN_COUNT_DIGITS = 18
+
+
 def _us_datetime(value: Any) -> Any:
     return parse_datetime(value, us_formats=True)
 
@@ -79,27 +83,45 @@ def normalize_smtp_cs_report(
     """
 
     def mapper(location: str, cells: dict[str, str | None]) -> dict[str, Any]:
-        occurred = parse_field(location, "date", cells["occurred_at"], _us_datetime, "timestamp")
+        # the cells are text or None (iter_csv); the fast paths below give what the general parsers would
+        raw_date = cells["occurred_at"]
+        # Exchange's own "M/D/YYYY h:mm:ss AM" read directly; anything else (or a blank) goes the general way
+        occurred = exchange_us_datetime(raw_date) if raw_date and "/" in raw_date else None
         if occurred is None:
-            raise InvalidRecordError("no date", location=location)
-        sender = text_or_none(cells["sender_address"])
+            occurred = parse_field(location, "date", raw_date, _us_datetime, "timestamp")
+            if occurred is None:
+                raise InvalidRecordError("no date", location=location)
+        raw = cells["sender_address"]
+        sender = (raw.strip() or None) if raw else None
         if sender is None:
             raise InvalidRecordError("no sender address", location=location)
-        message_id = text_or_none(cells["message_id"])
+        raw = cells["message_id"]
+        message_id = (raw.strip() or None) if raw else None
         if message_id is None:
             raise InvalidRecordError("no message id", location=location, sample=sender)
         sender = sender.lower()
-        domain = text_or_none(cells.get("sender_domain"))
-        count = parse_field(location, "message_count", cells.get("message_count"), parse_int, "number")
+        raw = cells.get("sender_domain")
+        domain = (raw.strip() or None) if raw else None
+        raw = cells.get("message_count")
+        if raw and len(raw) <= _PLAIN_COUNT_DIGITS and raw.isascii() and raw.isdigit():
+            count: int | None = int(raw)
+        else:
+            count = parse_field(location, "message_count", raw, parse_int, "number")
+        auth, ip, tls, cipher = (
+            cells.get("auth_method"),
+            cells.get("client_ip"),
+            cells.get("tls_version"),
+            cells.get("tls_cipher"),
+        )
         return {
             "tenant": tenant,
             "occurred_at": occurred,
             "sender_address": sender,
             "sender_domain": (domain or sender.rpartition("@")[2] or None) if "@" in sender or domain else None,
-            "auth_method": text_or_none(cells.get("auth_method")),
-            "client_ip": text_or_none(cells.get("client_ip")),
-            "tls_version": text_or_none(cells.get("tls_version")),
-            "tls_cipher": text_or_none(cells.get("tls_cipher")),
+            "auth_method": (auth.strip() or None) if auth else None,
+            "client_ip": (ip.strip() or None) if ip else None,
+            "tls_version": (tls.strip() or None) if tls else None,
+            "tls_cipher": (cipher.strip() or None) if cipher else None,
             "message_count": 1 if count is None else count,
             "message_id": message_id,
             "job_id": job_id,

@@ -4,6 +4,7 @@ costs more than SQLite's own insert). Used by the store's upsert and by the roll
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -58,8 +59,31 @@ def compiled_sqlite(stmt: Executable, columns: tuple[str, ...], dialect: sa.Dial
     if sorted(by_bind.values()) != sorted(columns):
         raise StorageError(f"cannot compile the upsert: parameters {order} do not match the columns {columns}")
     names = tuple(by_bind[name] for name in order)
-    processors = tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
+    processors = tuple(_processor(binds[name].type, dialect) for name in order)
     return SqliteStatement(compiled.string, names, processors)
+
+
+#: SQLAlchemy's default text format of a SQLite DATE (the one ``date.isoformat`` writes)
+_SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"
+
+
+def _processor(type_: Any, dialect: sa.Dialect) -> Any:
+    """The column type's bind processor; for a SQLite DATE in its default format, ``date.isoformat`` for a plain
+    date (the same text at a third of the cost: every raw row has its UTC day) and the type's own otherwise."""
+    impl = type_.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+    if (
+        process is None
+        or dialect.name != "sqlite"
+        or not isinstance(impl, sa.Date)
+        or getattr(impl, "_storage_format", None) != _SQLITE_DATE_FORMAT
+    ):
+        return process
+
+    def fast(value: Any) -> Any:
+        return value.isoformat() if value.__class__ is date else process(value)
+
+    return fast
 
 
 @lru_cache(maxsize=256)

@@ -27,6 +27,8 @@ _TLS_BY_SQUASHED = {s: key for key in TLS_KEYS for s in (f"tls{key[3]}{key[5]}",
 
 def utc_day(moment: Any) -> date | None:
     """The UTC date of an aware datetime (None for anything else: the column type refuses it on write)."""
+    if moment.__class__ is datetime and moment.tzinfo is UTC:
+        return moment.date()  # already UTC (what every parser of ours returns)
     if isinstance(moment, datetime) and moment.utcoffset() is not None:
         return moment.astimezone(UTC).date()
     return None
@@ -39,20 +41,35 @@ def domain_of(address: str | None) -> str | None:
     return address.rpartition("@")[2].lower()
 
 
+#: buckets of the spellings seen (a report has a handful): a row's bucket is one look-up
+_TLS_SEEN: dict[str | None, str] = {}
+_AUTH_SEEN: dict[str | None, str] = {}
+#: spellings remembered at most (a file of odd values must not grow them without bound)
+_SEEN_MAX = 1024
+
+
 def tls_bucket(version: str | None) -> str:
+    found = _TLS_SEEN.get(version)
+    if found is not None:
+        return found
     squashed = (version or "").lower()
     for ch in (" ", ".", "_", "v"):
         squashed = squashed.replace(ch, "")
-    return _TLS_BY_SQUASHED.get(squashed, "unknown")
+    bucket = _TLS_BY_SQUASHED.get(squashed, "unknown")
+    if len(_TLS_SEEN) < _SEEN_MAX and (version is None or version.__class__ is str):
+        _TLS_SEEN[version] = bucket
+    return bucket
 
 
 def auth_bucket(method: str | None) -> str:
+    found = _AUTH_SEEN.get(method)
+    if found is not None:
+        return found
     low = (method or "").lower()
-    if "oauth" in low:
-        return "OAuth"
-    if "basic" in low:
-        return "Basic"
-    return "unknown"
+    bucket = "OAuth" if "oauth" in low else "Basic" if "basic" in low else "unknown"
+    if len(_AUTH_SEEN) < _SEEN_MAX and (method is None or method.__class__ is str):
+        _AUTH_SEEN[method] = bucket
+    return bucket
 
 
 def _trace(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ trace days stay exact. A write outside a store transaction (a bare connection) i
 rebuild`` and the first open after the migration that created them.
 """
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -163,13 +164,14 @@ def touch_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]]) 
         return
     tracker = tracker_of(conn)
     target = tracker if tracker is not None else RollupTracker()
+    by_day = target.keys[source]
     try:
         if source == "signin":
             for row in rows:
-                target.add(source, row["tenant"], row["utc_day"], _signin_key(row.get("user_principal_name")))
+                by_day[(row["tenant"], row["utc_day"])].add(_signin_key(row.get("user_principal_name")))
         else:
             for row in rows:
-                target.add(source, row["tenant"], row["utc_day"], row["sender_address"])
+                by_day[(row["tenant"], row["utc_day"])].add(row["sender_address"])
     except KeyError as exc:
         from connector.errors import StorageError
 
@@ -243,17 +245,28 @@ def _bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
+def _chunks(items: Iterable[str], size: int | None = CHUNK) -> Iterator[list[str]]:
+    """``items`` sorted, ``size`` at a time (all at once with None: SQLite's lists go as one JSON parameter)."""
     ordered = sorted(items)
-    for i in range(0, len(ordered), CHUNK):
-        yield ordered[i : i + CHUNK]
+    step = size or max(len(ordered), 1)
+    for i in range(0, len(ordered), step):
+        yield ordered[i : i + step]
+
+
+def _listed(col: ColumnElement[Any], senders: list[str], *, sqlite_: bool) -> ColumnElement[bool]:
+    """``col IN senders``: on SQLite the list is one JSON parameter read by ``json_each`` (no per-sender bind
+    parameters, no limit on their number, one cached compiled statement whatever the count); elsewhere a list."""
+    if sqlite_:
+        values = sa.func.json_each(sa.bindparam(None, senders, type_=sa.JSON())).table_valued("value")
+        return col.in_(sa.select(values.c.value))
+    return col.in_(senders)
 
 
 def _sum_if(cond: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
     return sa.func.coalesce(sa.func.sum(sa.case((cond, value), else_=0)), 0)
 
 
-def _trace_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[Any]:
+def _trace_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: bool = False) -> sa.Select[Any]:
     start, end = _bounds(day)
     msg = sa.func.coalesce(tr.c.message_id, tr.c.trace_id)
     q = sa.select(
@@ -265,11 +278,11 @@ def _trace_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select
         ),
     ).where(tr.c.tenant == tenant, tr.c.received_at >= start, tr.c.received_at < end)
     if senders is not None:
-        q = q.where(tr.c.sender_address.in_(senders))
+        q = q.where(_listed(tr.c.sender_address, senders, sqlite_=sqlite_))
     return q.group_by(tr.c.sender_address)
 
 
-def _cs_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[Any]:
+def _cs_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: bool = False) -> sa.Select[Any]:
     start, end = _bounds(day)
     n = cs.c.message_count
     legacy = cs.c.tls_bucket.in_(["TLS1.0", "TLS1.1"])
@@ -286,21 +299,21 @@ def _cs_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[An
         sa.func.max(sa.case((legacy, cs.c.client_ip), else_=sa.null())).label("cs_legacy_client_ip"),
     ).where(cs.c.tenant == tenant, cs.c.occurred_at >= start, cs.c.occurred_at < end)
     if senders is not None:
-        q = q.where(cs.c.sender_address.in_(senders))
+        q = q.where(_listed(cs.c.sender_address, senders, sqlite_=sqlite_))
     return q.group_by(cs.c.sender_address)
 
 
-def _signin_filter(senders: list[str]) -> ColumnElement[bool]:
+def _signin_filter(senders: list[str], *, sqlite_: bool) -> ColumnElement[bool]:
     named = [s for s in senders if s]
     clauses: list[ColumnElement[bool]] = []
     if named:
-        clauses.append(si.c.user_principal_name.in_(named))
+        clauses.append(_listed(si.c.user_principal_name, named, sqlite_=sqlite_))
     if len(named) < len(senders):
         clauses.append(si.c.user_principal_name.is_(None))
     return sa.or_(*clauses)
 
 
-def _signin_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[Any]:
+def _signin_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: bool = False) -> sa.Select[Any]:
     start, end = _bounds(day)
     key = sa.func.coalesce(si.c.user_principal_name, "")
     q = sa.select(
@@ -314,7 +327,7 @@ def _signin_query(tenant: str, day: date, senders: list[str] | None) -> sa.Selec
         sa.func.count(sa.distinct(si.c.country)).label("signin_countries"),
     ).where(si.c.tenant == tenant, si.c.created_at >= start, si.c.created_at < end)
     if senders is not None:
-        q = q.where(_signin_filter(senders))
+        q = q.where(_signin_filter(senders, sqlite_=sqlite_))
     return q.group_by(key)
 
 
@@ -358,14 +371,12 @@ def _zero_source(conn: Connection, source: str, tenant: str, day: date, senders:
     if not senders:
         return
     values = {c: (None if c in _NULLABLE else 0) for c in _COLS[source]}
-    conn.execute(
-        rsd.update()
-        .where(rsd.c.tenant == tenant, rsd.c.utc_day == day, rsd.c.sender_address.in_(senders))
-        .values(**values)
-    )
+    listed = _listed(rsd.c.sender_address, senders, sqlite_=conn.dialect.name == "sqlite")
+    conn.execute(rsd.update().where(rsd.c.tenant == tenant, rsd.c.utc_day == day, listed).values(**values))
 
 
 def _recompute_tls(conn: Connection, tenant: str, day: date, senders: list[str] | None) -> None:
+    """PostgreSQL: the TLS rollup of (tenant, day[, senders]), fetched and written back (SQLite: _recompute_cs)."""
     start, end = _bounds(day)
     delete = rst.delete().where(rst.c.tenant == tenant, rst.c.utc_day == day)
     where = [cs.c.tenant == tenant, cs.c.occurred_at >= start, cs.c.occurred_at < end]
@@ -373,28 +384,6 @@ def _recompute_tls(conn: Connection, tenant: str, day: date, senders: list[str] 
         delete = delete.where(rst.c.sender_address.in_(senders))
         where.append(cs.c.sender_address.in_(senders))
     conn.execute(delete)
-    if conn.dialect.name == "sqlite":
-        # the groups go into the rollup table inside SQLite (see _write_source_from_select)
-        tls = sa.func.coalesce(sa.func.nullif(cs.c.tls_bucket, _lit("''")), _lit("'unknown'"))
-        auth = sa.func.coalesce(sa.func.nullif(cs.c.auth_bucket, _lit("''")), _lit("'unknown'"))
-        groups = (
-            sa.select(
-                sa.literal(tenant, sa.String),
-                sa.literal(day, sa.Date),
-                cs.c.sender_address,
-                tls,
-                auth,
-                _sqlite_domain_of(conn, cs.c.sender_address),
-                sa.func.max(cs.c.sender_domain),
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(cs.c.message_count), 0),
-            )
-            .where(*where)
-            .group_by(cs.c.sender_address, tls, auth)
-        )
-        cols = ["sender_address", "tls_bucket", "auth_bucket", "sender_domain", "cs_file_domain", "rows", "messages"]
-        conn.execute(rst.insert().from_select(["tenant", "utc_day", *cols], groups))
-        return
     rows = conn.execute(
         sa.select(
             cs.c.sender_address,
@@ -464,7 +453,7 @@ def _replace(
     """Delete ``target``'s rows of the slice and insert ``select``'s (tenant and day first)."""
     delete = target.delete().where(target.c.tenant == where.tenant, target.c.utc_day == where.day)
     if where.senders is not None:
-        delete = delete.where(target.c[key].in_(where.senders))
+        delete = delete.where(_listed(target.c[key], where.senders, sqlite_=conn.dialect.name == "sqlite"))
     conn.execute(delete)
     conn.execute(target.insert().from_select(["tenant", "utc_day", *cols], select))
 
@@ -478,7 +467,7 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
     if source == "trace":
         where = [tr.c.tenant == tenant, tr.c.received_at >= start, tr.c.received_at < end]
         if senders is not None:
-            where.append(tr.c.sender_address.in_(senders))
+            where.append(_listed(tr.c.sender_address, senders, sqlite_=conn.dialect.name == "sqlite"))
         msg = sa.func.count(sa.distinct(sa.func.coalesce(tr.c.message_id, tr.c.trace_id)))
         hour = _hour(conn, tr.c.received_at)
         hours = (
@@ -503,7 +492,8 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
             si.c.user_principal_name.is_not(None),
         ]
         if senders is not None:
-            where.append(si.c.user_principal_name.in_([s for s in senders if s]))
+            named = [s for s in senders if s]
+            where.append(_listed(si.c.user_principal_name, named, sqlite_=conn.dialect.name == "sqlite"))
         ip = sa.func.coalesce(si.c.ip_address, _lit("''"))
         country = sa.func.coalesce(si.c.country, _lit("''"))
         code = sa.func.coalesce(si.c.error_code, _lit(str(NO_ERROR_CODE)))
@@ -528,6 +518,11 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
 def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> set[str]:
     """Recompute ``source``'s columns for (tenant, day) and ``senders`` (every sender with None); return the
     senders whose rollup rows it wrote."""
+    if conn.dialect.name == "sqlite" and source == "cs":
+        found = _recompute_cs(conn, tenant, day, senders)
+        if senders is not None:
+            _zero_source(conn, source, tenant, day, [s for s in senders if s not in found])
+        return found
     if conn.dialect.name == "sqlite":
         found = _write_source_from_select(conn, source, tenant, day, senders)
     else:
@@ -568,7 +563,7 @@ def _write_source_from_select(
     the figures go from the raw rows to the rollup rows inside SQLite (no round of every row through Python and
     back through the bind processors). Returns the senders written."""
     cols = _COLS[source]
-    found = _QUERIES[source](tenant, day, senders).subquery()
+    found = _QUERIES[source](tenant, day, senders, sqlite_=True).subquery()
     ins = sqlite.insert(rsd)
     select = sa.select(
         sa.literal(tenant, sa.String),
@@ -585,6 +580,77 @@ def _write_source_from_select(
         .returning(rsd.c.sender_address)
     )
     return {str(s) for s in conn.execute(stmt).scalars()}
+
+
+#: SQLite: the TLS x auth groups of the (tenant, day[, senders]) being recomputed, read once from the raw rows and
+#: summed from there into both rollups (a temporary table: the connection's own, never written to the database)
+_CS_GROUPS_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS smtpauth_cs_groups (sender_address TEXT NOT NULL, tls_bucket TEXT, "
+    "auth_bucket TEXT, file_domain TEXT, rows INTEGER NOT NULL, messages INTEGER NOT NULL, legacy_ip TEXT)"
+)
+_CS_GROUPS_CLEAR = "DELETE FROM temp.smtpauth_cs_groups"
+_CS_READ = (
+    "INSERT INTO temp.smtpauth_cs_groups (sender_address, tls_bucket, auth_bucket, file_domain, rows, messages, "
+    "legacy_ip) SELECT sender_address, tls_bucket, auth_bucket, max(sender_domain), count(*), "
+    "coalesce(sum(message_count), 0), max(CASE WHEN tls_bucket IN ('TLS1.0', 'TLS1.1') THEN client_ip END) "
+    "FROM smtp_cs_report_row WHERE tenant = ? AND occurred_at >= ? AND occurred_at < ?"
+)
+_CS_GROUPED = " GROUP BY sender_address, tls_bucket, auth_bucket"
+_CS_TLS_DELETE = "DELETE FROM rollup_sender_day_tls WHERE tenant = ? AND utc_day = ?"
+#: the senders' condition of _CS_READ and _CS_TLS_DELETE: the list as one JSON parameter
+_CS_LISTED = " AND sender_address IN (SELECT value FROM json_each(?))"
+_CS_TLS_WRITE = (
+    "INSERT INTO rollup_sender_day_tls (tenant, utc_day, sender_address, tls_bucket, auth_bucket, sender_domain, "
+    "cs_file_domain, rows, messages) SELECT ?, ?, sender_address, coalesce(nullif(tls_bucket, ''), 'unknown') "
+    "AS tls_key, coalesce(nullif(auth_bucket, ''), 'unknown') AS auth_key, smtpauth_domain_of(sender_address), "
+    "max(file_domain), sum(rows), sum(messages) FROM temp.smtpauth_cs_groups "
+    "GROUP BY sender_address, tls_key, auth_key"
+)
+_CS_SENDER_DAY_WRITE = (
+    "INSERT INTO rollup_sender_day (tenant, utc_day, sender_address, sender_domain, cs_rows, cs_messages, "
+    "cs_tls10, cs_tls11, cs_tls12, cs_tls13, cs_tls_unknown, cs_basic, cs_oauth, cs_auth_unknown, cs_file_domain, "
+    "cs_legacy_client_ip) "
+    "SELECT ?, ?, sender_address, smtpauth_domain_of(sender_address), sum(rows), sum(messages), "
+    "sum(CASE WHEN tls_bucket = 'TLS1.0' THEN messages ELSE 0 END), "
+    "sum(CASE WHEN tls_bucket = 'TLS1.1' THEN messages ELSE 0 END), "
+    "sum(CASE WHEN tls_bucket = 'TLS1.2' THEN messages ELSE 0 END), "
+    "sum(CASE WHEN tls_bucket = 'TLS1.3' THEN messages ELSE 0 END), "
+    "sum(CASE WHEN tls_bucket = 'unknown' THEN messages ELSE 0 END), "
+    "sum(CASE WHEN auth_bucket = 'Basic' THEN messages ELSE 0 END), "
+    "sum(CASE WHEN auth_bucket = 'OAuth' THEN messages ELSE 0 END), "
+    "sum(CASE WHEN auth_bucket = 'unknown' THEN messages ELSE 0 END), "
+    "max(file_domain), max(legacy_ip) FROM temp.smtpauth_cs_groups WHERE true GROUP BY sender_address "
+    "ON CONFLICT (tenant, utc_day, sender_address) DO UPDATE SET cs_rows = excluded.cs_rows, "
+    "cs_messages = excluded.cs_messages, cs_tls10 = excluded.cs_tls10, cs_tls11 = excluded.cs_tls11, "
+    "cs_tls12 = excluded.cs_tls12, cs_tls13 = excluded.cs_tls13, cs_tls_unknown = excluded.cs_tls_unknown, "
+    "cs_basic = excluded.cs_basic, cs_oauth = excluded.cs_oauth, cs_auth_unknown = excluded.cs_auth_unknown, "
+    "cs_file_domain = excluded.cs_file_domain, cs_legacy_client_ip = excluded.cs_legacy_client_ip "
+    "RETURNING sender_address"
+)
+
+
+def _recompute_cs(conn: Connection, tenant: str, day: date, senders: list[str] | None) -> set[str]:
+    """SQLite: the SmtpCSReport columns of ``rollup_sender_day`` and the ``rollup_sender_day_tls`` rows of (tenant,
+    day[, senders]) from one read of the raw rows: their (sender, TLS bucket, auth bucket) groups go to a temporary
+    table, and both rollups are summed from those groups (the same figures as ``_cs_query`` and the TLS query over
+    the raw rows: counts and sums add up, maxima of maxima are maxima). Returns the senders written."""
+    dialect = conn.dialect
+    _sqlite_domain_of(conn, cs.c.sender_address)  # registers the domain function on this connection
+    start, end = _bounds(day)
+    at = cs.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
+    on = rsd.c.utc_day.type.dialect_impl(dialect).bind_processor(dialect)
+    lo, hi = (at(start), at(end)) if at is not None else (start, end)
+    day_value = on(day) if on is not None else day
+    listed: tuple[Any, ...] = () if senders is None else (json.dumps(senders),)
+    where = "" if senders is None else _CS_LISTED
+    conn.exec_driver_sql(_CS_GROUPS_DDL)
+    conn.exec_driver_sql(_CS_GROUPS_CLEAR)
+    conn.exec_driver_sql(_CS_READ + where + _CS_GROUPED, (tenant, lo, hi, *listed))
+    conn.exec_driver_sql(_CS_TLS_DELETE + where, (tenant, day_value, *listed))
+    conn.exec_driver_sql(_CS_TLS_WRITE, (tenant, day_value))
+    written = conn.exec_driver_sql(_CS_SENDER_DAY_WRITE, (tenant, day_value)).scalars().all()
+    conn.exec_driver_sql(_CS_GROUPS_CLEAR)
+    return {str(s) for s in written}
 
 
 def _is_empty() -> ColumnElement[bool]:
@@ -622,7 +688,8 @@ def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datet
 def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> None:
     cols = ("sender_domain", "trace_days", "cs_days", "signin_ok_days", "first_day", "last_day")
     stmt = _upsert_stmt(rsnd, conn.dialect.name, ("tenant", "sender_address"), cols)
-    for chunk in _chunks(senders):
+    sqlite_ = conn.dialect.name == "sqlite"
+    for chunk in _chunks(senders, None if sqlite_ else CHUNK):
         rows = conn.execute(
             sa.select(
                 rsd.c.sender_address,
@@ -632,13 +699,14 @@ def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> N
                 sa.func.min(rsd.c.utc_day),
                 sa.func.max(rsd.c.utc_day),
             )
-            .where(rsd.c.tenant == tenant, rsd.c.sender_address.in_(chunk))
+            .where(rsd.c.tenant == tenant, _listed(rsd.c.sender_address, chunk, sqlite_=sqlite_))
             .group_by(rsd.c.sender_address)
         ).all()
         found = {r[0] for r in rows}
         gone = [s for s in chunk if s not in found]
         if gone:
-            conn.execute(rsnd.delete().where(rsnd.c.tenant == tenant, rsnd.c.sender_address.in_(gone)))
+            listed = _listed(rsnd.c.sender_address, gone, sqlite_=sqlite_)
+            conn.execute(rsnd.delete().where(rsnd.c.tenant == tenant, listed))
         if rows:
             execute_many(
                 conn,
@@ -790,7 +858,7 @@ def flush(conn: Connection, tracker: RollupTracker, now: datetime | None = None)
     senders: dict[str, set[str]] = defaultdict(set)
     for source, by_day in tracker.keys.items():
         for (tenant, day), names in sorted(by_day.items()):
-            for chunk in _chunks(names):
+            for chunk in _chunks(names, None if conn.dialect.name == "sqlite" else CHUNK):
                 _recompute(conn, source, tenant, day, chunk)
             days.add((tenant, day))
             senders[tenant] |= names

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -152,9 +153,11 @@ def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapp
 
 def _dedupe(batch: list[Mapping[str, Any]], key: tuple[str, ...]) -> tuple[list[Mapping[str, Any]], int]:
     latest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    # the key's values in one C call (a tuple even for a key of one column)
+    key_of = itemgetter(*key) if len(key) > 1 else (lambda row: (row[key[0]],))
     try:
         for row in batch:
-            latest[tuple([row[k] for k in key])] = row
+            latest[key_of(row)] = row
     except KeyError as exc:
         raise StorageError(f"a row lacks the key column {exc.args[0]!r}") from None
     return list(latest.values()), len(batch) - len(latest)
