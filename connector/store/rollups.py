@@ -7,9 +7,10 @@ the (tenant, day, sender) it leaves (:func:`moved_keys`, read before the write).
 (``Store.transaction``), :func:`flush` recomputes exactly those keys from the raw rows (one grouped query per
 source, day and chunk of senders, over the indexes the raw tables already have), then the touched days'
 ``rollup_day`` rows, the touched senders' ``rollup_sender`` rows and their months' ``rollup_sender_month`` rows
-(every sender's, for a month with a day whose SmtpCSReport rows changed). Nothing is added or subtracted: every
-figure is recomputed from the truth, so re-sent rows, updated rows, distinct counts and SmtpCSReport days replacing
-trace days stay exact. A write outside a store transaction (a bare connection) is flushed right after its batch.
+(every sender's, for a month with a day that starts or stops resting on SmtpCSReport). Nothing is added or
+subtracted: every figure is recomputed from the truth, so re-sent rows, updated rows, distinct counts and
+SmtpCSReport days replacing trace days stay exact. A write outside a store transaction (a bare connection) is
+flushed right after its batch.
 
 :func:`rebuild` recomputes a tenant's rollups from the raw rows day by day (bounded memory): ``smtpauth rollups
 rebuild`` and the first open after the migration that created them.
@@ -657,12 +658,18 @@ def _is_empty() -> ColumnElement[bool]:
     return sa.and_(rsd.c.trace_rows == 0, rsd.c.cs_rows == 0, rsd.c.signin_rows == 0)
 
 
-def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datetime) -> None:
+def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datetime) -> set[tuple[str, date]]:
+    """Recompute the ``rollup_day`` rows of ``days``; return those whose resting on SmtpCSReport changed (they had
+    no SmtpCSReport rows and have some now, or the other way round)."""
     cols = ("trace_rows", "cs_rows", "signin_rows", "senders", "changed_at")
     stmt = _upsert_stmt(rday, conn.dialect.name, ("tenant", "utc_day"), cols)
     values = []
+    flipped: set[tuple[str, date]] = set()
     for tenant, day in days:
         conn.execute(rsd.delete().where(rsd.c.tenant == tenant, rsd.c.utc_day == day, _is_empty()))
+        before = conn.execute(
+            sa.select(rday.c.cs_rows).where(rday.c.tenant == tenant, rday.c.utc_day == day)
+        ).scalar_one_or_none()
         t, c, s, n = conn.execute(
             sa.select(
                 sa.func.coalesce(sa.func.sum(rsd.c.trace_rows), 0),
@@ -671,6 +678,8 @@ def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datet
                 sa.func.count(),
             ).where(rsd.c.tenant == tenant, rsd.c.utc_day == day)
         ).one()
+        if bool(before) != bool(c):
+            flipped.add((tenant, day))
         values.append(
             {
                 "tenant": tenant,
@@ -683,6 +692,7 @@ def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datet
             }
         )
     execute_many(conn, stmt, values)
+    return flipped
 
 
 def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> None:
@@ -820,11 +830,10 @@ def _refresh_month(conn: Connection, tenant: str, month: date, senders: Iterable
         conn.execute(rsm.insert().from_select(["tenant", "month", "sender_address", *_MONTH_COLS], select))
 
 
-def _refresh_months(conn: Connection, tracker: RollupTracker) -> None:
-    """The months of the keys ``tracker`` holds: a month with a day whose SmtpCSReport rows changed for every
-    sender (whether the day rests on SmtpCSReport decides every sender's message-trace part), any other for its
-    touched senders."""
-    whole: set[tuple[str, date]] = {(tenant, month_of(day)) for tenant, day in tracker.keys["cs"]}
+def _refresh_months(conn: Connection, tracker: RollupTracker, flipped: set[tuple[str, date]]) -> None:
+    """The months of the keys ``tracker`` holds, for their senders; a month with a day in ``flipped`` (whose resting
+    on SmtpCSReport changed, which decides every sender's message-trace part) for every sender."""
+    whole: set[tuple[str, date]] = {(tenant, month_of(day)) for tenant, day in flipped}
     some: dict[tuple[str, date], set[str]] = defaultdict(set)
     for by_day in tracker.keys.values():
         for (tenant, day), names in by_day.items():
@@ -862,10 +871,10 @@ def flush(conn: Connection, tracker: RollupTracker, now: datetime | None = None)
                 _recompute(conn, source, tenant, day, chunk)
             days.add((tenant, day))
             senders[tenant] |= names
-    _refresh_days(conn, sorted(days), moment)
+    flipped = _refresh_days(conn, sorted(days), moment)
     for tenant, names in senders.items():
         _refresh_senders(conn, tenant, names)
-    _refresh_months(conn, tracker)
+    _refresh_months(conn, tracker, flipped)
     tracker.clear()
 
 
