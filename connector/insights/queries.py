@@ -24,6 +24,7 @@ __all__ = [
     "hourly",
     "origins",
     "sample_ids",
+    "sample_ids_many",
     "sender_days",
     "tls_daily",
     "volume_daily",
@@ -277,6 +278,47 @@ def sample_ids(conn: Connection, tenant: str, sender: str, start: datetime, end:
     query = _SAMPLE_IDS_PG if conn.dialect.name == "postgresql" else _SAMPLE_IDS
     found = conn.execute(query, {"tenant": tenant, "sender": sender, "start": start, "end": end})
     return sorted(str(r[0]) for r in found)
+
+
+#: windows per statement of :func:`sample_ids_many` on PostgreSQL
+SAMPLE_BATCH = 500
+
+
+def sample_ids_many(
+    conn: Connection, tenant: str, windows: Sequence[tuple[str, datetime, datetime]]
+) -> dict[tuple[str, datetime, datetime], list[str]]:
+    """:func:`sample_ids` of each (sender, start, end). PostgreSQL: one statement per SAMPLE_BATCH windows (each
+    window's ids by the same bounded, ordered read, in a LATERAL join), not one round trip per candidate."""
+    unique = list(dict.fromkeys(windows))
+    if conn.dialect.name != "postgresql":
+        return {w: sample_ids(conn, tenant, *w) for w in unique}
+    found: dict[tuple[str, datetime, datetime], list[str]] = {w: [] for w in unique}
+    stamp = tr.c.received_at.type
+    for i in range(0, len(unique), SAMPLE_BATCH):
+        chunk = unique[i : i + SAMPLE_BATCH]
+        w = sa.values(
+            sa.column("n", sa.Integer()),
+            sa.column("sender", sa.String()),
+            sa.column("w_start", stamp),
+            sa.column("w_end", stamp),
+            name="w",
+        ).data([(n, sender, start, end) for n, (sender, start, end) in enumerate(chunk)])
+        ids = (
+            sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id).label("id"))
+            .where(
+                tr.c.tenant == tenant,
+                tr.c.sender_address == w.c.sender,
+                sa.tuple_(tr.c.sender_address, tr.c.received_at) >= sa.tuple_(w.c.sender, w.c.w_start),
+                sa.tuple_(tr.c.sender_address, tr.c.received_at) < sa.tuple_(w.c.sender, w.c.w_end),
+            )
+            .distinct()
+            .order_by(sa.column("id"))
+            .limit(SAMPLE_IDS)
+            .lateral("ids")
+        )
+        for n, value in conn.execute(sa.select(w.c.n, ids.c.id).select_from(w.join(ids, sa.true()))):
+            found[chunk[n]].append(str(value))
+    return {key: sorted(values) for key, values in found.items()}
 
 
 def sample_signins(

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connector.insights.queries import SAMPLE_IDS, sample_ids
+from connector.insights import queries
+from connector.insights.queries import SAMPLE_IDS, sample_ids, sample_ids_many
 from connector.store.store import Store, open_store
 from models import MessageTrace
 
@@ -62,3 +63,33 @@ def test_sample_ids_of_the_sender_inside_the_window(store: Store) -> None:
     # fewer than SAMPLE_IDS in the window (the last message, at 290 minutes, without a message id): all of them
     assert last == ["trace-2900", "trace-2901"]
     assert none == []
+
+
+def test_sample_ids_of_many_windows_are_each_windows_own(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batched read (PostgreSQL: one statement per batch) gives every window what ``sample_ids`` gives it,
+    across batches, for repeated windows and for windows without a message."""
+    monkeypatch.setattr(queries, "SAMPLE_BATCH", 3)
+    rows = [
+        _row(100 * s + k, f"s{s}@contoso.com", DAY + timedelta(hours=k), f"<s{s}-{k:02d}@contoso.com>")
+        for s in range(4)
+        for k in range(0, 24, s + 1)
+    ]
+    with store.transaction() as tx:
+        store.upsert(tx, MessageTrace, rows, key=("tenant", "trace_id"))
+    windows = [
+        (f"s{s}@contoso.com", DAY + timedelta(hours=a), DAY + timedelta(hours=b))
+        for s in range(5)
+        for a, b in ((0, 24), (3, 9), (23, 48))
+    ]
+    windows.append(windows[0])
+    with store.read() as conn:
+        many = sample_ids_many(conn, "t1", windows)
+        one = {w: sample_ids(conn, "t1", *w) for w in windows}
+    assert many == one
+    assert len(many[windows[0]]) == SAMPLE_IDS
+    assert many[("s4@contoso.com", DAY, DAY + timedelta(hours=24))] == []
+    assert many[("s1@contoso.com", DAY + timedelta(hours=3), DAY + timedelta(hours=9))] == [
+        "<s1-04@contoso.com>",
+        "<s1-06@contoso.com>",
+        "<s1-08@contoso.com>",
+    ]
