@@ -97,15 +97,22 @@ def detect(
             out += spray_candidates(cfg, fails, origins)
             out += brute_force_candidates(cfg, fails, origins)
         correlate(cfg, out)
+        traced = [c for c in out if c.kind in _TRACE_SAMPLED]
+        samples = q.sample_ids_many(conn, tenant, [(c.account, c.window_start, c.window_end) for c in traced])
         for c in out:
-            _add_samples(conn, tenant, c)
+            if c.kind in _TRACE_SAMPLED:
+                c.evidence["sample_message_ids"] = samples[(c.account, c.window_start, c.window_end)]
+            else:
+                _add_samples(conn, tenant, c)
     return out
 
 
+#: candidate kinds whose evidence holds sample message-trace ids
+_TRACE_SAMPLED = ("volume_spike", "first_time_sender", "off_hours_sending", "external_domains")
+
+
 def _add_samples(conn: Connection, tenant: str, c: Candidate) -> None:
-    if c.kind in ("volume_spike", "first_time_sender", "off_hours_sending", "external_domains"):
-        c.evidence["sample_message_ids"] = q.sample_ids(conn, tenant, c.account, c.window_start, c.window_end)
-    elif c.kind in ("new_origin", "brute_force"):
+    if c.kind in ("new_origin", "brute_force"):
         ips = list(c.evidence.get("new_ips", {})) or list(c.evidence.get("ips", []))
         c.evidence["sample_signin_ids"] = q.sample_signins(
             conn, tenant, [c.account], ips, start=c.window_start, end=c.window_end

@@ -24,6 +24,7 @@ __all__ = [
     "hourly",
     "origins",
     "sample_ids",
+    "sample_ids_many",
     "sender_days",
     "tls_daily",
     "volume_daily",
@@ -250,12 +251,74 @@ _SAMPLE_IDS = (
     .distinct()
     .limit(SAMPLE_IDS)
 )
+#: PostgreSQL: the same rows, with the window spelled as (sender, time) bounds that only the (tenant, sender, time)
+#: index can use. The window is usually the day a sync just stored, past the range the planner's statistics know
+#: (they are refreshed after a tenth of the table has changed: weeks of nightly syncs), so with the plain bounds it
+#: estimates one row and reads the whole day of every sender on the (tenant, time) index for each candidate
+#: (EXPLAIN ANALYZE, 300,000-user tenant: 114,476 rows filtered, ~200 ms a candidate, 60 s for 929). Ordered, so
+#: that which ids a sender with more than SAMPLE_IDS messages shows no longer depends on the plan: the smallest.
+_SAMPLE_IDS_PG = (
+    sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id).label("id"))
+    .where(
+        tr.c.tenant == sa.bindparam("tenant"),
+        tr.c.sender_address == sa.bindparam("sender"),
+        sa.tuple_(tr.c.sender_address, tr.c.received_at)
+        >= sa.tuple_(sa.bindparam("sender"), sa.bindparam("start", type_=tr.c.received_at.type)),
+        sa.tuple_(tr.c.sender_address, tr.c.received_at)
+        < sa.tuple_(sa.bindparam("sender"), sa.bindparam("end", type_=tr.c.received_at.type)),
+    )
+    .distinct()
+    .order_by(sa.column("id"))
+    .limit(SAMPLE_IDS)
+)
 
 
 def sample_ids(conn: Connection, tenant: str, sender: str, start: datetime, end: datetime) -> list[str]:
     """A few message ids of ``sender`` in ``[start, end)``: evidence a person can look up in message trace."""
-    found = conn.execute(_SAMPLE_IDS, {"tenant": tenant, "sender": sender, "start": start, "end": end})
+    query = _SAMPLE_IDS_PG if conn.dialect.name == "postgresql" else _SAMPLE_IDS
+    found = conn.execute(query, {"tenant": tenant, "sender": sender, "start": start, "end": end})
     return sorted(str(r[0]) for r in found)
+
+
+#: windows per statement of :func:`sample_ids_many` on PostgreSQL
+SAMPLE_BATCH = 500
+
+
+def sample_ids_many(
+    conn: Connection, tenant: str, windows: Sequence[tuple[str, datetime, datetime]]
+) -> dict[tuple[str, datetime, datetime], list[str]]:
+    """:func:`sample_ids` of each (sender, start, end). PostgreSQL: one statement per SAMPLE_BATCH windows (each
+    window's ids by the same bounded, ordered read, in a LATERAL join), not one round trip per candidate."""
+    unique = list(dict.fromkeys(windows))
+    if conn.dialect.name != "postgresql":
+        return {w: sample_ids(conn, tenant, *w) for w in unique}
+    found: dict[tuple[str, datetime, datetime], list[str]] = {w: [] for w in unique}
+    stamp = tr.c.received_at.type
+    for i in range(0, len(unique), SAMPLE_BATCH):
+        chunk = unique[i : i + SAMPLE_BATCH]
+        w = sa.values(
+            sa.column("n", sa.Integer()),
+            sa.column("sender", sa.String()),
+            sa.column("w_start", stamp),
+            sa.column("w_end", stamp),
+            name="w",
+        ).data([(n, sender, start, end) for n, (sender, start, end) in enumerate(chunk)])
+        ids = (
+            sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id).label("id"))
+            .where(
+                tr.c.tenant == tenant,
+                tr.c.sender_address == w.c.sender,
+                sa.tuple_(tr.c.sender_address, tr.c.received_at) >= sa.tuple_(w.c.sender, w.c.w_start),
+                sa.tuple_(tr.c.sender_address, tr.c.received_at) < sa.tuple_(w.c.sender, w.c.w_end),
+            )
+            .distinct()
+            .order_by(sa.column("id"))
+            .limit(SAMPLE_IDS)
+            .lateral("ids")
+        )
+        for n, value in conn.execute(sa.select(w.c.n, ids.c.id).select_from(w.join(ids, sa.true()))):
+            found[chunk[n]].append(str(value))
+    return {key: sorted(values) for key, values in found.items()}
 
 
 def sample_signins(

@@ -4,6 +4,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from connector.artifacts import TABLES, ReportParams, TableSpec
 from connector.config import Settings
@@ -122,13 +123,35 @@ def sync_runs(
     return int(total), [_run_dict(r) for r in rows]
 
 
+def _limited(conn: sa.Connection, spec: TableSpec, query: sa.Select[Any], limit: int, offset: int) -> sa.Select[Any]:
+    """``query``'s page. On PostgreSQL a per-sender table (``SENDER_TABLES``) is computed whole in a materialized
+    CTE and the page taken from it, in the same order: under a LIMIT the planner picks a plan that would stop
+    early, and with its estimates of the per-sender CTEs (millions of rows for ~1,600) that is nested loops over
+    them (accounts, 300,000-user tenant: 2.0 s instead of 0.3 s, EXPLAIN ANALYZE). These tables are sorted on
+    per-sender aggregates, so no plan can stop early anyway. Ordered by a column the outer query cannot name:
+    the plain page."""
+    page = query.limit(limit).offset(offset)
+    if conn.dialect.name != "postgresql" or spec.name not in SENDER_TABLES:
+        return page
+    whole = query.order_by(None).cte(f"{spec.name}_rows").prefix_with("MATERIALIZED")
+    order = []
+    for clause in query._order_by_clauses:  # the page keeps the query's own order
+        element = getattr(clause, "element", clause)
+        column = whole.corresponding_column(element) if isinstance(element, KeyedColumnElement) else None
+        if column is None:
+            return page
+        descending = getattr(clause, "modifier", None) is sa.sql.operators.desc_op
+        order.append(column.desc() if descending else column)
+    return sa.select(whole).order_by(*order).limit(limit).offset(offset)
+
+
 def _page(
     conn: sa.Connection, d: Dialect, spec: TableSpec, params: ReportParams, *, limit: int, offset: int
 ) -> tuple[int, list[Any]]:
     if spec.query is None:
         raise ValueError(f"table {spec.name} has no query")
     query = spec.query(d, params)
-    rows = [tuple(r) for r in conn.execute(query.limit(limit).offset(offset))]
+    rows = [tuple(r) for r in conn.execute(_limited(conn, spec, query, limit, offset))]
     if 0 < len(rows) < limit or (not rows and offset == 0):
         total = offset + len(rows)
     else:  # a full page, or a page past the end: count the table
