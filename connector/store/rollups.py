@@ -774,20 +774,7 @@ def month_rows(tenant: str, month: date, senders: list[str] | None) -> sa.Select
             rsd.c.sender_address,
             sa.func.max(rsd.c.sender_domain).label("sender_domain"),
             days(on_cs).label("cs_days"),
-            *(
-                cs_sum(c).label(c)
-                for c in (
-                    "cs_messages",
-                    "cs_tls10",
-                    "cs_tls11",
-                    "cs_tls12",
-                    "cs_tls13",
-                    "cs_tls_unknown",
-                    "cs_basic",
-                    "cs_oauth",
-                    "cs_auth_unknown",
-                )
-            ),
+            *(cs_sum(c).label(c) for c in _CS_COLS if c not in ("cs_rows", *_NULLABLE)),
             sa.func.max(sa.case((on_cs, rsd.c.cs_file_domain))).label("cs_file_domain"),
             sa.func.max(
                 sa.case((on_cs, sa.func.coalesce(rsd.c.sender_domain, sa.func.lower(rsd.c.cs_file_domain))))

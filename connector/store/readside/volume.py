@@ -298,33 +298,27 @@ def volume_by_sender_total(d: Dialect, params: ReportParams) -> Select[Any]:
     return sa.select(vol).order_by(vol.c.messages.desc(), vol.c.sender_address)
 
 
+def _summed(rows: sa.Subquery | sa.CTE, days: str) -> sa.CTE:
+    """``rows`` (per sender and period or part) summed per sender: domain, messages, active days (column ``days``)."""
+    return (
+        sa.select(
+            rows.c.sender_address,
+            sa.func.max(rows.c.sender_domain).label("sender_domain"),
+            sa.cast(sa.func.sum(rows.c.messages), sa.Integer).label("messages"),
+            sa.cast(sa.func.sum(rows.c[days]), sa.Integer).label("active_days"),
+        )
+        .group_by(rows.c.sender_address)
+        .cte("vol")
+    )
+
+
 def _sender_totals(d: Dialect, params: ReportParams) -> sa.CTE:
     if params.sender_period != "day":
         # the sums of the sender's weeks or months (which the sender table reads too): the same figures
-        p = sender_periods(d, params)
-        return (
-            sa.select(
-                p.c.sender_address,
-                sa.func.max(p.c.sender_domain).label("sender_domain"),
-                sa.cast(sa.func.sum(p.c.messages), sa.Integer).label("messages"),
-                sa.cast(sa.func.sum(p.c.active_days), sa.Integer).label("active_days"),
-            )
-            .group_by(p.c.sender_address)
-            .cte("vol")
-        )
+        return _summed(sender_periods(d, params), "active_days")
     split = range_split(d, params)
     if split is not None:
-        parts = _volume_parts(d, params, split)
-        return (
-            sa.select(
-                parts.c.sender_address,
-                sa.func.max(parts.c.sender_domain).label("sender_domain"),
-                sa.cast(sa.func.sum(parts.c.messages), sa.Integer).label("messages"),
-                sa.cast(sa.func.sum(parts.c.days), sa.Integer).label("active_days"),
-            )
-            .group_by(parts.c.sender_address)
-            .cte("vol")
-        )
+        return _summed(_volume_parts(d, params, split), "days")
     v = volume_sender_day_subquery(d, params)
     messages = sa.cast(sa.func.sum(v.c.messages), sa.Integer)
     return (
