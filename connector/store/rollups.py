@@ -752,7 +752,7 @@ def _month_end(month: date) -> date:
 _MONTH_COLS = tuple(c.name for c in rsm.c if c.name not in ("tenant", "month", "sender_address"))
 
 
-def month_rows(tenant: str, month: date, senders: list[str] | None) -> sa.Select[Any]:
+def month_rows(tenant: str, month: date, senders: list[str] | None, *, sqlite_: bool = False) -> sa.Select[Any]:
     """``rollup_sender_month``'s columns of (tenant, month) for ``senders`` (all with None), summed from the
     month's ``rollup_sender_day`` rows; a day rests on SmtpCSReport when its ``rollup_day`` row counts any."""
     on_cs = rsd.c.cs_rows > 0
@@ -794,20 +794,21 @@ def month_rows(tenant: str, month: date, senders: list[str] | None) -> sa.Select
         .group_by(rsd.c.sender_address)
     )
     if senders is not None:
-        query = query.where(rsd.c.sender_address.in_(senders))
+        query = query.where(_listed(rsd.c.sender_address, senders, sqlite_=sqlite_))
     return query
 
 
 def _refresh_month(conn: Connection, tenant: str, month: date, senders: Iterable[str] | None) -> None:
     """Recompute (tenant, month)'s ``rollup_sender_month`` rows of ``senders`` (every sender with None) from the
     sender-day rows: deleted, then inserted again from one grouped read inside the database."""
-    parts: list[list[str] | None] = [None] if senders is None else list(_chunks(senders))
+    sqlite_ = conn.dialect.name == "sqlite"
+    parts: list[list[str] | None] = [None] if senders is None else list(_chunks(senders, None if sqlite_ else CHUNK))
     for part in parts:
         gone = rsm.delete().where(rsm.c.tenant == tenant, rsm.c.month == month)
         if part is not None:
-            gone = gone.where(rsm.c.sender_address.in_(part))
+            gone = gone.where(_listed(rsm.c.sender_address, part, sqlite_=sqlite_))
         conn.execute(gone)
-        found = month_rows(tenant, month, part).subquery()
+        found = month_rows(tenant, month, part, sqlite_=sqlite_).subquery()
         select = sa.select(
             sa.literal(tenant, sa.String),
             sa.literal(month, sa.Date),
