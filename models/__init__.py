@@ -23,6 +23,7 @@ from models.ops import (
     Coverage,
     SchemaDrift,
     SkippedRecord,
+    StoreChange,
     SyncRun,
     Watermark,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "SigninOriginRollup",
     "SkippedRecord",
     "SmtpCsReportRow",
+    "StoreChange",
     "SyncRun",
     "TenantRecord",
     "TenantSchedule",
@@ -102,6 +104,7 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     Coverage,
     SkippedRecord,
     SchemaDrift,
+    StoreChange,
     ReportJob,
     Finding,
     FindingNotification,

@@ -14,16 +14,19 @@
 ``skipped_record``
     Input records a run could not use, with the reason and a truncated sample (personal data: purged with the
     run).
+``store_change``
+    How many write transactions committed, in a few slots (PostgreSQL): the read cache's version of this database
+    (``connector.store.changes``).
 """
 
 from datetime import datetime
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models._types import UTCDateTime
 
-__all__ = ["DRIFT_KINDS", "Coverage", "SchemaDrift", "SkippedRecord", "SyncRun", "Watermark"]
+__all__ = ["DRIFT_KINDS", "Coverage", "SchemaDrift", "SkippedRecord", "StoreChange", "SyncRun", "Watermark"]
 
 #: values of ``sync_run.status``
 RUN_STATUSES = ("running", "succeeded", "failed", "throttled", "unavailable", "skipped")
@@ -137,3 +140,14 @@ class SchemaDrift(SQLModel, table=True):
     last_seen_at: datetime = Field(sa_type=UTCDateTime)
     last_run_id: str | None = None
     occurrences: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+
+
+class StoreChange(SQLModel, table=True):
+    """Write transactions committed to this database, counted per slot (a connection's slot is its server process
+    id modulo ``connector.store.changes.SLOTS``, so concurrent writers seldom share a row). Only the sum means
+    anything: it grows with every commit of smtpauth. Kept on PostgreSQL; SQLite has ``PRAGMA data_version``."""
+
+    __tablename__ = "store_change"
+
+    slot: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    changes: int = Field(sa_type=BigInteger)

@@ -5,8 +5,9 @@ Each answer (the encoded body) is stored with the database's *version* read befo
 
 - SQLite: ``PRAGMA data_version`` on a connection of its own that never writes, which changes whenever any other
   connection (this process or another: a sync, an import, a worker) commits to the database file;
-- PostgreSQL: the current snapshot (``pg_current_snapshot()``: the next transaction id and the ones in progress),
-  which changes when any write transaction of the server starts or ends.
+- PostgreSQL: the count of smtpauth's write transactions committed to this database (``store_change``,
+  ``connector.store.changes``), which every write transaction of smtpauth moves as its last statement. Other
+  databases and schemas of the server do not move it; writes made outside smtpauth are seen after its next one.
 
 An answer is served only while the version is the one it was computed at, so it is never older than a fresh read
 would be: a commit after the version was read changes the version. Identical requests arriving while an answer is
@@ -22,8 +23,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
+from connector.store import changes
 from connector.store.store import Store
 
 __all__ = ["Answer", "ReadCache"]
@@ -72,7 +72,7 @@ class ReadCache:
                     self._sqlite = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
                 return self._sqlite.execute("PRAGMA data_version").fetchone()[0]
         with self._store.engine.connect() as conn:
-            return conn.execute(sa.text("SELECT pg_current_snapshot()::text")).scalar_one()
+            return changes.version(conn)
 
     def get(self, key: Hashable, compute: Callable[[], Answer]) -> Answer:
         """The answer of ``key`` at the database's current version, computed by ``compute`` if needed."""

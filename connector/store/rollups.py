@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from connector.store import changes
 from connector.store.binding import execute_many
 from connector.store.derived import TLS_KEYS, domain_of
 from models import (
@@ -937,6 +938,7 @@ def rebuild(
                 touched |= before | now_found
                 out.days += 1
                 out.sender_days += len(now_found)
+                changes.record(conn)
             if progress is not None:
                 progress(name, day)
             day += timedelta(days=1)
@@ -947,6 +949,7 @@ def rebuild(
             while month <= last:
                 _refresh_month(conn, name, month, None)
                 month = _month_end(month) + timedelta(days=1)
+            changes.record(conn)
     return out
 
 
@@ -961,4 +964,5 @@ def rebuild_if_pending(engine: Engine) -> bool:
     rebuild(engine)
     with engine.begin() as conn:
         conn.execute(_wm.delete().where(where))
+        changes.record(conn)
     return True

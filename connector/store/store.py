@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import StorageError
-from connector.store import rollups
+from connector.store import changes, rollups
 from connector.store.engine import SQLITE_BEGIN_OPTION, create_engine_for, enlarge_cache
 from connector.store.migrations import current_version, latest_version, migrate
 from connector.store.upsert import DEFAULT_BATCH_SIZE, UpsertResult, upsert
@@ -53,7 +53,8 @@ class Store:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
         The rollups of the raw rows it wrote are recomputed just before the commit (``connector.store.rollups``),
-        so a reader never sees rows without their rollups or the other way round. ``bulk``: a large write (a
+        so a reader never sees rows without their rollups or the other way round; then the commit is counted for
+        the read cache (``connector.store.changes``). ``bulk``: a large write (a
         group commit): on SQLite its connection gets a larger page cache for the transaction.
         """
         with self.engine.begin() as conn:
@@ -63,6 +64,7 @@ class Store:
             try:
                 yield conn
                 rollups.flush(conn, tracker)
+                changes.record(conn)
             finally:
                 rollups.detach(conn)
 
@@ -74,7 +76,7 @@ class Store:
         per-sender CTEs whose sizes the planner cannot know, so it estimates them a million times too large
         (accounts, 300,000-user tenant: 2 billion rows for 1,617), and a plan that expensive gets JIT-compiled with
         inlining and optimization: 3.2 s of compiling for 0.3 s of execution (EXPLAIN ANALYZE, docs/benchmarks.md).
-        A setting is no catalog write: the read cache's snapshot version does not move."""
+        Nothing is written: the read cache's version (``connector.store.changes``) does not move."""
         with self.engine.connect() as raw:
             conn = raw.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
             with conn.begin() as tx:

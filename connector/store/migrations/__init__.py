@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import StorageError
+from connector.store.changes import record as record_change
 from connector.store.migrations import (
     v0001_initial,
     v0002_report_jobs_and_bi_views,
@@ -30,11 +31,14 @@ from connector.store.migrations import (
     v0008_run_owner,
     v0009_report_job_owner,
     v0010_sender_month_rollup,
+    v0011_store_change,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
 
 SCHEMA_VERSION_TABLE = "schema_version"
+#: the table whose rows count write transactions (migration 11); a migration counts as one when it exists
+STORE_CHANGE_TABLE = "store_change"
 #: arbitrary constant naming the PostgreSQL advisory lock that serializes migrations
 _PG_LOCK_ID = 0x534D_5450_4155_5448 & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -57,6 +61,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, v0008_run_owner.DESCRIPTION, v0008_run_owner.upgrade),
     Migration(9, v0009_report_job_owner.DESCRIPTION, v0009_report_job_owner.upgrade),
     Migration(10, v0010_sender_month_rollup.DESCRIPTION, v0010_sender_month_rollup.upgrade),
+    Migration(11, v0011_store_change.DESCRIPTION, v0011_store_change.upgrade),
 )
 
 _meta = sa.MetaData()
@@ -124,6 +129,8 @@ def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int
                         applied_at=_now_for(conn),
                     )
                 )
+            if version < target and sa.inspect(conn).has_table(STORE_CHANGE_TABLE):
+                record_change(conn)
             return max(version, target)
     except SQLAlchemyError as exc:
         raise StorageError(
