@@ -247,9 +247,9 @@ def build_report(
     result = BuildResult(out_dir)
     sinks, html = _make_sinks(params, out_dir)
     with store.read() as conn:
-        # on SQLite the per-sender figures several tables join are computed once for the report (temporary tables
-        # of this read transaction), not once per table
-        d = Dialect(store.dialect, materialize_on=conn if store.dialect == "sqlite" else None)
+        # the per-sender figures several tables join are computed once for the report (temporary tables of this
+        # read transaction), not once per table
+        d = Dialect(store.dialect, materialize_on=conn)
         try:
             tls_sources: dict[str, int] = {}
             for spec in TABLES:

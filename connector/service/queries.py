@@ -178,11 +178,11 @@ SENDER_TABLES = ("sending_volume_sender_totals", "tls_usage_by_sender", "auth_pr
 
 
 def sender_pages(store: Store, params: ReportParams, *, limit: int, offset: int) -> dict[str, tuple[int, list[Any]]]:
-    """The same page of each of ``SENDER_TABLES``, as :func:`data_page` reads it, in one read transaction: on
-    SQLite the per-sender figures they share are computed once into temporary tables of that transaction
+    """The same page of each of ``SENDER_TABLES``, as :func:`data_page` reads it, in one read transaction: the
+    per-sender figures they share are computed once into temporary tables of that transaction
     (``Dialect(materialize_on=...)``)."""
     with store.read() as conn:
-        d = Dialect(store.dialect, materialize_on=conn if store.dialect == "sqlite" else None)
+        d = Dialect(store.dialect, materialize_on=conn)
         return {n: _page(conn, d, DATA_TABLES[n], params, limit=limit, offset=offset) for n in SENDER_TABLES}
 
 

@@ -83,11 +83,11 @@ def _encode(
 def cached_data(
     cache: ReadCache, store: Store, spec: TableSpec, params: ReportParams, *, fmt: str, limit: int, offset: int
 ) -> Answer:
-    """The answer of /data/{table} from the read cache, computed if needed. On SQLite the tables built on the
-    same per-sender figures (``SENDER_TABLES``) are computed together (``sender_pages``) and kept together: a
-    dashboard asks for them together, and computed alone each would compute those figures again."""
+    """The answer of /data/{table} from the read cache, computed if needed. The tables built on the same
+    per-sender figures (``SENDER_TABLES``) are computed together (``sender_pages``) and kept together: a dashboard
+    asks for them together, and computed alone each would compute those figures again."""
     key = data_key(spec.name, params, fmt=fmt, limit=limit, offset=offset)
-    if spec.name not in SENDER_TABLES or not cache.enabled or store.dialect != "sqlite":
+    if spec.name not in SENDER_TABLES or not cache.enabled:
         return cache.get(key, lambda: data_answer(store, spec, params, fmt=fmt, limit=limit, offset=offset))
 
     def compute() -> dict[Hashable, Answer]:

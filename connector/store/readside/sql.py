@@ -101,10 +101,12 @@ class Dialect:
     """The two expressions SQLite and PostgreSQL spell differently, and the CTEs shared by the statements built
     with one object.
 
-    With ``materialize_on`` (a SQLite connection inside a read transaction), each shared CTE is computed once
-    into a temporary table of that transaction when it is first built, and the statements read the table: the
-    per-sender figures that several tables of a range join are computed once for all of them, not once per
-    statement. The tables go with the transaction (they are created inside it and rolled back with it).
+    With ``materialize_on`` (a connection inside a read transaction), each shared CTE is computed once into a
+    temporary table of that transaction when it is first built, and the statements read the table: the per-sender
+    figures that several tables of a range join are computed once for all of them, not once per statement. The
+    tables go with the transaction (they are created inside it and rolled back with it). On PostgreSQL a temporary
+    table is a catalog write, which the read cache does not count as a change (``connector.store.changes``); each
+    is analyzed, so the statements that join it are planned on its real size.
 
     ``months`` (default): the per-sender figures of a range's whole calendar months are read from the sender-month
     rollup, the rest of the range from the sender-day rollup; False reads every day (the same figures: the tests
@@ -113,9 +115,6 @@ class Dialect:
     def __init__(self, name: str, *, materialize_on: sa.Connection | None = None, months: bool = True) -> None:
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"reports run on SQLite or PostgreSQL, not {name}")
-        if materialize_on is not None and materialize_on.dialect.name != "sqlite":
-            # on PostgreSQL a temporary table is a catalog write: it would move the read cache's version
-            raise ValueError("shared CTEs are materialized on SQLite only")
         self.name = name
         self.months = months
         self._shared: dict[tuple[Any, ...], sa.CTE] = {}
@@ -133,17 +132,20 @@ class Dialect:
         return cte
 
     def _materialize(self, conn: sa.Connection, cte: sa.CTE) -> sa.CTE:
-        name = f"temp.smtpauth_{cte.name}_{len(self._shared)}"
+        name = f"smtpauth_{cte.name}_{len(self._shared)}"
         # the values are the request's validated parameters (tenant, dates, filters), rendered by SQLAlchemy
         body = cte.element.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-        conn.exec_driver_sql(f"CREATE TABLE {name} AS {body}")
-        table = sa.Table(
-            name.removeprefix("temp."),
-            sa.MetaData(),
-            *(sa.Column(c.name, c.type) for c in cte.c),
-            schema="temp",
-        )
+        if conn.dialect.name == "sqlite":
+            schema: str | None = "temp"
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
+            conn.exec_driver_sql(f"CREATE TABLE temp.{name} AS {body}")
+        else:  # found first on the search path, as pg_temp always is for tables
+            schema = None
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{name}")
+            sql = str(body).replace("%", "%%")  # no parameters, but the driver reads % as one
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS {sql}")
+            conn.exec_driver_sql(f"ANALYZE pg_temp.{name}")
+        table = sa.Table(name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in cte.c), schema=schema)
         return sa.select(*table.c).cte(cte.name)
 
     def day(self, col: ColumnElement[Any]) -> ColumnElement[Any]:
