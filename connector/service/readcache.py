@@ -54,6 +54,10 @@ class ReadCache:
         self._bytes = 0
         self._sqlite: sqlite3.Connection | None = None
         self._sqlite_lock = threading.Lock()
+        #: computations of answers asked for by requests (not by the warmer) now running, and its condition
+        self._requested = 0
+        self._quiet = threading.Condition(self._lock)
+        self._local = threading.local()
         self.hits = self.misses = 0
         self.enabled = max_bytes > 0 and self._can_version()
 
@@ -96,11 +100,15 @@ class ReadCache:
             if flight is None:
                 flight = self._flights[(group, version)] = _Flight()
                 self.misses += 1
+        background = getattr(self._local, "background", False)
         if not leader:
             flight.done.wait()
             if flight.answers is not None and key in flight.answers:
                 return flight.answers[key]
             return compute()[key]  # the leader failed: this request reports its own error
+        if not background:
+            with self._lock:
+                self._requested += 1
         try:
             answers = compute()
             flight.answers = answers
@@ -112,8 +120,22 @@ class ReadCache:
                 self._flights.pop((group, version), None)
                 for k, answer in (flight.answers or {}).items():
                     self._store_answer(k, version, answer)
+                if not background:
+                    self._requested -= 1
+                    self._quiet.notify_all()
             flight.done.set()
         return answers[key]
+
+    def background(self) -> "_Background":
+        """A block in which this thread's computations are background work (the warmer's): they do not count
+        as requests for :meth:`wait_for_requests`."""
+        return _Background(self._local)
+
+    def wait_for_requests(self, timeout: float) -> bool:
+        """Wait until no answer asked for by a request is being computed (at most ``timeout`` seconds); False on
+        timeout. The warmer calls it before each answer, so it never takes the CPU from a request's read."""
+        with self._quiet:
+            return self._quiet.wait_for(lambda: self._requested == 0, timeout)
 
     def _store_answer(self, key: Hashable, version: Any, answer: Answer) -> None:
         size = len(answer.body)
@@ -133,3 +155,14 @@ class ReadCache:
             if self._sqlite is not None:
                 self._sqlite.close()
                 self._sqlite = None
+
+
+class _Background:
+    def __init__(self, local: threading.local) -> None:
+        self._local = local
+
+    def __enter__(self) -> None:
+        self._local.background = True
+
+    def __exit__(self, *exc: object) -> None:
+        self._local.background = False

@@ -4,7 +4,9 @@ After each successful sync in this process, and once at start-up, the answers th
 summary and its tables, the default range: the 30 days ending yesterday, all domains) are computed into the read
 cache (``connector.service.readcache``), one tenant at a time on one background thread. A request never waits for
 the warmer (an identical request arriving while the warmer computes that answer shares it, as any two requests
-do); nothing is warmed when the cache is off.
+do), and the warmer leaves the CPU to requests: before each answer it waits until no request's answer is being
+computed (up to :data:`YIELD_SECONDS`, so a service that is never idle still gets warmed). Nothing is warmed when
+the cache is off.
 """
 
 import logging
@@ -22,6 +24,9 @@ from connector.store.store import Store
 __all__ = ["DASHBOARD_TABLES", "CacheWarmer"]
 
 log = logging.getLogger("smtpauth.service")
+
+#: the longest the warmer waits for requests' reads to end before computing its next answer anyway
+YIELD_SECONDS = 10.0
 
 #: the /data tables the dashboard reads for a range, the ones on its first view first
 DASHBOARD_TABLES = (
@@ -105,9 +110,12 @@ class CacheWarmer:
             return
         params = report_params(settings, tenant=tenant, date_from=None, date_to=None, today=self._clock.now().date())
         limit = settings.service.max_page_rows
-        self._cache.get(summary_key(params), lambda: summary_answer(self._store, params))
-        for name in DASHBOARD_TABLES:
-            if self._stopping:
-                return
-            cached_data(self._cache, self._store, DATA_TABLES[name], params, fmt="json", limit=limit, offset=0)
+        with self._cache.background():
+            self._cache.wait_for_requests(YIELD_SECONDS)
+            self._cache.get(summary_key(params), lambda: summary_answer(self._store, params))
+            for name in DASHBOARD_TABLES:
+                if self._stopping:
+                    return
+                self._cache.wait_for_requests(YIELD_SECONDS)
+                cached_data(self._cache, self._store, DATA_TABLES[name], params, fmt="json", limit=limit, offset=0)
         self.warmed += 1

@@ -202,3 +202,39 @@ def test_answers_computed_together_are_kept_together_and_shared_in_flight(store:
     assert len(calls) == 1
     assert cache.get("b", lambda: Answer(b"recomputed")).body == b"B", "the other answer of the group was kept"
     cache.close()
+
+
+def test_background_work_waits_for_the_reads_of_requests_only(store: Store) -> None:
+    """The warmer computes its answers in ``background()`` and waits before each one until no request's answer is
+    being computed; its own computations (and requests that share them) never make it wait."""
+    cache = ReadCache(store, 1024 * 1024)
+    started, release = threading.Event(), threading.Event()
+
+    def requested() -> Answer:
+        started.set()
+        release.wait(10)
+        return Answer(b"r")
+
+    request = threading.Thread(target=lambda: cache.get("request", requested))
+    request.start()
+    try:
+        assert started.wait(10)
+        assert not cache.wait_for_requests(0.05), "a request's read is running"
+        seen: list[bool] = []
+
+        def background() -> Answer:
+            seen.append(cache.wait_for_requests(0))
+            return Answer(b"w")
+
+        release.set()
+        request.join(10)
+        assert cache.wait_for_requests(1), "the request's read ended"
+        started.clear()
+        release.clear()
+        with cache.background():
+            assert cache.get("warm", background).body == b"w"
+        assert seen == [True], "a background computation is not a request's"
+    finally:
+        release.set()
+        request.join(10)
+        cache.close()
