@@ -5,12 +5,13 @@ TLS come from the sender-day rollup; the hour profiles, recipient domains and si
 of the window (bounded by it, whatever the history), and a bounded sample of ids is kept as evidence.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -46,6 +47,12 @@ class Window:
 
 def _lit(text: str) -> ColumnElement[Any]:
     return sa.literal_column(text)
+
+
+def _rows(conn: Connection, query: sa.Select[Any], size: int = 5000) -> Iterator[Any]:
+    """The rows of ``query``, fetched ``size`` at a time (iterating a result fetches one row per call)."""
+    for part in conn.execute(query).partitions(size):
+        yield from part
 
 
 def earliest(conn: Connection, tenant: str) -> tuple[datetime | None, datetime | None]:
@@ -92,7 +99,7 @@ def sender_days(conn: Connection, w: Window) -> list[SenderDay]:
     )
     return [
         SenderDay(str(s), _as_date(dd), dom, int(t_rows), int(t_n), int(c_rows), int(c_n or 0), int(k or 0), ip)
-        for s, dd, dom, t_rows, t_n, c_rows, c_n, k, ip in conn.execute(q)
+        for s, dd, dom, t_rows, t_n, c_rows, c_n, k, ip in _rows(conn, q)
     ]
 
 
@@ -107,37 +114,54 @@ def hourly(
     """Baseline hour profile per sender (the UTC hours it sent in, its messages, its weekend messages: one row per
     sender, the hours as a bit mask) and judged (sender, day, hour, weekend, messages), from the sender-hour
     rollup."""
-    # per (day, sender) in the rollup's key order (no sort): each hour once, so the sum of 1 << hour is the day's
-    # hour mask; the days fold into one profile per sender here (the mask an OR, the weekend days by date)
-    base = (
-        sa.select(
-            rsh.c.utc_day,
-            rsh.c.sender_address,
-            sa.func.sum(sa.literal_column("1").op("<<")(rsh.c.hour)).label("mask"),
-            sa.func.sum(rsh.c.messages).label("messages"),
-        )
-        .where(
-            rsh.c.tenant == w.tenant,
-            rsh.c.utc_day >= w.baseline_start.date(),
-            rsh.c.utc_day < w.judged_start.date(),
-        )
-        .group_by(rsh.c.utc_day, rsh.c.sender_address)
-    )
     judged = sa.select(rsh.c.sender_address, rsh.c.utc_day, rsh.c.hour, rsh.c.messages).where(
         rsh.c.tenant == w.tenant, rsh.c.utc_day >= w.judged_start.date(), rsh.c.utc_day <= w.end.date()
+    )
+    in_baseline = (
+        rsh.c.tenant == w.tenant,
+        rsh.c.utc_day >= w.baseline_start.date(),
+        rsh.c.utc_day < w.judged_start.date(),
     )
     masks: dict[str, int] = {}
     totals: dict[str, int] = {}
     weekends: dict[str, int] = {}
-    for dd, s, m, n in conn.execute(base):
-        sender, messages = str(s), int(n or 0)
-        masks[sender] = masks.get(sender, 0) | int(m)
-        totals[sender] = totals.get(sender, 0) + messages
-        weekend = messages if _as_date(dd).weekday() >= 5 else 0
-        weekends[sender] = weekends.get(sender, 0) + weekend
+    if d.name == "postgresql":
+        # one row per sender: the hours OR-ed, the weekend days by ISO day of week (6, 7: Saturday, Sunday)
+        weekend = sa.case((sa.extract("isodow", rsh.c.utc_day) >= 6, rsh.c.messages), else_=0)
+        per_sender = (
+            sa.select(
+                rsh.c.sender_address,
+                sa.func.bit_or(sa.literal_column("1").op("<<")(rsh.c.hour)),
+                sa.func.sum(rsh.c.messages),
+                sa.func.sum(weekend),
+            )
+            .where(*in_baseline)
+            .group_by(rsh.c.sender_address)
+        )
+        for s, m, n, k in _rows(conn, per_sender):
+            masks[str(s)], totals[str(s)], weekends[str(s)] = int(m), int(n or 0), int(k or 0)
+    else:
+        # per (day, sender) in the rollup's key order (no sort): each hour once, so the sum of 1 << hour is the
+        # day's hour mask; the days fold into one profile per sender here (the mask an OR, the weekend days by date)
+        base = (
+            sa.select(
+                rsh.c.utc_day,
+                rsh.c.sender_address,
+                sa.func.sum(sa.literal_column("1").op("<<")(rsh.c.hour)).label("mask"),
+                sa.func.sum(rsh.c.messages).label("messages"),
+            )
+            .where(*in_baseline)
+            .group_by(rsh.c.utc_day, rsh.c.sender_address)
+        )
+        for dd, s, m, n in _rows(conn, base):
+            sender, messages = str(s), int(n or 0)
+            masks[sender] = masks.get(sender, 0) | int(m)
+            totals[sender] = totals.get(sender, 0) + messages
+            on_weekend = messages if _as_date(dd).weekday() >= 5 else 0
+            weekends[sender] = weekends.get(sender, 0) + on_weekend
     b = {s: (frozenset(h for h in range(24) if m >> h & 1), totals[s], weekends[s]) for s, m in masks.items()}
     j = []
-    for s, dd, h, n in conn.execute(judged):
+    for s, dd, h, n in _rows(conn, judged):
         day = _as_date(dd)
         j.append((str(s), day, int(h), 1 if day.weekday() >= 5 else 0, int(n)))
     return b, j
@@ -284,40 +308,64 @@ def sample_ids(conn: Connection, tenant: str, sender: str, start: datetime, end:
 SAMPLE_BATCH = 500
 
 
+def _sample_ids_pg_many() -> sa.Select[Any]:
+    """The windows as arrays (``senders``, ``starts``, ``ends``), one row per window numbered from 1 (``n``), and
+    each window's ids by the same bounded, ordered read as ``_SAMPLE_IDS_PG``, in a LATERAL join. Parameters, not
+    a VALUES list: the statement is compiled once, whatever the number of windows."""
+    stamp = tr.c.received_at.type
+    w = (
+        sa.func.unnest(
+            sa.bindparam("senders", type_=postgresql.ARRAY(sa.String())),
+            sa.bindparam("starts", type_=postgresql.ARRAY(stamp)),
+            sa.bindparam("ends", type_=postgresql.ARRAY(stamp)),
+        )
+        .table_valued(
+            sa.column("sender", sa.String()),
+            sa.column("w_start", stamp),
+            sa.column("w_end", stamp),
+            with_ordinality="n",
+            name="w",
+        )
+        .render_derived()
+    )
+    ids = (
+        sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id).label("id"))
+        .where(
+            tr.c.tenant == sa.bindparam("tenant"),
+            tr.c.sender_address == w.c.sender,
+            sa.tuple_(tr.c.sender_address, tr.c.received_at) >= sa.tuple_(w.c.sender, w.c.w_start),
+            sa.tuple_(tr.c.sender_address, tr.c.received_at) < sa.tuple_(w.c.sender, w.c.w_end),
+        )
+        .distinct()
+        .order_by(sa.column("id"))
+        .limit(SAMPLE_IDS)
+        .lateral("ids")
+    )
+    return sa.select(w.c.n, ids.c.id).select_from(w.join(ids, sa.true()))
+
+
+_SAMPLE_IDS_PG_MANY = _sample_ids_pg_many()
+
+
 def sample_ids_many(
     conn: Connection, tenant: str, windows: Sequence[tuple[str, datetime, datetime]]
 ) -> dict[tuple[str, datetime, datetime], list[str]]:
-    """:func:`sample_ids` of each (sender, start, end). PostgreSQL: one statement per SAMPLE_BATCH windows (each
-    window's ids by the same bounded, ordered read, in a LATERAL join), not one round trip per candidate."""
+    """:func:`sample_ids` of each (sender, start, end). PostgreSQL: one statement per SAMPLE_BATCH windows, not
+    one round trip per candidate."""
     unique = list(dict.fromkeys(windows))
     if conn.dialect.name != "postgresql":
         return {w: sample_ids(conn, tenant, *w) for w in unique}
     found: dict[tuple[str, datetime, datetime], list[str]] = {w: [] for w in unique}
-    stamp = tr.c.received_at.type
     for i in range(0, len(unique), SAMPLE_BATCH):
         chunk = unique[i : i + SAMPLE_BATCH]
-        w = sa.values(
-            sa.column("n", sa.Integer()),
-            sa.column("sender", sa.String()),
-            sa.column("w_start", stamp),
-            sa.column("w_end", stamp),
-            name="w",
-        ).data([(n, sender, start, end) for n, (sender, start, end) in enumerate(chunk)])
-        ids = (
-            sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id).label("id"))
-            .where(
-                tr.c.tenant == tenant,
-                tr.c.sender_address == w.c.sender,
-                sa.tuple_(tr.c.sender_address, tr.c.received_at) >= sa.tuple_(w.c.sender, w.c.w_start),
-                sa.tuple_(tr.c.sender_address, tr.c.received_at) < sa.tuple_(w.c.sender, w.c.w_end),
-            )
-            .distinct()
-            .order_by(sa.column("id"))
-            .limit(SAMPLE_IDS)
-            .lateral("ids")
-        )
-        for n, value in conn.execute(sa.select(w.c.n, ids.c.id).select_from(w.join(ids, sa.true()))):
-            found[chunk[n]].append(str(value))
+        arrays = {
+            "tenant": tenant,
+            "senders": [sender for sender, _, _ in chunk],
+            "starts": [start for _, start, _ in chunk],
+            "ends": [end for _, _, end in chunk],
+        }
+        for n, value in conn.execute(_SAMPLE_IDS_PG_MANY, arrays):
+            found[chunk[n - 1]].append(str(value))
     return {key: sorted(values) for key, values in found.items()}
 
 
