@@ -5,7 +5,7 @@ TLS come from the sender-day rollup; the hour profiles, recipient domains and si
 of the window (bounded by it, whatever the history), and a bounded sample of ids is kept as evidence.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -47,12 +47,6 @@ class Window:
 
 def _lit(text: str) -> ColumnElement[Any]:
     return sa.literal_column(text)
-
-
-def _rows(conn: Connection, query: sa.Select[Any], size: int = 5000) -> Iterator[Any]:
-    """The rows of ``query``, fetched ``size`` at a time (iterating a result fetches one row per call)."""
-    for part in conn.execute(query).partitions(size):
-        yield from part
 
 
 def earliest(conn: Connection, tenant: str) -> tuple[datetime | None, datetime | None]:
@@ -99,7 +93,7 @@ def sender_days(conn: Connection, w: Window) -> list[SenderDay]:
     )
     return [
         SenderDay(str(s), _as_date(dd), dom, int(t_rows), int(t_n), int(c_rows), int(c_n or 0), int(k or 0), ip)
-        for s, dd, dom, t_rows, t_n, c_rows, c_n, k, ip in _rows(conn, q)
+        for s, dd, dom, t_rows, t_n, c_rows, c_n, k, ip in conn.execute(q)
     ]
 
 
@@ -138,7 +132,7 @@ def hourly(
             .where(*in_baseline)
             .group_by(rsh.c.sender_address)
         )
-        for s, m, n, k in _rows(conn, per_sender):
+        for s, m, n, k in conn.execute(per_sender):
             masks[str(s)], totals[str(s)], weekends[str(s)] = int(m), int(n or 0), int(k or 0)
     else:
         # per (day, sender) in the rollup's key order (no sort): each hour once, so the sum of 1 << hour is the
@@ -153,7 +147,7 @@ def hourly(
             .where(*in_baseline)
             .group_by(rsh.c.utc_day, rsh.c.sender_address)
         )
-        for dd, s, m, n in _rows(conn, base):
+        for dd, s, m, n in conn.execute(base):
             sender, messages = str(s), int(n or 0)
             masks[sender] = masks.get(sender, 0) | int(m)
             totals[sender] = totals.get(sender, 0) + messages
@@ -161,7 +155,7 @@ def hourly(
             weekends[sender] = weekends.get(sender, 0) + on_weekend
     b = {s: (frozenset(h for h in range(24) if m >> h & 1), totals[s], weekends[s]) for s, m in masks.items()}
     j = []
-    for s, dd, h, n in _rows(conn, judged):
+    for s, dd, h, n in conn.execute(judged):
         day = _as_date(dd)
         j.append((str(s), day, int(h), 1 if day.weekday() >= 5 else 0, int(n)))
     return b, j
