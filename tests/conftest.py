@@ -6,6 +6,7 @@ PostgreSQL tests are skipped only when ``SMTPAUTH_TEST_PG=skip``; an unreachable
 skip.
 """
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -26,12 +27,10 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'data' / 'smtpauth.db'}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
-    if os.environ.get("SMTPAUTH_TEST_PG") == "skip":
-        pytest.skip("SMTPAUTH_TEST_PG=skip")
-    base = sa.make_url(_pg_url())
+@contextlib.contextmanager
+def fresh_schema(base: sa.URL) -> Iterator[str]:
+    """A URL of the PostgreSQL server ``base`` names whose search_path is a new schema, dropped at the end."""
+    base = base.difference_update_query(["options"])
     if base.drivername in ("postgresql", "postgres"):
         base = base.set(drivername="postgresql+psycopg")
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -44,6 +43,15 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    if os.environ.get("SMTPAUTH_TEST_PG") == "skip":
+        pytest.skip("SMTPAUTH_TEST_PG=skip")
+    with fresh_schema(sa.make_url(_pg_url())) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

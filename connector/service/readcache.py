@@ -19,7 +19,8 @@ import logging
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,10 +127,15 @@ class ReadCache:
             flight.done.set()
         return answers[key]
 
-    def background(self) -> "_Background":
+    @contextmanager
+    def background(self) -> Iterator[None]:
         """A block in which this thread's computations are background work (the warmer's): they do not count
         as requests for :meth:`wait_for_requests`."""
-        return _Background(self._local)
+        self._local.background = True
+        try:
+            yield
+        finally:
+            self._local.background = False
 
     def wait_for_requests(self, timeout: float) -> bool:
         """Wait until no answer asked for by a request is being computed (at most ``timeout`` seconds); False on
@@ -155,14 +161,3 @@ class ReadCache:
             if self._sqlite is not None:
                 self._sqlite.close()
                 self._sqlite = None
-
-
-class _Background:
-    def __init__(self, local: threading.local) -> None:
-        self._local = local
-
-    def __enter__(self) -> None:
-        self._local.background = True
-
-    def __exit__(self, *exc: object) -> None:
-        self._local.background = False

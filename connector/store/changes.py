@@ -21,8 +21,8 @@ __all__ = ["SLOTS", "record", "version"]
 #: rows of ``store_change`` the writers spread over
 SLOTS = 64
 
-_RECORD = (  # 64: SLOTS
-    "INSERT INTO store_change (slot, changes) VALUES (pg_backend_pid() %% 64, 1) "
+_RECORD = sa.text(
+    "INSERT INTO store_change (slot, changes) VALUES (pg_backend_pid() % :slots, 1) "
     "ON CONFLICT (slot) DO UPDATE SET changes = store_change.changes + 1"
 )
 
@@ -30,7 +30,7 @@ _RECORD = (  # 64: SLOTS
 def record(conn: sa.Connection) -> None:
     """Count the write transaction of ``conn`` (call it last, just before the commit). Nothing on SQLite."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_RECORD)
+        conn.execute(_RECORD, {"slots": SLOTS})
 
 
 def version(conn: sa.Connection) -> int:

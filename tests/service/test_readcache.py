@@ -3,7 +3,6 @@ another process) makes the next request read again; identical requests in flight
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from connector.service.readcache import Answer, ReadCache
 from connector.store import Store, open_store, rollups, upsert
 from models import MessageTrace
+from tests.conftest import fresh_schema
 from tests.service.conftest import DATE_FROM, DATE_TO, Served
 
 RANGE = {"tenant": "contoso", "from": DATE_FROM.isoformat(), "to": DATE_TO.isoformat()}
@@ -78,17 +78,8 @@ def test_an_answer_is_reused_until_another_connection_commits(store: Store, db_u
 @pytest.fixture
 def other_pg_url(pg_url: str) -> Iterator[str]:
     """Another schema of the same PostgreSQL server, dropped after the test."""
-    url = sa.make_url(pg_url)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url.difference_update_query(["options"]), poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with fresh_schema(sa.make_url(pg_url)) as url:
+        yield url
 
 
 @pytest.mark.postgres
