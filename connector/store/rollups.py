@@ -520,8 +520,8 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
 def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> set[str]:
     """Recompute ``source``'s columns for (tenant, day) and ``senders`` (every sender with None); return the
     senders whose rollup rows it wrote."""
-    if conn.dialect.name == "sqlite" and source == "cs":
-        found = _recompute_cs(conn, tenant, day, senders)
+    if conn.dialect.name == "sqlite" and source in ("cs", "signin"):
+        found = (_recompute_cs if source == "cs" else _recompute_signin)(conn, tenant, day, senders)
         if senders is not None:
             _zero_source(conn, source, tenant, day, [s for s in senders if s not in found])
         return found
@@ -652,6 +652,88 @@ def _recompute_cs(conn: Connection, tenant: str, day: date, senders: list[str] |
     conn.exec_driver_sql(_CS_TLS_WRITE, (tenant, day_value))
     written = conn.exec_driver_sql(_CS_SENDER_DAY_WRITE, (tenant, day_value)).scalars().all()
     conn.exec_driver_sql(_CS_GROUPS_CLEAR)
+    return {str(s) for s in written}
+
+
+#: SQLite: the (account, IP, country, error code) groups of the sign-ins of the (tenant, day[, senders]) being
+#: recomputed, read once from the raw rows (NULLs kept as they are) and summed from there into both the sign-in
+#: columns of ``rollup_sender_day`` and ``rollup_signin_origin``
+_SIGNIN_GROUPS_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS smtpauth_signin_groups (upn TEXT, ip TEXT, country TEXT, code INTEGER, "
+    "rows INTEGER NOT NULL, first_at TEXT, last_at TEXT)"
+)
+_SIGNIN_GROUPS_CLEAR = "DELETE FROM temp.smtpauth_signin_groups"
+_SIGNIN_READ = (
+    "INSERT INTO temp.smtpauth_signin_groups (upn, ip, country, code, rows, first_at, last_at) "
+    "SELECT user_principal_name, ip_address, country, error_code, count(*), min(created_at), max(created_at) "
+    "FROM signin WHERE tenant = ? AND created_at >= ? AND created_at < ?"
+)
+#: the senders' condition of _SIGNIN_READ: the named accounts as one JSON parameter, sign-ins without one ("")
+_SIGNIN_NAMED = " AND user_principal_name IN (SELECT value FROM json_each(?))"
+_SIGNIN_UNNAMED = " AND user_principal_name IS NULL"
+_SIGNIN_NAMED_OR_UNNAMED = (
+    " AND (user_principal_name IN (SELECT value FROM json_each(?)) OR user_principal_name IS NULL)"
+)
+_SIGNIN_GROUPED = " GROUP BY user_principal_name, ip_address, country, error_code"
+_ORIGIN_DELETE = "DELETE FROM rollup_signin_origin WHERE tenant = ? AND utc_day = ?"
+_ORIGIN_LISTED = " AND user_principal_name IN (SELECT value FROM json_each(?))"
+#: NO_ERROR_CODE and BLOCKED_CODES spelled in the SQL text (tests/store/test_rollups.py checks them)
+_ORIGIN_WRITE = (
+    "INSERT INTO rollup_signin_origin (tenant, utc_day, user_principal_name, ip_address, country, error_code, rows, "
+    "first_at, last_at) SELECT ?, ?, upn, coalesce(ip, '') AS ip_key, coalesce(country, '') AS country_key, "
+    "coalesce(code, -1) AS code_key, sum(rows), min(first_at), max(last_at) "
+    "FROM temp.smtpauth_signin_groups WHERE upn IS NOT NULL GROUP BY upn, ip_key, country_key, code_key"
+)
+_SIGNIN_SENDER_DAY_WRITE = (
+    "INSERT INTO rollup_sender_day (tenant, utc_day, sender_address, sender_domain, signin_rows, signins_ok, "
+    "signins_failed, signins_blocked, signin_last_at, signin_ips, signin_countries) "
+    "SELECT ?, ?, coalesce(upn, '') AS sender, smtpauth_domain_of(coalesce(upn, '')), sum(rows), "
+    "sum(CASE WHEN code = 0 THEN rows ELSE 0 END), sum(CASE WHEN code != 0 THEN rows ELSE 0 END), "
+    "sum(CASE WHEN code IN (50057, 50053, 53003) THEN rows ELSE 0 END), max(last_at), count(DISTINCT ip), "
+    "count(DISTINCT country) FROM temp.smtpauth_signin_groups WHERE true GROUP BY sender "
+    "ON CONFLICT (tenant, utc_day, sender_address) DO UPDATE SET signin_rows = excluded.signin_rows, "
+    "signins_ok = excluded.signins_ok, signins_failed = excluded.signins_failed, "
+    "signins_blocked = excluded.signins_blocked, signin_last_at = excluded.signin_last_at, "
+    "signin_ips = excluded.signin_ips, signin_countries = excluded.signin_countries "
+    "RETURNING sender_address"
+)
+
+
+def _recompute_signin(conn: Connection, tenant: str, day: date, senders: list[str] | None) -> set[str]:
+    """SQLite: the sign-in columns of ``rollup_sender_day`` and the ``rollup_signin_origin`` rows of (tenant,
+    day[, senders]) from one read of the raw rows: their (account, IP, country, error code) groups go to a
+    temporary table, and both rollups are summed from those groups (the figures of ``_signin_query`` and of the
+    origins' query over the raw rows: counts add up, distinct IPs and countries are distinct over the groups, and
+    the origins' missing IP, country and code are the same placeholders). Returns the senders written (``""`` for
+    sign-ins without an account)."""
+    dialect = conn.dialect
+    _sqlite_domain_of(conn, si.c.user_principal_name)  # registers the domain function on this connection
+    start, end = _bounds(day)
+    at = si.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    on = rso.c.utc_day.type.dialect_impl(dialect).bind_processor(dialect)
+    lo, hi = (at(start), at(end)) if at is not None else (start, end)
+    day_value = on(day) if on is not None else day
+    read: tuple[Any, ...] = (tenant, lo, hi)
+    if senders is None:
+        where = origins = ""
+        listed: tuple[Any, ...] = ()
+    else:
+        # as _signin_filter: the named accounts, and the sign-ins without one when "" is among the senders
+        named = [s for s in senders if s]
+        unnamed = len(named) < len(senders)
+        if named:
+            where = _SIGNIN_NAMED_OR_UNNAMED if unnamed else _SIGNIN_NAMED
+            read += (json.dumps(named),)
+        else:
+            where = _SIGNIN_UNNAMED
+        origins, listed = _ORIGIN_LISTED, (json.dumps(senders),)
+    conn.exec_driver_sql(_SIGNIN_GROUPS_DDL)
+    conn.exec_driver_sql(_SIGNIN_GROUPS_CLEAR)
+    conn.exec_driver_sql(_SIGNIN_READ + where + _SIGNIN_GROUPED, read)
+    conn.exec_driver_sql(_ORIGIN_DELETE + origins, (tenant, day_value, *listed))
+    conn.exec_driver_sql(_ORIGIN_WRITE, (tenant, day_value))
+    written = conn.exec_driver_sql(_SIGNIN_SENDER_DAY_WRITE, (tenant, day_value)).scalars().all()
+    conn.exec_driver_sql(_SIGNIN_GROUPS_CLEAR)
     return {str(s) for s in written}
 
 

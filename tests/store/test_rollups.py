@@ -486,3 +486,9 @@ def test_concurrent_writers_of_one_sender_day_leave_exact_rollups(pg_url: str) -
             assert conn.execute(sa.select(ru.rsd.c.trace_messages)).scalar_one() == 100
     finally:
         store.close()
+
+
+def test_the_sqlite_sign_in_statements_spell_the_error_code_constants() -> None:
+    """The fixed SQL text of the SQLite sign-in recompute carries NO_ERROR_CODE and BLOCKED_CODES as literals."""
+    assert f"coalesce(code, {ru.NO_ERROR_CODE})" in ru._ORIGIN_WRITE
+    assert f"code IN ({', '.join(str(c) for c in ru.BLOCKED_CODES)})" in ru._SIGNIN_SENDER_DAY_WRITE
