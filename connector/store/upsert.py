@@ -10,6 +10,7 @@ Counting without per-row round trips:
   for freshly inserted tuples. The batch goes as one array parameter per column, inserted from ``unnest(...)``:
   one short statement whatever the batch size. (A multi-row ``VALUES`` list has a placeholder per value, which
   the driver parses again for every batch: 0.1 s of CPU per 1,000 message-trace rows, most of a sync's write.)
+  The arrays go in psycopg's binary format: no text quoting of every element, no parsing of it by the server.
 - SQLite: ``total_changes()`` before and after the batch gives inserted + updated; inserted rows are the
   rows whose rowid is above the table's ``max(rowid)`` before the batch (new rowids are allocated above the
   maximum, and the ``BEGIN IMMEDIATE`` write lock keeps other writers out meanwhile). Both are index lookups,
@@ -27,7 +28,7 @@ Columns are the keys of the row dicts: a column absent from the rows is neither 
 re-sync does not erase a column filled in later by another job (e.g. ``message_trace.from_smtp_signin_ip``).
 """
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
@@ -36,10 +37,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.dml import Insert
 
 from connector.errors import StorageError
 from connector.store import rollups
@@ -108,7 +109,7 @@ def upsert(
             # stored rows this batch moves to another day or sender: their old rollup keys are recounted too
             moved = rollups.moved_keys(conn, table, key, params) if tracked else []
             if dialect == "postgresql":
-                result = _run_postgresql(conn, _pg_statement(table, columns, key), columns, params)
+                result = _run_postgresql(conn, table, columns, key, params)
             else:
                 stmt = compiled_sqlite(_statement(table, columns, key, dialect), columns, conn.dialect)
                 result = _run_sqlite(conn, table, stmt, params)
@@ -182,13 +183,13 @@ def _columns_of(table: sa.Table, params: list[Mapping[str, Any]]) -> tuple[str, 
 
 
 @lru_cache(maxsize=256)
-def _statement(table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...], dialect: str) -> Executable:
+def _statement(table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...], dialect: str) -> Insert:
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     return _on_conflict(insert, table, columns, key, dialect)
 
 
 @lru_cache(maxsize=256)
-def _pg_statement(table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...]) -> Executable:
+def _pg_statement(table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...]) -> Insert:
     """``INSERT INTO table (columns) SELECT * FROM unnest(<one array per column>) ON CONFLICT ...``: the values as
     one array parameter per column (named as the column), typed by the column."""
     arrays = [sa.bindparam(c, type_=postgresql.ARRAY(table.c[c].type)) for c in columns]
@@ -207,7 +208,7 @@ def _on_conflict(
     columns: tuple[str, ...],
     key: tuple[str, ...],
     dialect: str,
-) -> Executable:
+) -> Insert:
     others = [c for c in columns if c not in key]
     if not others:
         stmt = insert.on_conflict_do_nothing(index_elements=list(key))
@@ -223,11 +224,44 @@ def _on_conflict(
     return stmt
 
 
+@dataclass(frozen=True, slots=True)
+class _PgBinary:
+    """:func:`_pg_statement` compiled for a PostgreSQL dialect, every array placeholder binary (``%(name)b``), and
+    the bind processor of each array (None: the values go as they are)."""
+
+    sql: str
+    processors: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+
+@lru_cache(maxsize=256)
+def _pg_binary(table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...], dialect: Dialect) -> _PgBinary:
+    compiled = _pg_statement(table, columns, key).compile(dialect=dialect)
+    sql = compiled.string
+    processors = []
+    for c in columns:
+        placeholder = f"%({c})s"
+        if sql.count(placeholder) != 1:
+            raise RuntimeError(f"upsert into {table.name}: no single placeholder for {c} in the compiled statement")
+        sql = sql.replace(placeholder, f"%({c})b")
+        processors.append((c, compiled.binds[c].type.dialect_impl(dialect).bind_processor(dialect)))
+    return _PgBinary(sql, tuple(processors))
+
+
 def _run_postgresql(
-    conn: Connection, stmt: Executable, columns: tuple[str, ...], params: list[Mapping[str, Any]]
+    conn: Connection, table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...], params: list[Mapping[str, Any]]
 ) -> UpsertResult:
-    arrays = {c: [row[c] for row in params] for c in columns}
-    flags = conn.execute(stmt, arrays).scalars().all()
+    """The batch as one array per column, sent in psycopg's binary format: no text quoting of every element on
+    the way out, no parsing of it on the server (a third of the client's CPU of the text format)."""
+    statement = _pg_binary(table, columns, key, conn.dialect)
+    arrays = {}
+    try:
+        for c, process in statement.processors:
+            values = [row[c] for row in params]
+            arrays[c] = process(values) if process is not None else values
+    except (TypeError, ValueError) as exc:
+        # a value its column type refuses (a naive datetime): as SQLAlchemy would report it
+        raise StorageError(f"upsert into {table.name} failed: {exc}") from exc
+    flags = conn.exec_driver_sql(statement.sql, arrays).scalars().all()
     inserted = sum(1 for f in flags if f)
     updated = len(flags) - inserted
     return UpsertResult(inserted=inserted, updated=updated, unchanged=len(params) - len(flags))
