@@ -322,19 +322,20 @@ def _sample_ids_pg_many() -> sa.Select[Any]:
         )
         .render_derived()
     )
-    ids = (
-        sa.select(sa.func.coalesce(tr.c.message_id, tr.c.trace_id).label("id"))
-        .where(
-            tr.c.tenant == sa.bindparam("tenant"),
-            tr.c.sender_address == w.c.sender,
-            sa.tuple_(tr.c.sender_address, tr.c.received_at) >= sa.tuple_(w.c.sender, w.c.w_start),
-            sa.tuple_(tr.c.sender_address, tr.c.received_at) < sa.tuple_(w.c.sender, w.c.w_end),
-        )
-        .distinct()
-        .order_by(sa.column("id"))
-        .limit(SAMPLE_IDS)
-        .lateral("ids")
+    in_window = (
+        tr.c.tenant == sa.bindparam("tenant"),
+        tr.c.sender_address == w.c.sender,
+        sa.tuple_(tr.c.sender_address, tr.c.received_at) >= sa.tuple_(w.c.sender, w.c.w_start),
+        sa.tuple_(tr.c.sender_address, tr.c.received_at) < sa.tuple_(w.c.sender, w.c.w_end),
     )
+    # coalesce(message_id, trace_id) as two reads: the message ids from the (tenant, sender, time, message id)
+    # index alone (no heap page a row where the table's pages are all visible), the trace ids of the rows without
+    # one (found in that index too) from the table
+    either = sa.union(
+        sa.select(tr.c.message_id.label("id")).where(*in_window, tr.c.message_id.is_not(None)).correlate(w),
+        sa.select(tr.c.trace_id.label("id")).where(*in_window, tr.c.message_id.is_(None)).correlate(w),
+    ).subquery("either")
+    ids = sa.select(either.c.id).order_by(either.c.id).limit(SAMPLE_IDS).lateral("ids")
     return sa.select(w.c.n, ids.c.id).select_from(w.join(ids, sa.true()))
 
 

@@ -74,6 +74,12 @@ def test_sample_ids_of_many_windows_are_each_windows_own(store: Store, monkeypat
         for s in range(4)
         for k in range(0, 24, s + 1)
     ]
+    # s2 (hours 0, 3, ... 21): the rows of hours 0, 6, 12 and 18 without a message id (their trace ids count), the
+    # messages of hours 3 and 9 to a second recipient (one id each)
+    for row in rows:
+        if row["sender_address"] == "s2@contoso.com" and row["received_at"].hour % 6 == 0:  # type: ignore[attr-defined]
+            row["message_id"] = None
+    rows += [_row(5000 + k, "s2@contoso.com", DAY + timedelta(hours=k), f"<s2-{k:02d}@contoso.com>") for k in (3, 9)]
     with store.transaction() as tx:
         store.upsert(tx, MessageTrace, rows, key=("tenant", "trace_id"))
     windows = [
@@ -87,6 +93,10 @@ def test_sample_ids_of_many_windows_are_each_windows_own(store: Store, monkeypat
         one = {w: sample_ids(conn, "t1", *w) for w in windows}
     assert many == one
     assert len(many[windows[0]]) == SAMPLE_IDS
+    # the rows without a message id show their trace ids, a message to two recipients shows once
+    assert many[("s2@contoso.com", DAY, DAY + timedelta(hours=24))] == sorted(
+        [*(f"<s2-{k:02d}@contoso.com>" for k in (3, 9, 15, 21)), *(f"trace-{200 + k:04d}" for k in (0, 6, 12, 18))]
+    )
     assert many[("s4@contoso.com", DAY, DAY + timedelta(hours=24))] == []
     assert many[("s1@contoso.com", DAY + timedelta(hours=3), DAY + timedelta(hours=9))] == [
         "<s1-04@contoso.com>",
