@@ -274,10 +274,10 @@ def insights(args: argparse.Namespace, store: Any) -> dict[str, Any]:
     for r in rows:
         r["trace_id"] = "next-" + r["trace_id"]
         r["received_at"] = r["received_at"] + timedelta(days=1)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     with store.transaction() as tx:
         store.upsert(tx, MessageTrace, rows, key=("tenant", "trace_id"))
-    sync_s = time.perf_counter() - t1
+    sync_s, sync_cpu = time.perf_counter() - t1, time.process_time() - c1
     t2, c2 = time.perf_counter(), time.process_time()
     nightly = run_detection(store, cfg, args.tenant, now + timedelta(days=1))
     nightly_s, nightly_cpu = time.perf_counter() - t2, time.process_time() - c2
@@ -299,6 +299,7 @@ def insights(args: argparse.Namespace, store: Any) -> dict[str, Any]:
         "first_run_findings": len(first.candidates),
         "nightly_rows": len(rows),
         "nightly_store_s": round(sync_s, 2),
+        "nightly_store_cpu_s": round(sync_cpu, 2),
         "after_nightly_sync_s": round(nightly_s, 2),
         "after_nightly_sync_cpu_s": round(nightly_cpu, 2),
         "after_nightly_findings": len(nightly.candidates),

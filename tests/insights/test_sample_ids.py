@@ -65,10 +65,15 @@ def test_sample_ids_of_the_sender_inside_the_window(store: Store) -> None:
     assert none == []
 
 
-def test_sample_ids_of_many_windows_are_each_windows_own(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The batched read (PostgreSQL: one statement per batch) gives every window what ``sample_ids`` gives it,
-    across batches, for repeated windows and for windows without a message."""
+@pytest.mark.parametrize("span_read_min", [2, 1000], ids=["span", "windows"])
+def test_sample_ids_of_many_windows_are_each_windows_own(
+    store: Store, monkeypatch: pytest.MonkeyPatch, span_read_min: int
+) -> None:
+    """The batched reads (PostgreSQL: a span's windows in one read of the span, or one statement per batch of
+    windows) give every window what ``sample_ids`` gives it, across batches, for repeated windows and for windows
+    without a message."""
     monkeypatch.setattr(queries, "SAMPLE_BATCH", 3)
+    monkeypatch.setattr(queries, "SPAN_READ_MIN", span_read_min)
     rows = [
         _row(100 * s + k, f"s{s}@contoso.com", DAY + timedelta(hours=k), f"<s{s}-{k:02d}@contoso.com>")
         for s in range(4)
