@@ -631,18 +631,24 @@ _CS_SENDER_DAY_WRITE = (
 )
 
 
+def _sqlite_day_values(conn: Connection, raw_at: sa.Column[Any], day: date) -> tuple[Any, Any, Any]:
+    """SQLite, for fixed SQL text run by ``exec_driver_sql``: ``day``'s bounds bound as ``raw_at``'s column type
+    binds them, and ``day`` as the rollups' ``utc_day`` binds it; registers the domain function on ``conn``."""
+    dialect = conn.dialect
+    _sqlite_domain_of(conn, raw_at)
+    start, end = _bounds(day)
+    at = raw_at.type.dialect_impl(dialect).bind_processor(dialect)
+    on = rsd.c.utc_day.type.dialect_impl(dialect).bind_processor(dialect)
+    lo, hi = (at(start), at(end)) if at is not None else (start, end)
+    return lo, hi, (on(day) if on is not None else day)
+
+
 def _recompute_cs(conn: Connection, tenant: str, day: date, senders: list[str] | None) -> set[str]:
     """SQLite: the SmtpCSReport columns of ``rollup_sender_day`` and the ``rollup_sender_day_tls`` rows of (tenant,
     day[, senders]) from one read of the raw rows: their (sender, TLS bucket, auth bucket) groups go to a temporary
     table, and both rollups are summed from those groups (the same figures as ``_cs_query`` and the TLS query over
     the raw rows: counts and sums add up, maxima of maxima are maxima). Returns the senders written."""
-    dialect = conn.dialect
-    _sqlite_domain_of(conn, cs.c.sender_address)  # registers the domain function on this connection
-    start, end = _bounds(day)
-    at = cs.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
-    on = rsd.c.utc_day.type.dialect_impl(dialect).bind_processor(dialect)
-    lo, hi = (at(start), at(end)) if at is not None else (start, end)
-    day_value = on(day) if on is not None else day
+    lo, hi, day_value = _sqlite_day_values(conn, cs.c.occurred_at, day)
     listed: tuple[Any, ...] = () if senders is None else (json.dumps(senders),)
     where = "" if senders is None else _CS_LISTED
     conn.exec_driver_sql(_CS_GROUPS_DDL)
@@ -706,13 +712,7 @@ def _recompute_signin(conn: Connection, tenant: str, day: date, senders: list[st
     origins' query over the raw rows: counts add up, distinct IPs and countries are distinct over the groups, and
     the origins' missing IP, country and code are the same placeholders). Returns the senders written (``""`` for
     sign-ins without an account)."""
-    dialect = conn.dialect
-    _sqlite_domain_of(conn, si.c.user_principal_name)  # registers the domain function on this connection
-    start, end = _bounds(day)
-    at = si.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
-    on = rso.c.utc_day.type.dialect_impl(dialect).bind_processor(dialect)
-    lo, hi = (at(start), at(end)) if at is not None else (start, end)
-    day_value = on(day) if on is not None else day
+    lo, hi, day_value = _sqlite_day_values(conn, si.c.created_at, day)
     read: tuple[Any, ...] = (tenant, lo, hi)
     if senders is None:
         where = origins = ""
