@@ -74,6 +74,10 @@ class SenderDayRollup(SQLModel, table=True):
     trace_messages: int = _count()
     #: distinct messages of the rows sent from one of the sender's SMTP sign-in IPs
     trace_signin_ip_messages: int = _count()
+    #: the UTC hours with message-trace rows, bit ``h`` for hour ``h`` (0-23)
+    trace_hour_mask: int = _count()
+    #: distinct messages per UTC hour, summed over the day's hours (``rollup_sender_hour.messages`` summed)
+    trace_hour_messages: int = _count()
     cs_rows: int = _count()
     #: ``SUM(message_count)``
     cs_messages: int = _count()

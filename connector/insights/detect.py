@@ -86,7 +86,7 @@ def detect(
         if first_trace is not None:
             out += volume_candidates(cfg, q.volume_daily(days), first_trace.date(), judged)
             if (w.judged_start - first_trace).days >= cfg.min_history_days:
-                out += off_hours_candidates(cfg, *q.hourly(conn, d, w))
+                out += off_hours_candidates(cfg, *q.hourly(conn, w, days))
                 out += external_domain_candidates(cfg, *q.external_domains(conn, w, days))
         out += tls_candidates(cfg, q.tls_daily(days), judged)
         if first_signin is not None:

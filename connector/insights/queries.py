@@ -1,8 +1,9 @@
 """The aggregate queries the rules rest on (SQLAlchemy Core; the database does the counting).
 
-Each returns small rows: per account and day, per account and hour, per (IP, account, day). Daily volumes and
-TLS come from the sender-day rollup; the hour profiles, recipient domains and sign-in origins read the raw rows
-of the window (bounded by it, whatever the history), and a bounded sample of ids is kept as evidence.
+Each returns small rows: per account and day, per account and hour, per (IP, account, day). Daily volumes, TLS and
+the baseline hour profiles come from the sender-day rollup; the judged hours, recipient domains and sign-in origins
+from their own rollups (bounded by the window, whatever the history), and a bounded sample of ids is kept as
+evidence.
 """
 
 from collections import defaultdict
@@ -71,6 +72,9 @@ class SenderDay:
     #: SmtpCSReport messages over TLS 1.0/1.1, and one client IP of them
     cs_legacy: int
     cs_legacy_ip: str | None
+    #: the UTC hours with message trace (bit ``h`` for hour ``h``), and the distinct messages of each hour summed
+    hour_mask: int = 0
+    hour_messages: int = 0
 
 
 def sender_days(conn: Connection, w: Window) -> list[SenderDay]:
@@ -86,6 +90,8 @@ def sender_days(conn: Connection, w: Window) -> list[SenderDay]:
         rsd.c.cs_messages,
         rsd.c.cs_tls10 + rsd.c.cs_tls11,
         rsd.c.cs_legacy_client_ip,
+        rsd.c.trace_hour_mask,
+        rsd.c.trace_hour_messages,
     ).where(
         rsd.c.tenant == w.tenant,
         rsd.c.utc_day >= w.baseline_start.date(),
@@ -93,8 +99,8 @@ def sender_days(conn: Connection, w: Window) -> list[SenderDay]:
         sa.or_(rsd.c.trace_rows > 0, rsd.c.cs_rows > 0),
     )
     return [
-        SenderDay(str(s), _as_date(dd), dom, int(t_rows), int(t_n), int(c_rows), int(c_n or 0), int(k or 0), ip)
-        for s, dd, dom, t_rows, t_n, c_rows, c_n, k, ip in conn.execute(q)
+        SenderDay(str(s), _as_date(dd), dom, int(tr_), int(t_n), int(c_rows), int(c_n or 0), int(k or 0), ip, m, h)
+        for s, dd, dom, tr_, t_n, c_rows, c_n, k, ip, m, h in conn.execute(q)
     ]
 
 
@@ -104,57 +110,26 @@ def volume_daily(days: Sequence[SenderDay]) -> list[tuple[str, date, int]]:
 
 
 def hourly(
-    conn: Connection, d: Dialect, w: Window
+    conn: Connection, w: Window, days: Sequence[SenderDay]
 ) -> tuple[dict[str, tuple[frozenset[int], int, int]], list[tuple[str, date, int, int, int]]]:
-    """Baseline hour profile per sender (the UTC hours it sent in, its messages, its weekend messages: one row per
-    sender, the hours as a bit mask) and judged (sender, day, hour, weekend, messages), from the sender-hour
-    rollup."""
-    judged = sa.select(rsh.c.sender_address, rsh.c.utc_day, rsh.c.hour, rsh.c.messages).where(
-        rsh.c.tenant == w.tenant, rsh.c.utc_day >= w.judged_start.date(), rsh.c.utc_day <= w.end.date()
-    )
-    in_baseline = (
-        rsh.c.tenant == w.tenant,
-        rsh.c.utc_day >= w.baseline_start.date(),
-        rsh.c.utc_day < w.judged_start.date(),
-    )
+    """Baseline hour profile per sender (the UTC hours it sent in, its messages, its weekend messages), folded from
+    the baseline's sender-day rows (:func:`sender_days`: the hours as a bit mask and their messages), and judged
+    (sender, day, hour, weekend, messages) from the sender-hour rollup."""
+    judged_first = w.judged_start.date()
     masks: dict[str, int] = {}
     totals: dict[str, int] = {}
     weekends: dict[str, int] = {}
-    if d.name == "postgresql":
-        # one row per sender: the hours OR-ed, the weekend days by ISO day of week (6, 7: Saturday, Sunday)
-        weekend = sa.case((sa.extract("isodow", rsh.c.utc_day) >= 6, rsh.c.messages), else_=0)
-        per_sender = (
-            sa.select(
-                rsh.c.sender_address,
-                sa.func.bit_or(sa.literal_column("1").op("<<")(rsh.c.hour)),
-                sa.func.sum(rsh.c.messages),
-                sa.func.sum(weekend),
-            )
-            .where(*in_baseline)
-            .group_by(rsh.c.sender_address)
-        )
-        for s, m, n, k in conn.execute(per_sender):
-            masks[str(s)], totals[str(s)], weekends[str(s)] = int(m), int(n or 0), int(k or 0)
-    else:
-        # per (day, sender) in the rollup's key order (no sort): each hour once, so the sum of 1 << hour is the
-        # day's hour mask; the days fold into one profile per sender here (the mask an OR, the weekend days by date)
-        base = (
-            sa.select(
-                rsh.c.utc_day,
-                rsh.c.sender_address,
-                sa.func.sum(sa.literal_column("1").op("<<")(rsh.c.hour)).label("mask"),
-                sa.func.sum(rsh.c.messages).label("messages"),
-            )
-            .where(*in_baseline)
-            .group_by(rsh.c.utc_day, rsh.c.sender_address)
-        )
-        for dd, s, m, n in conn.execute(base):
-            sender, messages = str(s), int(n or 0)
-            masks[sender] = masks.get(sender, 0) | int(m)
-            totals[sender] = totals.get(sender, 0) + messages
-            on_weekend = messages if _as_date(dd).weekday() >= 5 else 0
-            weekends[sender] = weekends.get(sender, 0) + on_weekend
+    for r in days:
+        if r.day >= judged_first or r.trace_rows == 0:
+            continue
+        masks[r.sender] = masks.get(r.sender, 0) | r.hour_mask
+        totals[r.sender] = totals.get(r.sender, 0) + r.hour_messages
+        on_weekend = r.hour_messages if r.day.weekday() >= 5 else 0
+        weekends[r.sender] = weekends.get(r.sender, 0) + on_weekend
     b = {s: (frozenset(h for h in range(24) if m >> h & 1), totals[s], weekends[s]) for s, m in masks.items()}
+    judged = sa.select(rsh.c.sender_address, rsh.c.utc_day, rsh.c.hour, rsh.c.messages).where(
+        rsh.c.tenant == w.tenant, rsh.c.utc_day >= judged_first, rsh.c.utc_day <= w.end.date()
+    )
     j = []
     for s, dd, h, n in conn.execute(judged):
         day = _as_date(dd)

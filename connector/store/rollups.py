@@ -92,7 +92,7 @@ _wm = _t(_Watermark)
 #: raw table → the rollup source it feeds
 TRACKED_TABLES = {tr.name: "trace", cs.name: "cs", si.name: "signin"}
 
-_TRACE_COLS = ("trace_rows", "trace_messages", "trace_signin_ip_messages")
+_TRACE_COLS = ("trace_rows", "trace_messages", "trace_signin_ip_messages", "trace_hour_mask", "trace_hour_messages")
 _CS_COLS = (
     "cs_rows",
     "cs_messages",
@@ -268,9 +268,17 @@ def _sum_if(cond: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnEleme
     return sa.func.coalesce(sa.func.sum(sa.case((cond, value), else_=0)), 0)
 
 
+def _hour_text(col: ColumnElement[Any], *, sqlite_: bool) -> ColumnElement[Any]:
+    """The UTC hour of ``col`` as two digits ('00'-'23')."""
+    if sqlite_:
+        return sa.func.strftime(_lit("'%H'"), col, type_=sa.String)
+    return sa.func.to_char(sa.func.timezone(_lit("'UTC'"), col), _lit("'HH24'"), type_=sa.String)
+
+
 def _trace_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: bool = False) -> sa.Select[Any]:
     start, end = _bounds(day)
     msg = sa.func.coalesce(tr.c.message_id, tr.c.trace_id)
+    hour = _hour_text(tr.c.received_at, sqlite_=sqlite_)
     q = sa.select(
         tr.c.sender_address.label("sender"),
         sa.func.count().label("trace_rows"),
@@ -278,6 +286,10 @@ def _trace_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: 
         sa.func.count(sa.distinct(sa.case((tr.c.from_smtp_signin_ip.is_(True), msg), else_=sa.null()))).label(
             "trace_signin_ip_messages"
         ),
+        # the distinct powers of two of the hours summed: their OR (neither database has bit_or on both)
+        sa.func.sum(sa.distinct(_lit("1").op("<<")(sa.cast(hour, sa.Integer)))).label("trace_hour_mask"),
+        # distinct (hour, message) pairs: the hour is two characters, so the text is one pair's alone
+        sa.func.count(sa.distinct(hour.concat(msg))).label("trace_hour_messages"),
     ).where(tr.c.tenant == tenant, tr.c.received_at >= start, tr.c.received_at < end)
     if senders is not None:
         q = q.where(_listed(tr.c.sender_address, senders, sqlite_=sqlite_))

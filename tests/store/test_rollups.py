@@ -252,6 +252,9 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:  # noqa: PLR0
         full["signin_ips"] = len(ips[k])
         full["signin_countries"] = len(countries[k])
         out_sd[k] = full
+    for (tenant, day, sender, hour), (_, ids) in hours.items():
+        out_sd[(tenant, day, sender)]["trace_hour_mask"] |= 1 << hour
+        out_sd[(tenant, day, sender)]["trace_hour_messages"] += len(ids)
     out_tls = {
         k: {
             "sender_domain": domain_of(k[2]),

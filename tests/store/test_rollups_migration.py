@@ -10,7 +10,20 @@ from connector.store import create_engine_for, migrate, open_store
 from connector.store import rollups as ru
 from connector.store.derived import derive
 from connector.store.migrations import MIGRATIONS, v0007_rollups
-from tests.store.test_rollups import CS_KEY, SI_KEY, TENANTS, TRACE_KEY, _assert_equal, _cs, _signin, _trace, cs, si, tr
+from tests.store.test_rollups import (
+    CS_KEY,
+    SI_KEY,
+    TENANTS,
+    TRACE_KEY,
+    _assert_equal,
+    _cs,
+    _signin,
+    _trace,
+    _write_everything,
+    cs,
+    si,
+    tr,
+)
 
 
 def test_upgrade_backfills_and_builds_the_rollups(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,6 +67,33 @@ def test_upgrade_backfills_and_builds_the_rollups(db_url: str, monkeypatch: pyte
             for name in ("bi_fact_domain_day", "bi_fact_sender_day_tls", "bi_fact_signin_day", "bi_dim_sender",
                          "bi_dim_domain", "bi_dim_date"):  # fmt: skip
                 assert conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one() > 0, name  # noqa: S608
+        _assert_equal(store)
+    finally:
+        store.close()
+
+
+def test_the_hour_mask_migration_fills_the_stored_sender_days(db_url: str) -> None:
+    """A database written before migration 12 (its rollups maintained, no hour columns yet): the upgrade fills
+    every sender-day's hour mask and hour messages from the sender-hour rollup, equal to the raw rows."""
+    store = open_store(db_url, busy_timeout_seconds=10)
+    try:
+        _write_everything(store, 5)
+        with store.read() as conn:
+            traced = conn.execute(sa.select(sa.func.count()).where(ru.rsd.c.trace_rows > 0)).scalar_one()
+        assert traced > 100
+    finally:
+        store.close()
+    engine = create_engine_for(db_url, busy_timeout_seconds=10)
+    with engine.begin() as conn:  # back to version 11: the columns as they were before
+        for column in ("trace_hour_mask", "trace_hour_messages"):
+            conn.exec_driver_sql(f"ALTER TABLE rollup_sender_day DROP COLUMN {column}")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 12")
+    engine.dispose()
+    store = open_store(db_url, busy_timeout_seconds=10)
+    try:
+        with store.read() as conn:
+            filled = conn.execute(sa.select(sa.func.count()).where(ru.rsd.c.trace_hour_mask > 0)).scalar_one()
+        assert filled == traced
         _assert_equal(store)
     finally:
         store.close()

@@ -32,6 +32,7 @@ from connector.store.migrations import (
     v0009_report_job_owner,
     v0010_sender_month_rollup,
     v0011_store_change,
+    v0012_sender_day_hours,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
@@ -62,6 +63,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, v0009_report_job_owner.DESCRIPTION, v0009_report_job_owner.upgrade),
     Migration(10, v0010_sender_month_rollup.DESCRIPTION, v0010_sender_month_rollup.upgrade),
     Migration(11, v0011_store_change.DESCRIPTION, v0011_store_change.upgrade),
+    Migration(12, v0012_sender_day_hours.DESCRIPTION, v0012_sender_day_hours.upgrade),
 )
 
 _meta = sa.MetaData()
