@@ -1,5 +1,6 @@
 """Read-path benchmark: the API under 10 concurrent clients, the dashboard's first paint in headless Chromium,
-`smtpauth report` per format, and the insights step after a nightly sync; peak RSS of each.
+`smtpauth report` per format, each report table's statement alone (``reads``), and the insights step after a
+nightly sync; peak RSS of each.
 
 Usage::
 
@@ -207,6 +208,41 @@ def dashboard(args: argparse.Namespace, base: str) -> dict[str, Any]:
     }
 
 
+def reads(args: argparse.Namespace, store: Any) -> dict[str, Any]:
+    """Each report table's statement alone, in this process, over the range (the statement the API pages and the
+    reports read, no HTTP, no cache): the first run (cold for this process) and the median of ``--repeat`` more,
+    wall and CPU ms, and a SHA-256 of the rows, so two codes' answers can be compared."""
+    import hashlib
+
+    from connector.artifacts.tables import TABLES as SPECS
+    from connector.store.readside.params import ReportParams
+    from connector.store.readside.sql import Dialect
+
+    params = ReportParams(
+        tenant=args.tenant, date_from=date.fromisoformat(args.date_from), date_to=date.fromisoformat(args.date_to)
+    )
+    out: dict[str, Any] = {}
+    for spec in SPECS:
+        if spec.query is None:
+            continue
+        walls, cpus, digest = [], [], ""
+        for _ in range(1 + args.repeat):
+            with store.read() as conn:
+                t0, c0 = time.perf_counter(), time.process_time()
+                rows = conn.execute(spec.query(Dialect(store.dialect), params)).all()
+                walls.append((time.perf_counter() - t0) * 1000)
+                cpus.append((time.process_time() - c0) * 1000)
+            digest = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()[:16]
+        out[spec.name] = {
+            "rows": len(rows),
+            "first_ms": round(walls[0], 1),
+            "median_ms": round(statistics.median(walls[1:]), 1) if args.repeat else None,
+            "median_cpu_ms": round(statistics.median(cpus[1:]), 1) if args.repeat else None,
+            "sha256": digest,
+        }
+    return {"tables": out}
+
+
 def child(args: argparse.Namespace) -> dict[str, Any]:
     from connector.store import open_store
 
@@ -227,6 +263,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             build_report(store, params, Path(tmp))
         result["seconds"] = round(time.perf_counter() - t0, 2)
         result["cpu_s"] = round(time.process_time() - c0, 2)
+    elif args.child == "reads":
+        result.update(reads(args, store))
     else:
         result.update(insights(args, store))
     store.close()
@@ -310,7 +348,8 @@ def insights(args: argparse.Namespace, store: Any) -> dict[str, Any]:
 
 def run_child(args: argparse.Namespace, phase: str) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--db-url", args.db_url, "--tenant", args.tenant, "--from", args.date_from,
-           "--to", args.date_to, "--child", phase, *(["--no-migrate"] if args.no_migrate else [])]  # fmt: skip
+           "--to", args.date_to, "--child", phase, "--repeat", str(args.repeat),
+           *(["--no-migrate"] if args.no_migrate else [])]  # fmt: skip
     t0 = time.perf_counter()
     try:
         done = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=args.budget)  # noqa: S603
@@ -329,13 +368,14 @@ def main() -> int:
     ap.add_argument("--tenant", default="bench")
     ap.add_argument("--from", dest="date_from", default="2026-08-30")
     ap.add_argument("--to", dest="date_to", default="2026-11-27")
-    ap.add_argument("--phases", default="api,report,insights")
+    ap.add_argument("--phases", default="api,report,insights", help="of api, report, reads, insights")
     ap.add_argument("--formats", default=",".join(FORMATS), help="report formats to time, one process each")
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=5, help="passes over the endpoints per client")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     ap.add_argument("--budget", type=float, default=900.0, help="seconds per phase before it is stopped")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="reads phase: runs of each statement after the first")
     ap.add_argument("--read-cache-mb", type=int, default=None, help="service.read_cache_mb of the server (0: off)")
     ap.add_argument("--no-migrate", action="store_true", help="open the database as it is (old code)")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "read")
@@ -354,6 +394,9 @@ def main() -> int:
     if "report" in phases:
         results["report"] = {fmt: run_child(args, f"report-{fmt}") for fmt in args.formats.split(",")}
         print(json.dumps(results["report"], indent=1), flush=True)
+    if "reads" in phases:
+        results["reads"] = run_child(args, "reads")
+        print(json.dumps(results["reads"], indent=1), flush=True)
     if "insights" in phases:
         results["insights"] = run_child(args, "insights")
         print(json.dumps(results["insights"], indent=1), flush=True)

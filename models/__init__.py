@@ -30,6 +30,7 @@ from models.ops import (
 from models.report_jobs import REPORT_JOB_STATUSES, ReportJob
 from models.rollups import (
     DayRollup,
+    DomainDayRollup,
     RecipientDomainRollup,
     SenderDayRollup,
     SenderDayTlsRollup,
@@ -53,6 +54,7 @@ __all__ = [
     "SEVERITIES",
     "Coverage",
     "DayRollup",
+    "DomainDayRollup",
     "Finding",
     "FindingNotification",
     "HistoricalSearchJob",
@@ -114,6 +116,7 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     SenderDayRollup,
     SenderDayTlsRollup,
     DayRollup,
+    DomainDayRollup,
     SenderRollup,
     SenderHourRollup,
     SenderMonthRollup,

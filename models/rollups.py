@@ -13,6 +13,13 @@
     SmtpCSReport rows, the message-trace part only the days of the month that rest on no SmtpCSReport at all (no
     sender of the tenant has SmtpCSReport rows that day, ``rollup_day.cs_rows = 0``); whether the sender counts as
     an SMTP AUTH sender is decided when reading, as for single days.
+``rollup_domain_day``
+    The sender-day rows of one (tenant, utc_day) summed per sender domain: SmtpCSReport messages of the senders
+    with SmtpCSReport rows (``part`` ``cs`` by the sender's domain, ``cs_file`` by the file's domain column
+    lower-cased for a sender without one), message-trace messages of every sender with message-trace rows
+    (``trace``). The sending-volume chart reads it: the message-trace part of a day that rests on message trace
+    counts only the SMTP AUTH senders, so the few other senders' days are subtracted when reading (which senders
+    are known to use SMTP AUTH changes with later data, and is decided when reading, as for single days).
 ``rollup_sender_day_tls``
     SmtpCSReport messages per (tenant, utc_day, sender_address, tls_bucket, auth_bucket) (the BI fact).
 ``rollup_day``
@@ -44,6 +51,7 @@ from models._types import UTCDateTime
 
 __all__ = [
     "DayRollup",
+    "DomainDayRollup",
     "RecipientDomainRollup",
     "SenderDayRollup",
     "SenderDayTlsRollup",
@@ -143,6 +151,27 @@ class SenderMonthRollup(SQLModel, table=True):
     signins_failed: int = _count()
     signins_blocked: int = _count()
     signin_last_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DomainDayRollup(SQLModel, table=True):
+    """One tenant's day per sender domain and part: its sender-day rows summed."""
+
+    __tablename__ = "rollup_domain_day"
+
+    tenant: str = Field(primary_key=True)
+    utc_day: date = Field(primary_key=True)
+    #: ``cs`` (SmtpCSReport, by the sender's domain), ``cs_file`` (SmtpCSReport of senders without a domain, by the
+    #: file's domain column lower-cased), ``trace`` (message trace, by the sender's domain)
+    part: str = Field(primary_key=True)
+    #: 0: no domain (``domain`` is ``''``), 1: ``domain`` (which may itself be ``''``: an address ending in '@')
+    has_domain: int = Field(primary_key=True)
+    domain: str = Field(primary_key=True)
+    #: sender-day rows summed
+    senders: int = _count()
+    #: ``cs_messages`` (SmtpCSReport parts) or ``trace_messages`` summed
+    messages: int = _count()
+    #: ``trace_signin_ip_messages`` summed (0 in the SmtpCSReport parts)
+    ip_messages: int = _count()
 
 
 class SenderDayTlsRollup(SQLModel, table=True):

@@ -35,6 +35,7 @@ from connector.store.binding import execute_many
 from connector.store.derived import TLS_KEYS, domain_of
 from models import (
     DayRollup,
+    DomainDayRollup,
     MessageTrace,
     RecipientDomainRollup,
     SenderDayRollup,
@@ -86,7 +87,7 @@ def _t(model: Any) -> sa.Table:
 tr, cs, si = _t(MessageTrace), _t(SmtpCsReportRow), _t(SignIn)
 rsd, rst, rday, rsnd = _t(SenderDayRollup), _t(SenderDayTlsRollup), _t(DayRollup), _t(SenderRollup)
 rsh, rrd, rso = _t(SenderHourRollup), _t(RecipientDomainRollup), _t(SigninOriginRollup)
-rsm = _t(SenderMonthRollup)
+rsm, rdd = _t(SenderMonthRollup), _t(DomainDayRollup)
 _wm = _t(_Watermark)
 
 #: raw table → the rollup source it feeds
@@ -775,6 +776,7 @@ def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datet
         ).one()
         if bool(before) != bool(c):
             flipped.add((tenant, day))
+        _refresh_domain_day(conn, tenant, day)
         values.append(
             {
                 "tenant": tenant,
@@ -788,6 +790,46 @@ def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datet
         )
     execute_many(conn, stmt, values)
     return flipped
+
+
+def _domain_parts(tenant: str, day: date) -> sa.CompoundSelect[Any]:
+    """(tenant, utc_day, part, has_domain, domain, senders, messages, ip_messages) of ``rollup_domain_day`` for
+    (tenant, day), summed from the day's sender-day rows."""
+    consts = (sa.literal(tenant, sa.String), sa.literal(day, sa.Date))
+    of_day = (rsd.c.tenant == tenant, rsd.c.utc_day == day)
+    zero = _lit("0")
+
+    def part(name: str, domain: ColumnElement[Any], messages: Any, ip: Any, *where: Any) -> sa.Select[Any]:
+        has = sa.case((domain.is_(None), 0), else_=1)
+        return (
+            sa.select(
+                *consts,
+                _lit(f"'{name}'"),
+                has,
+                sa.func.coalesce(domain, _lit("''")),
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(messages), 0),
+                sa.func.coalesce(sa.func.sum(ip), 0),
+            )
+            .where(*of_day, *where)
+            .group_by(domain)
+        )
+
+    file_domain = sa.func.lower(rsd.c.cs_file_domain)  # as the sending-volume reads spell it
+    return sa.union_all(
+        part("cs", rsd.c.sender_domain, rsd.c.cs_messages, zero, rsd.c.cs_rows > 0, rsd.c.sender_domain.is_not(None)),
+        part("cs_file", file_domain, rsd.c.cs_messages, zero, rsd.c.cs_rows > 0, rsd.c.sender_domain.is_(None)),
+        part("trace", rsd.c.sender_domain, rsd.c.trace_messages, rsd.c.trace_signin_ip_messages, rsd.c.trace_rows > 0),
+    )
+
+
+_DOMAIN_COLS = ["tenant", "utc_day", "part", "has_domain", "domain", "senders", "messages", "ip_messages"]
+
+
+def _refresh_domain_day(conn: Connection, tenant: str, day: date) -> None:
+    """Recompute the ``rollup_domain_day`` rows of (tenant, day) from its sender-day rows."""
+    conn.execute(rdd.delete().where(rdd.c.tenant == tenant, rdd.c.utc_day == day))
+    conn.execute(rdd.insert().from_select(_DOMAIN_COLS, _domain_parts(tenant, day)))
 
 
 def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> None:

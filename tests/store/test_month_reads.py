@@ -1,4 +1,5 @@
-"""The per-sender figures of a range's whole months, read from ``rollup_sender_month``, equal those read day by day.
+"""The per-sender figures of a range's whole months, read from ``rollup_sender_month``, and the volume per domain and
+day, read from ``rollup_domain_day``, equal those read sender-day by sender-day.
 
 Every report table is read twice over seeded random data (three months and their edges, days resting on
 SmtpCSReport and on message trace, senders known and unknown to use SMTP AUTH, sign-ins with every outcome):
@@ -29,6 +30,7 @@ SENDERS = [
     "Scanner@Mixed.Example",
     "printer@fabrikam.com",
     "no-at-sign",
+    "trailing@",
     "Drucker@BÜRO.Example",
     "relay@contoso.com",
 ]
@@ -79,6 +81,9 @@ def _fill(store: Store, rnd: random.Random) -> None:
         }
         for i in range(700)
     ]
+    # a report row of no message: its (day, domain) is listed with 0 messages, as the sender-day read lists it
+    zero = dict(reports[0], occurred_at=_when(rnd, cs_days[:1]), sender_address="zero@zero.example")
+    reports.append(dict(zero, message_count=0, sender_domain=None, message_id="<zero@x>"))
     signins = [
         {
             "tenant": TENANT,
@@ -140,7 +145,8 @@ def test_whole_months_read_as_months_equal_their_days(store: Store) -> None:
                 assert by_month[name] == rows, (name, case)
             # the data reaches every table the month rows feed (comparing empty tables would prove nothing)
             if not (options.get("senders") or options.get("domains")):
-                for name in ("sending_volume_by_sender", "sending_volume_sender_totals", "tls_usage_by_sender"):
+                tables = ("sending_volume_by_sender", "sending_volume_sender_totals", "tls_usage_by_sender")
+                for name in (*tables, "sending_volume_by_domain"):
                     assert by_day[name], (name, case)
             assert _read(store, params, months=True, materialize=True) == by_day, case
 

@@ -43,7 +43,8 @@ def store(db_url: str) -> Iterator[Store]:
 
 def _senders(rnd: random.Random, tenant: str) -> list[str]:
     out = [f"user{i}@{rnd.choice(['a', 'b'])}.{tenant}.com" for i in range(8)]
-    return [*out, "Scanner@Mixed.Example", "no-at-sign", f"relay@{tenant}.com"]
+    # "no-at-sign" has no domain; "trailing@" has the empty one (the domain rollup keeps the two apart)
+    return [*out, "Scanner@Mixed.Example", "no-at-sign", "trailing@", f"relay@{tenant}.com"]
 
 
 #: a sender whose domain only Python lower-cases (SQLite's lower() is ASCII-only): the rollups' sender_domain is
@@ -287,6 +288,7 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:  # noqa: PLR0
         s["signin_ok_days"] += int(row["signins_ok"] > 0)
         s["first_day"], s["last_day"] = min(s["first_day"], day), max(s["last_day"], day)
     return {
+        "rollup_domain_day": _domain_oracle(out_sd),
         "rollup_sender_month": _month_oracle(out_sd, days),
         "rollup_sender_day": out_sd,
         "rollup_sender_day_tls": out_tls,
@@ -344,7 +346,30 @@ def _month_oracle(sender_day: dict[Any, dict[str, Any]], days: dict[Any, dict[st
     return out
 
 
+def _domain_oracle(sender_day: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """``rollup_domain_day`` from the sender-day figures, in Python."""
+    out: dict[Any, dict[str, Any]] = {}
+
+    def add(key: tuple[Any, ...], domain: str | None, messages: int, ip: int) -> None:
+        row = out.setdefault((*key, int(domain is not None), domain or ""), dict.fromkeys(("senders", "messages"), 0))
+        row["senders"] += 1
+        row["messages"] += messages
+        row["ip_messages"] = row.get("ip_messages", 0) + ip
+
+    for (tenant, day, _), row in sender_day.items():
+        own = row["sender_domain"]
+        if row["cs_rows"] > 0 and own is not None:
+            add((tenant, day, "cs"), own, row["cs_messages"], 0)
+        elif row["cs_rows"] > 0:
+            file_domain = row["cs_file_domain"].lower() if row["cs_file_domain"] is not None else None
+            add((tenant, day, "cs_file"), file_domain, row["cs_messages"], 0)
+        if row["trace_rows"] > 0:
+            add((tenant, day, "trace"), own, row["trace_messages"], row["trace_signin_ip_messages"])
+    return out
+
+
 _KEYS = {
+    "rollup_domain_day": ("tenant", "utc_day", "part", "has_domain", "domain"),
     "rollup_sender_month": ("tenant", "month", "sender_address"),
     "rollup_sender_day": ("tenant", "utc_day", "sender_address"),
     "rollup_sender_day_tls": ("tenant", "utc_day", "sender_address", "tls_bucket", "auth_bucket"),

@@ -72,9 +72,10 @@ def test_upgrade_backfills_and_builds_the_rollups(db_url: str, monkeypatch: pyte
         store.close()
 
 
-def test_the_hour_mask_migration_fills_the_stored_sender_days(db_url: str) -> None:
-    """A database written before migration 12 (its rollups maintained, no hour columns yet): the upgrade fills
-    every sender-day's hour mask and hour messages from the sender-hour rollup, equal to the raw rows."""
+def test_migrations_12_and_13_fill_the_stored_rollups(db_url: str) -> None:
+    """A database written before migrations 12 and 13 (its rollups maintained, no hour columns and no domain-day
+    rollup yet): the upgrade fills every sender-day's hour mask and hour messages from the sender-hour rollup and
+    the domain-day rollup from the sender-day one, equal to the raw rows."""
     store = open_store(db_url, busy_timeout_seconds=10)
     try:
         _write_everything(store, 5)
@@ -84,16 +85,19 @@ def test_the_hour_mask_migration_fills_the_stored_sender_days(db_url: str) -> No
     finally:
         store.close()
     engine = create_engine_for(db_url, busy_timeout_seconds=10)
-    with engine.begin() as conn:  # back to version 11: the columns as they were before
+    with engine.begin() as conn:  # back to version 11: the tables as they were before
+        conn.exec_driver_sql("DROP TABLE rollup_domain_day")
         for column in ("trace_hour_mask", "trace_hour_messages"):
             conn.exec_driver_sql(f"ALTER TABLE rollup_sender_day DROP COLUMN {column}")
-        conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 12")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 11")
     engine.dispose()
     store = open_store(db_url, busy_timeout_seconds=10)
     try:
         with store.read() as conn:
             filled = conn.execute(sa.select(sa.func.count()).where(ru.rsd.c.trace_hour_mask > 0)).scalar_one()
+            domain_days = conn.execute(sa.select(sa.func.count()).select_from(ru.rdd)).scalar_one()
         assert filled == traced
+        assert domain_days > 50
         _assert_equal(store)
     finally:
         store.close()

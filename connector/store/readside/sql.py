@@ -15,6 +15,7 @@ from connector.store.readside.params import ReportParams
 from models import (
     Coverage,
     DayRollup,
+    DomainDayRollup,
     ImportedTlsAggregate,
     MailboxSmtpPosture,
     MessageTrace,
@@ -45,6 +46,7 @@ __all__ = [
     "mp",
     "pct",
     "rday",
+    "rdd",
     "rrd",
     "rsd",
     "rsh",
@@ -86,6 +88,7 @@ rsh = _t(SenderHourRollup)
 rsm = _t(SenderMonthRollup)
 rrd = _t(RecipientDomainRollup)
 rso = _t(SigninOriginRollup)
+rdd = _t(DomainDayRollup)
 
 #: TLS buckets of the report, in column order
 TLS_KEYS = ("TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3")
@@ -109,8 +112,8 @@ class Dialect:
     is analyzed, so the statements that join it are planned on its real size.
 
     ``months`` (default): the per-sender figures of a range's whole calendar months are read from the sender-month
-    rollup, the rest of the range from the sender-day rollup; False reads every day (the same figures: the tests
-    compare both)."""
+    rollup, the rest of the range from the sender-day rollup, and the volume per domain and day from the domain-day
+    rollup; False reads every sender-day (the same figures: the tests compare both)."""
 
     def __init__(self, name: str, *, materialize_on: sa.Connection | None = None, months: bool = True) -> None:
         if name not in ("sqlite", "postgresql"):

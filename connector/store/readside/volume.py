@@ -31,7 +31,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.readside.params import ReportParams
-from connector.store.readside.sql import Dialect, rday, rsd, rsm, rsnd, sender_filter, ud
+from connector.store.readside.sql import Dialect, rday, rdd, rsd, rsm, rsnd, sender_filter, ud
 
 __all__ = [
     "SOURCE_SMTP_CS",
@@ -281,8 +281,61 @@ def sender_periods(d: Dialect, params: ReportParams) -> sa.CTE:
     return d.shared(("vol_period", params), lambda: _sender_periods(d, params))
 
 
+def _volume_by_domain_day_rollup(params: ReportParams) -> Select[Any]:
+    """:func:`volume_by_domain_day` from the domain-day rollup: on a day resting on SmtpCSReport its SmtpCSReport
+    parts (a (day, domain) with such senders is listed even at 0 messages); on any other day the message trace of
+    every sender with trace rows, less that of the senders not known to use SMTP AUTH (read from their sender-day
+    rows: a message-trace sync fetches the known senders, so they are few), a (day, domain) listed when some SMTP
+    AUTH sender has messages. Summed per (day, domain), the same rows as the sender-day read."""
+    ip_only = params.trace_signin_ip_only
+    domain = sa.case((rdd.c.has_domain == 1, rdd.c.domain), else_=sa.null())
+    common = [rdd.c.tenant == params.tenant, _in_range(rdd.c.utc_day, params)]
+    cs_part: ColumnElement[bool] = rdd.c.part.in_(["cs", "cs_file"])
+    trace_part: ColumnElement[bool] = rdd.c.part == "trace"
+    if params.domains:  # the senders' own domain: a sender without one is never in the filter
+        cs_part = sa.and_(rdd.c.part == "cs", rdd.c.domain.in_(params.domains))
+        trace_part = sa.and_(trace_part, rdd.c.has_domain == 1, rdd.c.domain.in_(params.domains))
+    one: ColumnElement[Any] = sa.literal_column("1")
+    zero: ColumnElement[Any] = sa.literal_column("0")
+    trace_days = rdd.c.utc_day.not_in(_cs_days(params))
+    members = smtp_senders(params)
+    others = sa.select(rsnd.c.sender_address).where(
+        rsnd.c.tenant == params.tenant,
+        rsnd.c.trace_days > 0,
+        rsnd.c.sender_address.not_in(sa.select(members.c.addr)),
+    )
+    messages = rsd.c.trace_signin_ip_messages if ip_only else rsd.c.trace_messages
+    parts = sa.union_all(
+        sa.select(
+            rdd.c.utc_day.label("date"), domain.label("sender_domain"), rdd.c.messages.label("m"), one.label("cs")
+        ).where(*common, cs_part),
+        sa.select(rdd.c.utc_day, domain, rdd.c.ip_messages if ip_only else rdd.c.messages, zero).where(
+            *common, trace_part, trace_days
+        ),
+        sa.select(rsd.c.utc_day, rsd.c.sender_domain, -messages, zero).where(
+            rsd.c.tenant == params.tenant,
+            _in_range(rsd.c.utc_day, params),
+            messages > 0,
+            rsd.c.utc_day.not_in(_cs_days(params)),
+            rsd.c.sender_address.in_(others),
+            *sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain),
+        ),
+    ).subquery("domain_parts")
+    total = sa.func.sum(parts.c.m)
+    return (
+        sa.select(parts.c.date, parts.c.sender_domain, sa.cast(total, sa.Integer).label("messages"))
+        .group_by(parts.c.date, parts.c.sender_domain)
+        .having(sa.or_(sa.func.max(parts.c.cs) == 1, total > 0))
+        .order_by(parts.c.date, parts.c.sender_domain)
+    )
+
+
 def volume_by_domain_day(d: Dialect, params: ReportParams) -> Select[Any]:
-    """``sending_volume_by_domain``: date, sender_domain, messages (senders without a domain: NULL domain)."""
+    """``sending_volume_by_domain``: date, sender_domain, messages (senders without a domain: NULL domain). From the
+    domain-day rollup (:func:`_volume_by_domain_day_rollup`) unless the senders are filtered or ``d`` reads every
+    sender-day."""
+    if d.months and not params.senders:
+        return _volume_by_domain_day_rollup(params)
     v = volume_sender_day_subquery(d, params)
     return (
         sa.select(v.c.date, v.c.sender_domain, sa.cast(sa.func.sum(v.c.messages), sa.Integer).label("messages"))
