@@ -37,6 +37,7 @@ from models.rollups import (
     SenderHourRollup,
     SenderMonthRollup,
     SenderRollup,
+    SenderWeekRollup,
     SigninOriginRollup,
 )
 from models.signins import SignIn
@@ -72,6 +73,7 @@ __all__ = [
     "SenderHourRollup",
     "SenderMonthRollup",
     "SenderRollup",
+    "SenderWeekRollup",
     "SignIn",
     "SigninOriginRollup",
     "SkippedRecord",
@@ -120,6 +122,7 @@ ALL_MODELS: tuple[type[SQLModel], ...] = (
     SenderRollup,
     SenderHourRollup,
     SenderMonthRollup,
+    SenderWeekRollup,
     RecipientDomainRollup,
     SigninOriginRollup,
 )

@@ -13,6 +13,9 @@
     SmtpCSReport rows, the message-trace part only the days of the month that rest on no SmtpCSReport at all (no
     sender of the tenant has SmtpCSReport rows that day, ``rollup_day.cs_rows = 0``); whether the sender counts as
     an SMTP AUTH sender is decided when reading, as for single days.
+``rollup_sender_week``
+    The same per ISO week (Monday to Sunday): a range's whole weeks outside its whole months (most of a 30-day range,
+    the partial months at the ends of a longer one) are read one row per sender and week.
 ``rollup_domain_day``
     The sender-day rows of one (tenant, utc_day) summed per sender domain: SmtpCSReport messages of the senders
     with SmtpCSReport rows (``part`` ``cs`` by the sender's domain, ``cs_file`` by the file's domain column
@@ -58,6 +61,7 @@ __all__ = [
     "SenderHourRollup",
     "SenderMonthRollup",
     "SenderRollup",
+    "SenderWeekRollup",
     "SigninOriginRollup",
 ]
 
@@ -112,16 +116,10 @@ class SenderDayRollup(SQLModel, table=True):
     signin_countries: int = _count()
 
 
-class SenderMonthRollup(SQLModel, table=True):
-    """One sender's calendar month: its sender-day rows summed (derived from ``rollup_sender_day`` and
+class _SenderPeriodFigures(SQLModel):
+    """A sender's figures over a period of days: its sender-day rows summed (derived from ``rollup_sender_day`` and
     ``rollup_day``)."""
 
-    __tablename__ = "rollup_sender_month"
-
-    tenant: str = Field(primary_key=True)
-    #: the month's first day
-    month: date = Field(primary_key=True)
-    sender_address: str = Field(primary_key=True)
     #: as on the sender's days (a function of the address)
     sender_domain: str | None = None
     #: days with SmtpCSReport rows, and their figures (as on ``rollup_sender_day``)
@@ -151,6 +149,28 @@ class SenderMonthRollup(SQLModel, table=True):
     signins_failed: int = _count()
     signins_blocked: int = _count()
     signin_last_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SenderMonthRollup(_SenderPeriodFigures, table=True):
+    """One sender's calendar month."""
+
+    __tablename__ = "rollup_sender_month"
+
+    tenant: str = Field(primary_key=True)
+    #: the month's first day
+    month: date = Field(primary_key=True)
+    sender_address: str = Field(primary_key=True)
+
+
+class SenderWeekRollup(_SenderPeriodFigures, table=True):
+    """One sender's ISO week (Monday to Sunday)."""
+
+    __tablename__ = "rollup_sender_week"
+
+    tenant: str = Field(primary_key=True)
+    #: the week's Monday
+    week: date = Field(primary_key=True)
+    sender_address: str = Field(primary_key=True)
 
 
 class DomainDayRollup(SQLModel, table=True):

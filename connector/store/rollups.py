@@ -6,11 +6,11 @@ transaction's :class:`RollupTracker`; a re-sent message-trace row or sign-in who
 the (tenant, day, sender) it leaves (:func:`moved_keys`, read before the write). Before the transaction commits
 (``Store.transaction``), :func:`flush` recomputes exactly those keys from the raw rows (one grouped query per
 source, day and chunk of senders, over the indexes the raw tables already have), then the touched days'
-``rollup_day`` rows, the touched senders' ``rollup_sender`` rows and their months' ``rollup_sender_month`` rows
-(every sender's, for a month with a day that starts or stops resting on SmtpCSReport). Nothing is added or
-subtracted: every figure is recomputed from the truth, so re-sent rows, updated rows, distinct counts and
-SmtpCSReport days replacing trace days stay exact. A write outside a store transaction (a bare connection) is
-flushed right after its batch.
+``rollup_day`` and ``rollup_domain_day`` rows, the touched senders' ``rollup_sender`` rows and their months' and
+weeks' ``rollup_sender_month`` and ``rollup_sender_week`` rows (every sender's, for a month or week with a day that
+starts or stops resting on SmtpCSReport). Nothing is added or subtracted: every figure is recomputed from the
+truth, so re-sent rows, updated rows, distinct counts and SmtpCSReport days replacing trace days stay exact. A
+write outside a store transaction (a bare connection) is flushed right after its batch.
 
 :func:`rebuild` recomputes a tenant's rollups from the raw rows day by day (bounded memory): ``smtpauth rollups
 rebuild`` and the first open after the migration that created them.
@@ -43,6 +43,7 @@ from models import (
     SenderHourRollup,
     SenderMonthRollup,
     SenderRollup,
+    SenderWeekRollup,
     SignIn,
     SigninOriginRollup,
     SmtpCsReportRow,
@@ -56,13 +57,14 @@ __all__ = [
     "RollupTracker",
     "flush",
     "month_of",
-    "month_rows",
     "moved_keys",
+    "period_rows",
     "rebuild",
     "rebuild_if_pending",
     "touch",
     "touch_rows",
     "tracker_of",
+    "week_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ def _t(model: Any) -> sa.Table:
 tr, cs, si = _t(MessageTrace), _t(SmtpCsReportRow), _t(SignIn)
 rsd, rst, rday, rsnd = _t(SenderDayRollup), _t(SenderDayTlsRollup), _t(DayRollup), _t(SenderRollup)
 rsh, rrd, rso = _t(SenderHourRollup), _t(RecipientDomainRollup), _t(SigninOriginRollup)
-rsm, rdd = _t(SenderMonthRollup), _t(DomainDayRollup)
+rsm, rsw, rdd = _t(SenderMonthRollup), _t(SenderWeekRollup), _t(DomainDayRollup)
 _wm = _t(_Watermark)
 
 #: raw table → the rollup source it feeds
@@ -874,7 +876,7 @@ def _refresh_senders(conn: Connection, tenant: str, senders: Iterable[str]) -> N
             )
 
 
-# --- the sender-month rollup ----------------------------------------------------------------------------------
+# --- the sender-month and sender-week rollups -----------------------------------------------------------------
 
 
 def month_of(day: date) -> date:
@@ -886,12 +888,34 @@ def _month_end(month: date) -> date:
     return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
-_MONTH_COLS = tuple(c.name for c in rsm.c if c.name not in ("tenant", "month", "sender_address"))
+def week_of(day: date) -> date:
+    """The Monday of ``day``'s ISO week."""
+    return day - timedelta(days=day.weekday())
 
 
-def month_rows(tenant: str, month: date, senders: list[str] | None, *, sqlite_: bool = False) -> sa.Select[Any]:
-    """``rollup_sender_month``'s columns of (tenant, month) for ``senders`` (all with None), summed from the
-    month's ``rollup_sender_day`` rows; a day rests on SmtpCSReport when its ``rollup_day`` row counts any."""
+@dataclass(frozen=True)
+class _Period:
+    """A sender-period rollup: its table, its key column, and a day's period (first and last day)."""
+
+    table: sa.Table
+    key: str
+    start: Any
+    end: Any
+
+
+_PERIODS = (
+    _Period(rsm, "month", month_of, _month_end),
+    _Period(rsw, "week", week_of, lambda week: week + timedelta(days=6)),
+)
+_PERIOD_COLS = tuple(c.name for c in rsm.c if c.name not in ("tenant", "month", "sender_address"))
+
+
+def period_rows(
+    tenant: str, first: date, last: date, senders: list[str] | None, *, sqlite_: bool = False
+) -> sa.Select[Any]:
+    """A sender-period rollup's columns (``rollup_sender_month``, ``rollup_sender_week``) of the tenant's days
+    ``first`` to ``last`` for ``senders`` (all with None), summed from those days' ``rollup_sender_day`` rows; a day
+    rests on SmtpCSReport when its ``rollup_day`` row counts any."""
     on_cs = rsd.c.cs_rows > 0
     # a day of the tenant that rests on no SmtpCSReport (no sender had SmtpCSReport rows that day)
     no_cs_day = sa.func.coalesce(rday.c.cs_rows, 0) == 0
@@ -927,7 +951,7 @@ def month_rows(tenant: str, month: date, senders: list[str] | None, *, sqlite_: 
             sa.func.max(sa.case((signin, rsd.c.signin_last_at))).label("signin_last_at"),
         )
         .select_from(rsd.outerjoin(rday, sa.and_(rday.c.tenant == rsd.c.tenant, rday.c.utc_day == rsd.c.utc_day)))
-        .where(rsd.c.tenant == tenant, rsd.c.utc_day >= month, rsd.c.utc_day <= _month_end(month))
+        .where(rsd.c.tenant == tenant, rsd.c.utc_day >= first, rsd.c.utc_day <= last)
         .group_by(rsd.c.sender_address)
     )
     if senders is not None:
@@ -935,40 +959,44 @@ def month_rows(tenant: str, month: date, senders: list[str] | None, *, sqlite_: 
     return query
 
 
-def _refresh_month(conn: Connection, tenant: str, month: date, senders: Iterable[str] | None) -> None:
-    """Recompute (tenant, month)'s ``rollup_sender_month`` rows of ``senders`` (every sender with None) from the
+def _refresh_period(conn: Connection, period: _Period, tenant: str, start: date, senders: Iterable[str] | None) -> None:
+    """Recompute (tenant, period starting on ``start``)'s rows of ``senders`` (every sender with None) from the
     sender-day rows: deleted, then inserted again from one grouped read inside the database."""
     sqlite_ = conn.dialect.name == "sqlite"
+    table, key = period.table, period.table.c[period.key]
     parts: list[list[str] | None] = [None] if senders is None else list(_chunks(senders, None if sqlite_ else CHUNK))
     for part in parts:
-        gone = rsm.delete().where(rsm.c.tenant == tenant, rsm.c.month == month)
+        gone = table.delete().where(table.c.tenant == tenant, key == start)
         if part is not None:
-            gone = gone.where(_listed(rsm.c.sender_address, part, sqlite_=sqlite_))
+            gone = gone.where(_listed(table.c.sender_address, part, sqlite_=sqlite_))
         conn.execute(gone)
-        found = month_rows(tenant, month, part, sqlite_=sqlite_).subquery()
+        found = period_rows(tenant, start, period.end(start), part, sqlite_=sqlite_).subquery()
         select = sa.select(
             sa.literal(tenant, sa.String),
-            sa.literal(month, sa.Date),
+            sa.literal(start, sa.Date),
             found.c.sender_address,
-            *(found.c[c] for c in _MONTH_COLS),
+            *(found.c[c] for c in _PERIOD_COLS),
         )
-        conn.execute(rsm.insert().from_select(["tenant", "month", "sender_address", *_MONTH_COLS], select))
+        names = ["tenant", period.key, "sender_address", *_PERIOD_COLS]
+        conn.execute(table.insert().from_select(names, select))
 
 
-def _refresh_months(conn: Connection, tracker: RollupTracker, flipped: set[tuple[str, date]]) -> None:
-    """The months of the keys ``tracker`` holds, for their senders; a month with a day in ``flipped`` (whose resting
-    on SmtpCSReport changed, which decides every sender's message-trace part) for every sender."""
-    whole: set[tuple[str, date]] = {(tenant, month_of(day)) for tenant, day in flipped}
-    some: dict[tuple[str, date], set[str]] = defaultdict(set)
-    for by_day in tracker.keys.values():
-        for (tenant, day), names in by_day.items():
-            key = (tenant, month_of(day))
-            if key not in whole:
-                some[key] |= names
-    for tenant, month in sorted(whole):
-        _refresh_month(conn, tenant, month, None)
-    for (tenant, month), names in sorted(some.items()):
-        _refresh_month(conn, tenant, month, names)
+def _refresh_periods(conn: Connection, tracker: RollupTracker, flipped: set[tuple[str, date]]) -> None:
+    """The months and weeks of the keys ``tracker`` holds, for their senders; a month or week with a day in
+    ``flipped`` (whose resting on SmtpCSReport changed, which decides every sender's message-trace part) for every
+    sender."""
+    for period in _PERIODS:
+        whole: set[tuple[str, date]] = {(tenant, period.start(day)) for tenant, day in flipped}
+        some: dict[tuple[str, date], set[str]] = defaultdict(set)
+        for by_day in tracker.keys.values():
+            for (tenant, day), names in by_day.items():
+                key = (tenant, period.start(day))
+                if key not in whole:
+                    some[key] |= names
+        for tenant, start in sorted(whole):
+            _refresh_period(conn, period, tenant, start, None)
+        for (tenant, start), names in sorted(some.items()):
+            _refresh_period(conn, period, tenant, start, names)
 
 
 def _lock(conn: Connection, tenant: str) -> None:
@@ -999,7 +1027,7 @@ def flush(conn: Connection, tracker: RollupTracker, now: datetime | None = None)
     flipped = _refresh_days(conn, sorted(days), moment)
     for tenant, names in senders.items():
         _refresh_senders(conn, tenant, names)
-    _refresh_months(conn, tracker, flipped)
+    _refresh_periods(conn, tracker, flipped)
     tracker.clear()
 
 
@@ -1081,10 +1109,11 @@ def rebuild(
         with engine.begin() as conn:
             _lock(conn, name)
             _refresh_senders(conn, name, touched)
-            month = month_of(first)
-            while month <= last:
-                _refresh_month(conn, name, month, None)
-                month = _month_end(month) + timedelta(days=1)
+            for period in _PERIODS:
+                start = period.start(first)
+                while start <= last:
+                    _refresh_period(conn, period, name, start, None)
+                    start = period.end(start) + timedelta(days=1)
             changes.record(conn)
     return out
 

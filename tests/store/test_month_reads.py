@@ -156,21 +156,37 @@ def test_the_split_of_a_range() -> None:
 
     def split(a: date, b: date) -> Any:
         s = range_split(d, ReportParams(tenant=TENANT, date_from=a, date_to=b))
-        return None if s is None else (s.first_month, s.last_month, s.edges)
+        return None if s is None else (s.months, s.weeks, s.edges)
 
-    assert split(date(2026, 8, 1), date(2026, 10, 31)) == (date(2026, 8, 1), date(2026, 10, 1), ())
-    assert split(date(2026, 8, 17), date(2026, 11, 14)) == (
-        date(2026, 9, 1),
-        date(2026, 10, 1),
-        ((date(2026, 8, 17), date(2026, 8, 31)), (date(2026, 11, 1), date(2026, 11, 14))),
+    def day(month: int, dd: int, year: int = 2026) -> date:
+        return date(year, month, dd)
+
+    assert split(day(8, 1), day(10, 31)) == ((day(8, 1), day(10, 1)), (), ())
+    # August 17 and 24, November 2: Mondays; the weeks stay inside their month (not Aug 31 - Sep 6)
+    assert split(day(8, 17), day(11, 14)) == (
+        (day(9, 1), day(10, 1)),
+        ((day(8, 17), day(8, 24)), (day(11, 2), day(11, 2))),
+        ((day(8, 31), day(8, 31)), (day(11, 1), day(11, 1)), (day(11, 9), day(11, 14))),
     )
-    assert split(date(2025, 12, 15), date(2026, 2, 28)) == (
-        date(2026, 1, 1),
-        date(2026, 2, 1),
-        ((date(2025, 12, 15), date(2025, 12, 31)),),
+    assert split(day(12, 15, 2025), day(2, 28)) == (
+        (day(1, 1), day(2, 1)),
+        ((day(12, 15, 2025), day(12, 22, 2025)),),
+        ((day(12, 29, 2025), day(12, 31, 2025)),),
     )
-    assert split(date(2026, 9, 2), date(2026, 10, 30)) is None
-    assert split(date(2026, 2, 1), date(2026, 2, 27)) is None
+    # no whole month: each month's whole weeks
+    assert split(day(9, 2), day(10, 30)) == (
+        None,
+        ((day(9, 7), day(9, 21)), (day(10, 5), day(10, 19))),
+        ((day(9, 2), day(9, 6)), (day(9, 28), day(9, 30)), (day(10, 1), day(10, 4)), (day(10, 26), day(10, 30))),
+    )
+    assert split(day(2, 1), day(2, 27)) == (
+        None,
+        ((day(2, 2), day(2, 16)),),
+        ((day(2, 1), day(2, 1)), (day(2, 23), day(2, 27))),
+    )
+    # neither a whole month nor a whole week inside one month (September 28 - October 4 crosses months)
+    assert split(day(9, 29), day(10, 4)) is None
+    assert split(day(9, 2), day(9, 6)) is None
     assert (
         range_split(Dialect("sqlite", months=False), ReportParams(TENANT, date(2026, 8, 1), date(2026, 9, 30))) is None
     )

@@ -290,6 +290,7 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:  # noqa: PLR0
     return {
         "rollup_domain_day": _domain_oracle(out_sd),
         "rollup_sender_month": _month_oracle(out_sd, days),
+        "rollup_sender_week": _month_oracle(out_sd, days, ru.week_of),
         "rollup_sender_day": out_sd,
         "rollup_sender_day_tls": out_tls,
         "rollup_day": {k: dict(v) for k, v in days.items()},
@@ -300,15 +301,18 @@ def _oracle(store: Store) -> dict[str, dict[Any, dict[str, Any]]]:  # noqa: PLR0
     }
 
 
-def _month_oracle(sender_day: dict[Any, dict[str, Any]], days: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
-    """``rollup_sender_month`` from the sender-day figures, in Python: the SmtpCSReport part over the sender's days
-    with SmtpCSReport rows, the message-trace part over the days no sender has SmtpCSReport rows."""
+def _month_oracle(
+    sender_day: dict[Any, dict[str, Any]], days: dict[Any, dict[str, Any]], start_of: Any = ru.month_of
+) -> dict[Any, dict[str, Any]]:
+    """``rollup_sender_month`` (``rollup_sender_week`` with ``start_of`` a week's Monday) from the sender-day
+    figures, in Python: the SmtpCSReport part over the sender's days with SmtpCSReport rows, the message-trace part
+    over the days no sender has SmtpCSReport rows."""
     cs_cols = ("cs_messages", "cs_tls10", "cs_tls11", "cs_tls12", "cs_tls13", "cs_tls_unknown")
     cs_cols += ("cs_basic", "cs_oauth", "cs_auth_unknown")
     out: dict[Any, dict[str, Any]] = {}
     for (tenant, day, sender), row in sorted(sender_day.items()):
         m = out.setdefault(
-            (tenant, day.replace(day=1), sender),
+            (tenant, start_of(day), sender),
             {
                 "sender_domain": row["sender_domain"],
                 **dict.fromkeys(("cs_days", *cs_cols, "trace_days", "trace_messages", "trace_ip_days"), 0),
@@ -371,6 +375,7 @@ def _domain_oracle(sender_day: dict[Any, dict[str, Any]]) -> dict[Any, dict[str,
 _KEYS = {
     "rollup_domain_day": ("tenant", "utc_day", "part", "has_domain", "domain"),
     "rollup_sender_month": ("tenant", "month", "sender_address"),
+    "rollup_sender_week": ("tenant", "week", "sender_address"),
     "rollup_sender_day": ("tenant", "utc_day", "sender_address"),
     "rollup_sender_day_tls": ("tenant", "utc_day", "sender_address", "tls_bucket", "auth_bucket"),
     "rollup_day": ("tenant", "utc_day"),

@@ -72,10 +72,10 @@ def test_upgrade_backfills_and_builds_the_rollups(db_url: str, monkeypatch: pyte
         store.close()
 
 
-def test_migrations_12_and_13_fill_the_stored_rollups(db_url: str) -> None:
-    """A database written before migrations 12 and 13 (its rollups maintained, no hour columns and no domain-day
-    rollup yet): the upgrade fills every sender-day's hour mask and hour messages from the sender-hour rollup and
-    the domain-day rollup from the sender-day one, equal to the raw rows."""
+def test_migrations_12_to_14_fill_the_stored_rollups(db_url: str) -> None:
+    """A database written before migrations 12 to 14 (its rollups maintained, no hour columns, no domain-day or
+    sender-week rollup yet): the upgrade fills every sender-day's hour mask and hour messages from the sender-hour
+    rollup and the domain-day and sender-week rollups from the sender-day one, equal to the raw rows."""
     store = open_store(db_url, busy_timeout_seconds=10)
     try:
         _write_everything(store, 5)
@@ -87,6 +87,7 @@ def test_migrations_12_and_13_fill_the_stored_rollups(db_url: str) -> None:
     engine = create_engine_for(db_url, busy_timeout_seconds=10)
     with engine.begin() as conn:  # back to version 11: the tables as they were before
         conn.exec_driver_sql("DROP TABLE rollup_domain_day")
+        conn.exec_driver_sql("DROP TABLE rollup_sender_week")
         for column in ("trace_hour_mask", "trace_hour_messages"):
             conn.exec_driver_sql(f"ALTER TABLE rollup_sender_day DROP COLUMN {column}")
         conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 11")
@@ -96,8 +97,10 @@ def test_migrations_12_and_13_fill_the_stored_rollups(db_url: str) -> None:
         with store.read() as conn:
             filled = conn.execute(sa.select(sa.func.count()).where(ru.rsd.c.trace_hour_mask > 0)).scalar_one()
             domain_days = conn.execute(sa.select(sa.func.count()).select_from(ru.rdd)).scalar_one()
+            sender_weeks = conn.execute(sa.select(sa.func.count()).select_from(ru.rsw)).scalar_one()
         assert filled == traced
         assert domain_days > 50
+        assert sender_weeks > 50
         _assert_equal(store)
     finally:
         store.close()

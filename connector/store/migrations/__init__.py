@@ -34,6 +34,7 @@ from connector.store.migrations import (
     v0011_store_change,
     v0012_sender_day_hours,
     v0013_domain_day_rollup,
+    v0014_sender_week_rollup,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
@@ -66,6 +67,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, v0011_store_change.DESCRIPTION, v0011_store_change.upgrade),
     Migration(12, v0012_sender_day_hours.DESCRIPTION, v0012_sender_day_hours.upgrade),
     Migration(13, v0013_domain_day_rollup.DESCRIPTION, v0013_domain_day_rollup.upgrade),
+    Migration(14, v0014_sender_week_rollup.DESCRIPTION, v0014_sender_week_rollup.upgrade),
 )
 
 _meta = sa.MetaData()

@@ -2,7 +2,7 @@
 
 A long range's whole months are read as one row per sender and month instead of one per sender and day (a year of
 a 1,500-sender tenant: about 18,000 rows instead of 445,000). Filled here from ``rollup_sender_day`` and ``rollup_day``
-(one grouped ``INSERT ... SELECT``, the same sums as ``connector.store.rollups.month_rows``); kept on write from
+(one grouped ``INSERT ... SELECT``, the same sums as ``connector.store.rollups.period_rows``); kept on write from
 then on.
 
 Frozen DDL: never import the current models here.

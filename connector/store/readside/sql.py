@@ -25,6 +25,7 @@ from models import (
     SenderHourRollup,
     SenderMonthRollup,
     SenderRollup,
+    SenderWeekRollup,
     SignIn,
     SigninOriginRollup,
     SmtpCsReportRow,
@@ -54,6 +55,7 @@ __all__ = [
     "rsnd",
     "rso",
     "rst",
+    "rsw",
     "run",
     "sender_filter",
     "si",
@@ -86,6 +88,7 @@ rday = _t(DayRollup)
 rsnd = _t(SenderRollup)
 rsh = _t(SenderHourRollup)
 rsm = _t(SenderMonthRollup)
+rsw = _t(SenderWeekRollup)
 rrd = _t(RecipientDomainRollup)
 rso = _t(SigninOriginRollup)
 rdd = _t(DomainDayRollup)
@@ -112,8 +115,9 @@ class Dialect:
     is analyzed, so the statements that join it are planned on its real size.
 
     ``months`` (default): the per-sender figures of a range's whole calendar months are read from the sender-month
-    rollup, the rest of the range from the sender-day rollup, and the volume per domain and day from the domain-day
-    rollup; False reads every sender-day (the same figures: the tests compare both)."""
+    rollup, of the whole ISO weeks of its partial months from the sender-week rollup, the rest of the range from
+    the sender-day rollup, and the volume per domain and day from the domain-day rollup; False reads every
+    sender-day (the same figures: the tests compare both)."""
 
     def __init__(self, name: str, *, materialize_on: sa.Connection | None = None, months: bool = True) -> None:
         if name not in ("sqlite", "postgresql"):

@@ -16,6 +16,7 @@ the export says Basic; ``OAuth`` when the only evidence says OAuth; ``unknown`` 
 no sign-in, so a sender seen only in message trace stays unknown).
 """
 
+import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,8 +24,8 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.readside.params import ReportParams
-from connector.store.readside.sql import Dialect, auth_key, ia, pct, rsd, rsm, sender_filter
-from connector.store.readside.volume import month_parts, range_split, sender_totals
+from connector.store.readside.sql import Dialect, auth_key, ia, pct, rsd, sender_filter
+from connector.store.readside.volume import period_parts, range_split, sender_totals
 
 __all__ = [
     "auth_by_sender",
@@ -106,13 +107,16 @@ def _tls(d: Dialect, params: ReportParams) -> sa.CTE:
             rsd.c.cs_rows > 0,
             *sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain),
         )
-        month_part = sa.select(
-            rsm.c.sender_address,
-            rsm.c.sender_domain,
-            rsm.c.cs_file_domain,
-            *(rsm.c[f"cs_{c}"].label(c) for c in _CS_SUMS),
-        ).where(*month_parts(params, split), rsm.c.cs_days > 0)
-        parts = sa.union_all(*([day_part] if split.edges else []), month_part).subquery("cs_parts")
+        period_selects = [
+            sa.select(
+                p.table.c.sender_address,
+                p.table.c.sender_domain,
+                p.table.c.cs_file_domain,
+                *(p.table.c[f"cs_{c}"].label(c) for c in _CS_SUMS),
+            ).where(*p.where, p.table.c.cs_days > 0)
+            for p in period_parts(params, split)
+        ]
+        parts = sa.union_all(*([day_part] if split.edges else []), *period_selects).subquery("cs_parts")
         return (
             sa.select(
                 parts.c.sender_address,
@@ -168,15 +172,15 @@ def _signins(d: Dialect, params: ReportParams) -> sa.CTE:
             rsd.c.sender_address.contains("@"),
             *senders,
         )
-        month_part = sa.select(rsm.c.sender_address, *(rsm.c[c] for c in cols)).where(
-            rsm.c.tenant == params.tenant,
-            rsm.c.month >= split.first_month,
-            rsm.c.month <= split.last_month,
-            rsm.c.signin_days > 0,
-            rsm.c.sender_address.contains("@"),
-            *([rsm.c.sender_address.in_(params.senders)] if params.senders else []),
-        )
-        parts = sa.union_all(*([day_part] if split.edges else []), month_part).subquery("signin_parts")
+        # the accounts' sign-ins are filtered by address only (an account's domain filter applies to its volume)
+        unfiltered = dataclasses.replace(params, domains=())
+        period_selects = [
+            sa.select(p.table.c.sender_address, *(p.table.c[c] for c in cols)).where(
+                *p.where, p.table.c.signin_days > 0, p.table.c.sender_address.contains("@")
+            )
+            for p in period_parts(unfiltered, split)
+        ]
+        parts = sa.union_all(*([day_part] if split.edges else []), *period_selects).subquery("signin_parts")
         return (
             sa.select(
                 parts.c.sender_address,

@@ -31,13 +31,14 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.readside.params import ReportParams
-from connector.store.readside.sql import Dialect, rday, rdd, rsd, rsm, rsnd, sender_filter, ud
+from connector.store.readside.sql import Dialect, rday, rdd, rsd, rsm, rsnd, rsw, sender_filter, ud
 
 __all__ = [
     "SOURCE_SMTP_CS",
     "SOURCE_TRACE",
+    "PeriodPart",
     "RangeSplit",
-    "month_parts",
+    "period_parts",
     "range_split",
     "sender_totals",
     "smtp_cs_days",
@@ -59,11 +60,12 @@ def _in_range(col: ColumnElement[Any], params: ReportParams) -> ColumnElement[bo
 
 @dataclass(frozen=True)
 class RangeSplit:
-    """A range as its whole calendar months (``first_month`` to ``last_month``, their first days) and the days
-    before and after them (``edges``: at most two (from, to) ranges)."""
+    """A range as its whole calendar months (``months``: the first and the last, their first days; None without
+    one), the whole ISO weeks of the rest (``weeks``: runs of (first Monday, last Monday), each inside one calendar
+    month) and the days left (``edges``: (from, to) ranges)."""
 
-    first_month: date
-    last_month: date
+    months: tuple[date, date] | None
+    weeks: tuple[tuple[date, date], ...]
     edges: tuple[tuple[date, date], ...]
 
     def edge_days(self, col: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -72,38 +74,78 @@ class RangeSplit:
         return sa.or_(*(sa.and_(col >= a, col <= b) for a, b in self.edges))
 
 
+@dataclass(frozen=True)
+class PeriodPart:
+    """The rows of one sender-period rollup a range reads: its table, its key column (the period's first day) and
+    the WHERE clauses (tenant, periods, ``params``' sender filters)."""
+
+    table: sa.Table
+    key: ColumnElement[Any]
+    where: list[ColumnElement[bool]]
+
+
 def _next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
+def _split_weeks(a: date, b: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The whole ISO weeks of the days ``a`` to ``b`` (first and last Monday; None without one) and the days left."""
+    monday = a + timedelta(days=-a.weekday() % 7)
+    sunday = b - timedelta(days=(b.weekday() + 1) % 7)
+    if monday + timedelta(days=6) > sunday:
+        return None, [(a, b)]
+    rest = []
+    if a < monday:
+        rest.append((a, monday - timedelta(days=1)))
+    if sunday < b:
+        rest.append((sunday + timedelta(days=1), b))
+    return (monday, sunday - timedelta(days=6)), rest
+
+
 def range_split(d: Dialect, params: ReportParams) -> RangeSplit | None:
-    """The whole months of ``params``' range and its other days, or None when the range holds no whole month
-    (or ``d`` reads every day)."""
+    """The whole months of ``params``' range, the whole weeks of each of its partial months, and its other days;
+    None when the range holds neither a whole month nor a whole week (or ``d`` reads every day)."""
     if not d.months:
         return None
     lo, hi = params.date_from, params.date_to
     first = lo if lo.day == 1 else _next_month(lo)
     end = _next_month(hi) - timedelta(days=1)  # the last day of hi's month
     last = hi.replace(day=1) if hi == end else (hi.replace(day=1) - timedelta(days=1)).replace(day=1)
-    if first > last:
+    pieces = []  # the range's days outside its whole months, cut at month boundaries
+    if first <= last:
+        if lo < first:
+            pieces.append((lo, first - timedelta(days=1)))
+        if _next_month(last) <= hi:
+            pieces.append((_next_month(last), hi))
+    else:
+        while lo <= hi:
+            piece_end = min(hi, _next_month(lo) - timedelta(days=1))
+            pieces.append((lo, piece_end))
+            lo = piece_end + timedelta(days=1)
+    weeks, edges = [], []
+    for a, b in pieces:
+        run, rest = _split_weeks(a, b)
+        if run is not None:
+            weeks.append(run)
+        edges += rest
+    if first > last and not weeks:
         return None
-    edges = []
-    if lo < first:
-        edges.append((lo, first - timedelta(days=1)))
-    after = _next_month(last)
-    if after <= hi:
-        edges.append((after, hi))
-    return RangeSplit(first, last, tuple(edges))
+    return RangeSplit((first, last) if first <= last else None, tuple(weeks), tuple(edges))
 
 
-def month_parts(params: ReportParams, split: RangeSplit) -> list[ColumnElement[bool]]:
-    """WHERE clauses of the sender-month rows of ``split``'s whole months, with ``params``' sender filters."""
-    return [
-        rsm.c.tenant == params.tenant,
-        rsm.c.month >= split.first_month,
-        rsm.c.month <= split.last_month,
-        *sender_filter(params, rsm.c.sender_address, rsm.c.sender_domain),
-    ]
+def period_parts(params: ReportParams, split: RangeSplit) -> list[PeriodPart]:
+    """The sender-month rows of ``split``'s whole months and the sender-week rows of its whole weeks, with
+    ``params``' sender filters."""
+    parts = []
+    if split.months is not None:
+        where = [rsm.c.tenant == params.tenant, rsm.c.month >= split.months[0], rsm.c.month <= split.months[1]]
+        where += sender_filter(params, rsm.c.sender_address, rsm.c.sender_domain)
+        parts.append(PeriodPart(rsm, rsm.c.month, where))
+    if split.weeks:
+        runs = sa.or_(*(sa.and_(rsw.c.week >= a, rsw.c.week <= b) for a, b in split.weeks))
+        where = [rsw.c.tenant == params.tenant, runs, *sender_filter(params, rsw.c.sender_address, rsw.c.sender_domain)]
+        parts.append(PeriodPart(rsw, rsw.c.week, where))
+    return parts
 
 
 def smtp_senders(params: ReportParams) -> sa.Subquery:
@@ -128,13 +170,15 @@ def _cs_days(params: ReportParams) -> Select[Any]:
     )
 
 
-def volume_sender_day_subquery(d: Dialect, params: ReportParams) -> sa.Subquery:
-    """(date, sender_address, sender_domain, source, messages) of every sender-day with messages.
+def volume_sender_day_subquery(d: Dialect, params: ReportParams, split: RangeSplit | None = None) -> sa.Subquery:
+    """(date, sender_address, sender_domain, source, messages) of every sender-day with messages (of ``split``'s
+    edge days only, when given).
 
     One pass over the range's sender-day rollup rows: a row with SmtpCSReport rows counts them (its day rests on
     SmtpCSReport); any other row counts its message trace when its day has no SmtpCSReport rows at all and the
     sender is known to use SMTP AUTH."""
-    in_range = [rsd.c.tenant == params.tenant, _in_range(rsd.c.utc_day, params)]
+    days = _in_range(rsd.c.utc_day, params) if split is None else split.edge_days(rsd.c.utc_day)
+    in_range = [rsd.c.tenant == params.tenant, days]
     filters = sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain)
     senders = smtp_senders(params)
     messages = rsd.c.trace_signin_ip_messages if params.trace_signin_ip_only else rsd.c.trace_messages
@@ -163,40 +207,41 @@ def volume_sender_day_subquery(d: Dialect, params: ReportParams) -> sa.Subquery:
 
 
 def _volume_parts(d: Dialect, params: ReportParams, split: RangeSplit) -> sa.Subquery:
-    """(date, sender_address, sender_domain, messages, days): the volume of the days outside ``split``'s whole
-    months one row per sender-day (``days`` = 1), and of each whole month one row per sender and source (the
-    SmtpCSReport part over the sender's days with SmtpCSReport rows, the message-trace part over the month's days
-    resting on message trace, for an SMTP AUTH sender), ``date`` being the month's first day. Summed per sender,
-    the same figures as the sender's days."""
+    """(date, sender_address, sender_domain, messages, days): the volume of ``split``'s edge days one row per
+    sender-day (``days`` = 1), and of each whole month or week one row per sender and source (the SmtpCSReport part
+    over the sender's days with SmtpCSReport rows, the message-trace part over the period's days resting on message
+    trace, for an SMTP AUTH sender), ``date`` being the period's first day. Summed per sender, the same figures as
+    the sender's days."""
     parts: list[Select[Any]] = []
-    for a, b in split.edges:
-        v = volume_sender_day_subquery(d, params.with_range(a, b))
+    if split.edges:
+        v = volume_sender_day_subquery(d, params, split)
         one: ColumnElement[Any] = sa.literal_column("1")
         parts.append(sa.select(v.c.date, v.c.sender_address, v.c.sender_domain, v.c.messages, one.label("days")))
-    where = month_parts(params, split)
-    parts.append(
-        sa.select(
-            rsm.c.month.label("date"),
-            rsm.c.sender_address,
-            rsm.c.cs_volume_domain.label("sender_domain"),
-            rsm.c.cs_messages.label("messages"),
-            rsm.c.cs_days.label("days"),
-        ).where(*where, rsm.c.cs_days > 0)
-    )
     if params.trace_signin_ip_only:
-        messages, days = rsm.c.trace_ip_messages, rsm.c.trace_ip_days
+        messages, days = "trace_ip_messages", "trace_ip_days"
     else:
-        messages, days = rsm.c.trace_messages, rsm.c.trace_days
+        messages, days = "trace_messages", "trace_days"
     senders = smtp_senders(params)
-    parts.append(
-        sa.select(
-            rsm.c.month.label("date"),
-            rsm.c.sender_address,
-            rsm.c.sender_domain,
-            messages.label("messages"),
-            days.label("days"),
-        ).where(*where, days > 0, rsm.c.sender_address.in_(sa.select(senders.c.addr)))
-    )
+    for period in period_parts(params, split):
+        t = period.table
+        parts.append(
+            sa.select(
+                period.key.label("date"),
+                t.c.sender_address,
+                t.c.cs_volume_domain.label("sender_domain"),
+                t.c.cs_messages.label("messages"),
+                t.c.cs_days.label("days"),
+            ).where(*period.where, t.c.cs_days > 0)
+        )
+        parts.append(
+            sa.select(
+                period.key.label("date"),
+                t.c.sender_address,
+                t.c.sender_domain,
+                t.c[messages].label("messages"),
+                t.c[days].label("days"),
+            ).where(*period.where, t.c[days] > 0, t.c.sender_address.in_(sa.select(senders.c.addr)))
+        )
     return sa.union_all(*parts).subquery("volume_parts")
 
 
