@@ -1,6 +1,6 @@
 """A longer history for the read benchmark without filling it row by row: a copy of a benchmark SQLite database
 whose rollups (and daily KPI rows) hold the same days again, shifted back by whole multiples of ``--shift`` days
-(the sender-month rollup is then summed again from the shifted days).
+(the sender-month and sender-week rollups are then summed again from the shifted days).
 
 The reads of the report, the API and the insights read the rollups, never the raw rows (the insights read a few
 sample ids and the oldest message-trace row of the window's senders), so this gives the read side ~365 days of
@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from connector.store.migrations.v0010_sender_month_rollup import backfill_sql
+from connector.store.migrations.v0014_sender_week_rollup import backfill_sql as week_backfill_sql
 
 #: table → (date columns, datetime columns) to shift
 TABLES = {
@@ -30,8 +31,11 @@ TABLES = {
     "rollup_sender_hour": (("utc_day",), ()),
     "rollup_sender_recipient_domain": (("utc_day",), ()),
     "rollup_signin_origin": (("utc_day",), ("first_at", "last_at")),
+    "rollup_domain_day": (("utc_day",), ()),
     "usage_apps_kpi": (("report_refresh_date",), ()),
 }
+#: summed again from the shifted days (the shifted days fall in other periods): table → its migration's statement
+PERIODS = {"rollup_sender_month": backfill_sql, "rollup_sender_week": week_backfill_sql}
 
 
 def main() -> int:
@@ -50,6 +54,8 @@ def main() -> int:
     for table, (dates, stamps) in TABLES.items():
         cols = [r[1] for r in dst.execute(f"PRAGMA table_info({table})")]
         cols = [c for c in cols if c != "id"]
+        if not cols:  # a table of a later schema
+            continue
         first = dst.execute(f"SELECT min({dates[0]}) FROM {table}").fetchone()[0]  # noqa: S608
         for k in range(1, args.copies + 1):
             days = -k * args.shift
@@ -77,13 +83,13 @@ def main() -> int:
         "AND rollup_sender.sender_address = s.sender_address"
     )
     dst.commit()
-    # rollup_sender_month (schema 10 on): the shifted days fall in other months, so it is summed again from them
-    if dst.execute("SELECT 1 FROM sqlite_master WHERE name = 'rollup_sender_month'").fetchone():
-        dst.execute("DELETE FROM rollup_sender_month")
-        dst.execute(backfill_sql("sqlite"))
-        dst.commit()
-        months = dst.execute("SELECT count(*) FROM rollup_sender_month").fetchone()[0]
-        print(f"rollup_sender_month: {months} rows", flush=True)
+    # rollup_sender_month (schema 10 on), rollup_sender_week (schema 14 on)
+    for table, statement in PERIODS.items():
+        if dst.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
+            dst.execute(f"DELETE FROM {table}")  # noqa: S608
+            dst.execute(statement("sqlite"))
+            dst.commit()
+            print(f"{table}: {dst.execute(f'SELECT count(*) FROM {table}').fetchone()[0]} rows", flush=True)  # noqa: S608
     dst.close()
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -94,9 +94,12 @@ def api_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:  # noqa: P
     port = _free_port()
     cfg = _config(tmp, args.db_url, args.tenant, port, args.read_cache_mb)
     env = dict(os.environ, SMTPAUTH_BENCH_TOKEN=TOKEN, SMTPAUTH_BENCH_SECRET=secrets.token_hex(16))
+    # started in the temporary directory: ``-m`` puts the working directory first on the module path, which would
+    # run the checkout the benchmark was started from instead of the code PYTHONPATH names
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "connector", "-c", str(cfg), "serve", "--no-scheduler"],
         env=env,
+        cwd=tmp,
         stdout=subprocess.DEVNULL,
         stderr=(tmp / "serve.log").open("w"),
     )
