@@ -188,6 +188,8 @@ class DomainDayRollup(SQLModel, table=True):
     domain: str = Field(primary_key=True)
     #: sender-day rows summed
     senders: int = _count()
+    #: of them, rows with messages from a sign-in IP (``trace_signin_ip_messages > 0``; 0 in the SmtpCSReport parts)
+    ip_senders: int = _count()
     #: ``cs_messages`` (SmtpCSReport parts) or ``trace_messages`` summed
     messages: int = _count()
     #: ``trace_signin_ip_messages`` summed (0 in the SmtpCSReport parts)

@@ -16,7 +16,12 @@ from connector.store.readside.kpi import kpi_history
 from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect
 from connector.store.readside.tls_auth import auth_by_sender, tls_by_sender
-from connector.store.readside.volume import volume_by_domain_day, volume_by_sender_period, volume_by_sender_total
+from connector.store.readside.volume import (
+    volume_by_domain_day,
+    volume_by_sender_count,
+    volume_by_sender_period,
+    volume_by_sender_total,
+)
 
 __all__ = ["COVERAGE_TABLE", "LABELS", "TABLES", "Column", "ColumnType", "TableSpec"]
 
@@ -103,6 +108,8 @@ class TableSpec:
     query: Callable[[Dialect, ReportParams], Select[Any]] | None
     #: turns a query row into the output row (same order as ``columns``)
     transform: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
+    #: the table's row count read from a rollup (None from it: count the query's rows), for paging
+    count: Callable[[Dialect, ReportParams], Select[Any] | None] | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -175,6 +182,7 @@ TABLES: tuple[TableSpec, ...] = (
             "active_days:int",
         ),
         volume_by_sender_period,
+        count=volume_by_sender_count,
     ),
     TableSpec(
         "sending_volume_sender_totals",

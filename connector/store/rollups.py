@@ -795,8 +795,8 @@ def _refresh_days(conn: Connection, days: Iterable[tuple[str, date]], now: datet
 
 
 def _domain_parts(tenant: str, day: date) -> sa.CompoundSelect[Any]:
-    """(tenant, utc_day, part, has_domain, domain, senders, messages, ip_messages) of ``rollup_domain_day`` for
-    (tenant, day), summed from the day's sender-day rows."""
+    """The ``rollup_domain_day`` rows (:data:`_DOMAIN_COLS`) of (tenant, day), summed from the day's sender-day
+    rows."""
     consts = (sa.literal(tenant, sa.String), sa.literal(day, sa.Date))
     of_day = (rsd.c.tenant == tenant, rsd.c.utc_day == day)
     zero = _lit("0")
@@ -810,6 +810,7 @@ def _domain_parts(tenant: str, day: date) -> sa.CompoundSelect[Any]:
                 has,
                 sa.func.coalesce(domain, _lit("''")),
                 sa.func.count(),
+                _sum_if(ip > 0, _lit("1")),
                 sa.func.coalesce(sa.func.sum(messages), 0),
                 sa.func.coalesce(sa.func.sum(ip), 0),
             )
@@ -825,7 +826,7 @@ def _domain_parts(tenant: str, day: date) -> sa.CompoundSelect[Any]:
     )
 
 
-_DOMAIN_COLS = ["tenant", "utc_day", "part", "has_domain", "domain", "senders", "messages", "ip_messages"]
+_DOMAIN_COLS = ["tenant", "utc_day", "part", "has_domain", "domain", "senders", "ip_senders", "messages", "ip_messages"]
 
 
 def _refresh_domain_day(conn: Connection, tenant: str, day: date) -> None:

@@ -359,6 +359,7 @@ def _domain_oracle(sender_day: dict[Any, dict[str, Any]]) -> dict[Any, dict[str,
         row["senders"] += 1
         row["messages"] += messages
         row["ip_messages"] = row.get("ip_messages", 0) + ip
+        row["ip_senders"] = row.get("ip_senders", 0) + int(ip > 0)
 
     for (tenant, day, _), row in sender_day.items():
         own = row["sender_domain"]

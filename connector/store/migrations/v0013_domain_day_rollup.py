@@ -18,13 +18,14 @@ DESCRIPTION = "rollup_domain_day: the sender-day rollup per day and sender domai
 
 _PART = """
 SELECT tenant, utc_day, '{part}', CASE WHEN {domain} IS NULL THEN 0 ELSE 1 END, coalesce({domain}, ''), count(*),
-    coalesce(sum({messages}), 0), coalesce(sum({ip}), 0)
+    coalesce(sum(CASE WHEN {ip} > 0 THEN 1 ELSE 0 END), 0), coalesce(sum({messages}), 0), coalesce(sum({ip}), 0)
 FROM rollup_sender_day WHERE {where}
 GROUP BY tenant, utc_day, {domain}
 """
 
 BACKFILL = (
-    "INSERT INTO rollup_domain_day (tenant, utc_day, part, has_domain, domain, senders, messages, ip_messages)"
+    "INSERT INTO rollup_domain_day (tenant, utc_day, part, has_domain, domain, senders, ip_senders, messages, "
+    "ip_messages)"
     + " UNION ALL ".join(
         _PART.format(part=part, domain=domain, messages=messages, ip=ip, where=where)
         for part, domain, messages, ip, where in (
@@ -50,7 +51,7 @@ def upgrade(conn: Connection) -> None:
         sa.Column("part", sa.String(), primary_key=True),
         sa.Column("has_domain", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("domain", sa.String(), primary_key=True),
-        *(_count(c) for c in ("senders", "messages", "ip_messages")),
+        *(_count(c) for c in ("senders", "ip_senders", "messages", "ip_messages")),
     )
     md.create_all(conn)
     conn.exec_driver_sql(BACKFILL)

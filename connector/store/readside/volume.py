@@ -44,6 +44,7 @@ __all__ = [
     "smtp_cs_days",
     "smtp_senders",
     "volume_by_domain_day",
+    "volume_by_sender_count",
     "volume_by_sender_day",
     "volume_by_sender_period",
     "volume_by_sender_total",
@@ -331,45 +332,65 @@ def sender_periods(d: Dialect, params: ReportParams) -> sa.CTE:
     return d.shared(("vol_period", params), lambda: _sender_periods(d, params))
 
 
-def _volume_by_domain_day_rollup(params: ReportParams) -> Select[Any]:
-    """:func:`volume_by_domain_day` from the domain-day rollup: on a day resting on SmtpCSReport its SmtpCSReport
-    parts (a (day, domain) with such senders is listed even at 0 messages); on any other day the message trace of
-    every sender with trace rows, less that of the senders not known to use SMTP AUTH (read from their sender-day
-    rows: a message-trace sync fetches the known senders, so they are few), a (day, domain) listed when some SMTP
-    AUTH sender has messages. Summed per (day, domain), the same rows as the sender-day read."""
-    ip_only = params.trace_signin_ip_only
-    domain = sa.case((rdd.c.has_domain == 1, rdd.c.domain), else_=sa.null())
+@dataclass(frozen=True)
+class _DomainDayParts:
+    """What a range reads of the domain-day rollup: its SmtpCSReport parts, its message-trace parts on the days
+    resting on message trace, and the sender-days to take off them (senders with message trace not known to use
+    SMTP AUTH: a message-trace sync fetches the known senders, so they are few)."""
+
+    cs: list[ColumnElement[bool]]
+    trace: list[ColumnElement[bool]]
+    others: list[ColumnElement[bool]]
+    #: rsd's column of the messages counted on a day resting on message trace
+    messages: ColumnElement[Any]
+
+
+def _domain_day_parts(params: ReportParams) -> _DomainDayParts:
     common = [rdd.c.tenant == params.tenant, _in_range(rdd.c.utc_day, params)]
     cs_part: ColumnElement[bool] = rdd.c.part.in_(["cs", "cs_file"])
     trace_part: ColumnElement[bool] = rdd.c.part == "trace"
     if params.domains:  # the senders' own domain: a sender without one is never in the filter
         cs_part = sa.and_(rdd.c.part == "cs", rdd.c.domain.in_(params.domains))
         trace_part = sa.and_(trace_part, rdd.c.has_domain == 1, rdd.c.domain.in_(params.domains))
-    one: ColumnElement[Any] = sa.literal_column("1")
-    zero: ColumnElement[Any] = sa.literal_column("0")
-    trace_days = rdd.c.utc_day.not_in(_cs_days(params))
     members = smtp_senders(params)
     others = sa.select(rsnd.c.sender_address).where(
         rsnd.c.tenant == params.tenant,
         rsnd.c.trace_days > 0,
         rsnd.c.sender_address.not_in(sa.select(members.c.addr)),
     )
-    messages = rsd.c.trace_signin_ip_messages if ip_only else rsd.c.trace_messages
-    parts = sa.union_all(
-        sa.select(
-            rdd.c.utc_day.label("date"), domain.label("sender_domain"), rdd.c.messages.label("m"), one.label("cs")
-        ).where(*common, cs_part),
-        sa.select(rdd.c.utc_day, domain, rdd.c.ip_messages if ip_only else rdd.c.messages, zero).where(
-            *common, trace_part, trace_days
-        ),
-        sa.select(rsd.c.utc_day, rsd.c.sender_domain, -messages, zero).where(
+    messages = rsd.c.trace_signin_ip_messages if params.trace_signin_ip_only else rsd.c.trace_messages
+    return _DomainDayParts(
+        cs=[*common, cs_part],
+        trace=[*common, trace_part, rdd.c.utc_day.not_in(_cs_days(params))],
+        others=[
             rsd.c.tenant == params.tenant,
             _in_range(rsd.c.utc_day, params),
             messages > 0,
             rsd.c.utc_day.not_in(_cs_days(params)),
             rsd.c.sender_address.in_(others),
             *sender_filter(params, rsd.c.sender_address, rsd.c.sender_domain),
-        ),
+        ],
+        messages=messages,
+    )
+
+
+def _volume_by_domain_day_rollup(params: ReportParams) -> Select[Any]:
+    """:func:`volume_by_domain_day` from the domain-day rollup: on a day resting on SmtpCSReport its SmtpCSReport
+    parts (a (day, domain) with such senders is listed even at 0 messages); on any other day the message trace of
+    every sender with trace rows, less that of the senders not known to use SMTP AUTH (:class:`_DomainDayParts`),
+    a (day, domain) listed when some SMTP AUTH sender has messages. Summed per (day, domain), the same rows as the
+    sender-day read."""
+    p = _domain_day_parts(params)
+    domain = sa.case((rdd.c.has_domain == 1, rdd.c.domain), else_=sa.null())
+    one: ColumnElement[Any] = sa.literal_column("1")
+    zero: ColumnElement[Any] = sa.literal_column("0")
+    trace_messages = rdd.c.ip_messages if params.trace_signin_ip_only else rdd.c.messages
+    parts = sa.union_all(
+        sa.select(
+            rdd.c.utc_day.label("date"), domain.label("sender_domain"), rdd.c.messages.label("m"), one.label("cs")
+        ).where(*p.cs),
+        sa.select(rdd.c.utc_day, domain, trace_messages, zero).where(*p.trace),
+        sa.select(rsd.c.utc_day, rsd.c.sender_domain, -p.messages, zero).where(*p.others),
     ).subquery("domain_parts")
     total = sa.func.sum(parts.c.m)
     return (
@@ -378,6 +399,23 @@ def _volume_by_domain_day_rollup(params: ReportParams) -> Select[Any]:
         .having(sa.or_(sa.func.max(parts.c.cs) == 1, total > 0))
         .order_by(parts.c.date, parts.c.sender_domain)
     )
+
+
+def volume_by_sender_count(d: Dialect, params: ReportParams) -> Select[Any] | None:
+    """The row count of :func:`volume_by_sender_period` for a range read per day (one row per sender-day with
+    messages), from the domain-day rollup: its parts' sender-days, less the other senders' (the same rows the
+    chart takes off). None when the table is per week or month, its senders are filtered, or ``d`` reads every
+    sender-day: the caller counts the table's rows then."""
+    if not d.months or params.senders or params.sender_period != "day":
+        return None
+    p = _domain_day_parts(params)
+    trace_senders = rdd.c.ip_senders if params.trace_signin_ip_only else rdd.c.senders
+    parts = sa.union_all(
+        sa.select(sa.func.coalesce(sa.func.sum(rdd.c.senders), 0).label("n")).where(*p.cs),
+        sa.select(sa.func.coalesce(sa.func.sum(trace_senders), 0)).where(*p.trace),
+        sa.select(-sa.func.count()).select_from(rsd).where(*p.others),
+    ).subquery("counted")
+    return sa.select(sa.cast(sa.func.sum(parts.c.n), sa.Integer))
 
 
 def volume_by_domain_day(d: Dialect, params: ReportParams) -> Select[Any]:
