@@ -11,7 +11,7 @@ Frozen DDL: never import the current models here.
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["DESCRIPTION", "backfill_sql", "upgrade"]
+__all__ = ["DESCRIPTION", "backfill_sql", "sender_period_table", "upgrade"]
 
 DESCRIPTION = "rollup_sender_month: the sender-day rollup per calendar month"
 
@@ -36,7 +36,7 @@ _MONTH = {
 }
 
 _BACKFILL = """
-INSERT INTO rollup_sender_month (tenant, month, sender_address, sender_domain, {counts}, cs_file_domain,
+INSERT INTO {table} (tenant, {key}, sender_address, sender_domain, {counts}, cs_file_domain,
     cs_volume_domain, {after}, {signins}, signin_last_at)
 SELECT d.tenant, {month}, d.sender_address, max(d.sender_domain),
     sum(CASE WHEN d.cs_rows > 0 THEN 1 ELSE 0 END),
@@ -61,15 +61,21 @@ def _count(name: str) -> sa.Column[int]:
     return sa.Column(name, sa.Integer(), nullable=False, server_default="0")
 
 
-def backfill_sql(dialect: str) -> str:
-    """The statement that fills ``rollup_sender_month`` (empty) from the sender-day and day rollups."""
-    month = _MONTH.get(dialect)
-    if month is None:
+def backfill_sql(
+    dialect: str, *, table: str = "rollup_sender_month", key: str = "month", period: str | None = None
+) -> str:
+    """The statement that fills ``table`` (empty; ``rollup_sender_month`` by default) from the sender-day and day
+    rollups, one row per sender and period: ``period`` is the SQL of a sender-day's (``d``) period key (its month's
+    first day by default)."""
+    start = period if period is not None else _MONTH.get(dialect)
+    if start is None or dialect not in _MONTH:
         raise NotImplementedError(f"rollups are defined for SQLite and PostgreSQL, not {dialect}")
     cs_sums = ", ".join(f"sum(CASE WHEN d.cs_rows > 0 THEN d.{c} ELSE 0 END)" for c in _COUNTS[1:])
     signin_sums = ", ".join(f"sum(CASE WHEN d.signin_rows > 0 THEN d.{c} ELSE 0 END)" for c in _SIGNINS[1:])
     return _BACKFILL.format(
-        month=month,
+        table=table,
+        key=key,
+        month=start,
         counts=", ".join(_COUNTS),
         after=", ".join(_AFTER),
         signins=", ".join(_SIGNINS),
@@ -78,14 +84,13 @@ def backfill_sql(dialect: str) -> str:
     )
 
 
-def upgrade(conn: Connection) -> None:
-    sql = backfill_sql(conn.dialect.name)
-    md = sa.MetaData()
-    sa.Table(
-        "rollup_sender_month",
+def sender_period_table(md: sa.MetaData, name: str, key: str) -> sa.Table:
+    """A sender-period rollup's table (``rollup_sender_month``: ``key`` ``month``) in ``md``."""
+    return sa.Table(
+        name,
         md,
         sa.Column("tenant", sa.String(), primary_key=True),
-        sa.Column("month", sa.Date(), primary_key=True),
+        sa.Column(key, sa.Date(), primary_key=True),
         sa.Column("sender_address", sa.String(), primary_key=True),
         sa.Column("sender_domain", sa.String(), nullable=True),
         *(_count(c) for c in _COUNTS),
@@ -94,5 +99,11 @@ def upgrade(conn: Connection) -> None:
         *(_count(c) for c in (*_AFTER, *_SIGNINS)),
         sa.Column("signin_last_at", sa.DateTime(timezone=True), nullable=True),
     )
+
+
+def upgrade(conn: Connection) -> None:
+    sql = backfill_sql(conn.dialect.name)
+    md = sa.MetaData()
+    sender_period_table(md, "rollup_sender_month", "month")
     md.create_all(conn)
     conn.exec_driver_sql(sql)

@@ -29,29 +29,12 @@ def backfill_sql(dialect: str) -> str:
     week = _WEEK.get(dialect)
     if week is None:
         raise NotImplementedError(f"rollups are defined for SQLite and PostgreSQL, not {dialect}")
-    month = v10._MONTH[dialect]
-    sql = v10.backfill_sql(dialect).replace(month, week)
-    into = "INSERT INTO rollup_sender_month (tenant, month,"
-    if into not in sql:
-        raise RuntimeError("migration 10's statement changed")  # frozen: never happens
-    return sql.replace(into, "INSERT INTO rollup_sender_week (tenant, week,")
+    return v10.backfill_sql(dialect, table="rollup_sender_week", key="week", period=week)
 
 
 def upgrade(conn: Connection) -> None:
     sql = backfill_sql(conn.dialect.name)
     md = sa.MetaData()
-    sa.Table(
-        "rollup_sender_week",
-        md,
-        sa.Column("tenant", sa.String(), primary_key=True),
-        sa.Column("week", sa.Date(), primary_key=True),
-        sa.Column("sender_address", sa.String(), primary_key=True),
-        sa.Column("sender_domain", sa.String(), nullable=True),
-        *(v10._count(c) for c in v10._COUNTS),
-        sa.Column("cs_file_domain", sa.String(), nullable=True),
-        sa.Column("cs_volume_domain", sa.String(), nullable=True),
-        *(v10._count(c) for c in (*v10._AFTER, *v10._SIGNINS)),
-        sa.Column("signin_last_at", sa.DateTime(timezone=True), nullable=True),
-    )
+    v10.sender_period_table(md, "rollup_sender_week", "week")
     md.create_all(conn)
     conn.exec_driver_sql(sql)
