@@ -440,9 +440,8 @@ def _lit(text: str) -> ColumnElement[Any]:
 
 
 def _hour(conn: Connection, col: ColumnElement[Any]) -> ColumnElement[Any]:
-    if conn.dialect.name == "sqlite":
-        return sa.cast(sa.func.strftime(_lit("'%H'"), col), sa.Integer)
-    return sa.cast(sa.extract("hour", sa.func.timezone(_lit("'UTC'"), col)), sa.Integer)
+    """The UTC hour of ``col`` (0-23), as the sender-day's hour mask counts it."""
+    return sa.cast(_hour_text(col, sqlite_=conn.dialect.name == "sqlite"), sa.Integer)
 
 
 def _domain(conn: Connection, col: ColumnElement[Any]) -> ColumnElement[Any]:
