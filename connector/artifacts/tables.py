@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from sqlalchemy.sql import Select
 
-from connector.store.readside.accounts import ACTIONS, accounts
+from connector.store.readside.accounts import ACTIONS, accounts, accounts_count
 from connector.store.readside.findings import findings_in_range
 from connector.store.readside.kpi import kpi_history
 from connector.store.readside.params import ReportParams
@@ -108,7 +108,8 @@ class TableSpec:
     query: Callable[[Dialect, ReportParams], Select[Any]] | None
     #: turns a query row into the output row (same order as ``columns``)
     transform: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
-    #: the table's row count read from a rollup (None from it: count the query's rows), for paging
+    #: the table's row count by a cheaper statement than counting its rows (a rollup, the accounts without their
+    #: figures); None from it: count the query's rows. For paging
     count: Callable[[Dialect, ReportParams], Select[Any] | None] | None = None
 
     @property
@@ -235,6 +236,7 @@ TABLES: tuple[TableSpec, ...] = (
         ),
         accounts,
         _action,
+        count=accounts_count,
     ),
     TableSpec(
         "kpi_history",

@@ -25,15 +25,18 @@ def _runner(request: Request) -> Executor:
 
 @router.get("/health")
 def health(request: Request, _: Authorized) -> dict[str, Any]:
-    """Liveness, database schema version, and who runs the jobs (this process, or the queue's workers)."""
+    """Liveness, database schema version, who runs the jobs (this process, or the queue's workers), and the read
+    cache: on, and whether the dashboard's first view is being computed into it (after start-up and each sync)."""
     runner = _runner(request)
     store = request.app.state.store
+    warmer = request.app.state.cache_warmer
     return {
         "status": "ok",
         "today": runner.clock.now().date().isoformat(),
         "schema_version": store.schema_version(),
         "executor": current_settings(request).service.executor,
         "scheduler": {"role": runner.role, "detail": runner.detail, "syncing": runner.syncing()},
+        "read_cache": {"enabled": warmer.enabled, "warming": warmer.warming},
     }
 
 

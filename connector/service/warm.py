@@ -56,6 +56,12 @@ class CacheWarmer:
     def enabled(self) -> bool:
         return self._cache.enabled
 
+    @property
+    def warming(self) -> bool:
+        """A tenant is waiting to be warmed or being warmed."""
+        with self._cond:
+            return bool(self._pending) or self._busy
+
     def request(self, tenants: Iterable[str]) -> None:
         """Warm ``tenants`` in the background (a tenant already waiting is not queued twice)."""
         if not self.enabled:

@@ -24,6 +24,7 @@ def test_after_a_sync_the_default_range_is_answered_from_the_cache(served: Serve
     assert r.status_code == 202, r.text
     wait_for(lambda: warmer.warmed > warmed, 120)
     assert warmer.idle(60)
+    assert served.get("/api/v1/health").json()["read_cache"] == {"enabled": True, "warming": False}
 
     today = served.runner.clock.now().date()
     yesterday = today - timedelta(days=1)
@@ -53,8 +54,10 @@ def test_start_up_warming_covers_every_tenant_and_nothing_is_warmed_with_the_cac
     warmer = CacheWarmer(cache, store, lambda: settings, served.runner.clock)
     try:
         warmer.request_all()
+        assert warmer.warming, "the tenants are queued as soon as they are asked for"
         wait_for(lambda: warmer.warmed == len(settings.tenants), 120)
         assert warmer.idle(60)
+        assert not warmer.warming
         today = served.runner.clock.now().date()
         params = report_params(settings, tenant="contoso", date_from=None, date_to=None, today=today)
         assert cache.get(summary_key(params), _never).body == summary_answer(store, params).body
@@ -66,5 +69,6 @@ def test_start_up_warming_covers_every_tenant_and_nothing_is_warmed_with_the_cac
     idle.request_all()
     assert not idle.enabled
     assert idle.warmed == 0
+    assert not idle.warming
     assert idle._thread is None, "no warming thread without a cache"
     idle.stop()

@@ -14,13 +14,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from connector.artifacts.tables import TABLES
+from connector.service.queries import sender_pages
 from connector.store import Store, open_store, upsert
 from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect
 from connector.store.readside.volume import range_split
-from models import MessageTrace, SignIn, SmtpCsReportRow
+from models import MailboxSmtpPosture, MessageTrace, SignIn, SmtpCsReportRow, UsageUserDetail
 
 T0 = datetime(2026, 7, 28, tzinfo=UTC)
 DAYS = 110  # to November 14
@@ -169,6 +171,94 @@ def test_the_sender_table_count_from_the_domain_day_rollup_equals_its_rows(store
                 assert conn.execute(query).scalar_one() == len(rows), (date_from, date_to, options)
                 counted += 1
     assert counted >= 2 * len(RANGES)
+
+
+def test_the_accounts_count_equals_its_rows(store: Store) -> None:
+    """The API pages ``accounts`` with a count of its accounts alone (no per-account figures): the same count as its
+    rows, with the usage report's and the mailbox posture's accounts among them, every filter, with and without
+    the shared temporary tables."""
+    spec = next(t for t in TABLES if t.name == "accounts")
+    assert spec.count is not None
+    assert spec.query is not None
+    usage = [
+        {
+            "tenant": TENANT,
+            "report_view": "D90",
+            "report_refresh_date": date(2026, 9, 1),
+            "user_principal_name": upn,
+            "smtp_app": smtp,
+            "is_deleted": False,
+            "concealed": concealed,
+        }
+        for upn, smtp, concealed in [
+            ("user0@a.contoso.com", True, False),  # also in message trace
+            ("usage-only@b.contoso.com", True, False),
+            ("0123456789abcdef0123456789abcdef", True, True),  # concealed: never an account
+            ("no-smtp@b.contoso.com", False, False),
+        ]
+    ]
+    posture = [
+        {"tenant": TENANT, "snapshot_date": day, "user_principal_name": upn, "effective_enabled": enabled}
+        for day, upn, enabled in [
+            (date(2026, 8, 1), "old-snapshot@contoso.com", True),  # not the newest snapshot
+            (date(2026, 11, 1), "idle@mixed.example", True),
+            (date(2026, 11, 1), "off@mixed.example", False),
+            (date(2026, 11, 1), "scanner@mixed.example", None),
+            (date(2026, 11, 1), "user2@b.contoso.com", True),
+        ]
+    ]
+    with store.transaction() as tx:
+        upsert(tx, UsageUserDetail, usage, key=("tenant", "report_view", "user_principal_name"))
+        upsert(tx, MailboxSmtpPosture, posture, key=("tenant", "snapshot_date", "user_principal_name"))
+    checked = set()
+    for date_from, date_to in RANGES:
+        for options in [*OPTIONS, {"domains": ("mixed.example",)}]:
+            params = ReportParams(tenant=TENANT, date_from=date_from, date_to=date_to, **options)
+            for materialize in (False, True):
+                with store.read() as conn:
+                    d = Dialect(store.dialect, materialize_on=conn if materialize else None)
+                    rows = [r[0] for r in conn.execute(spec.query(d, params))]
+                    query = spec.count(d, params)
+                    assert query is not None
+                    assert conn.execute(query).scalar_one() == len(rows), (date_from, date_to, options)
+                checked |= set(rows)
+    # the usage report's and the posture's accounts were among the rows counted; the others never
+    assert {"usage-only@b.contoso.com", "idle@mixed.example", "user0@a.contoso.com"} <= checked
+    assert not {"0123456789abcdef0123456789abcdef", "no-smtp@b.contoso.com", "off@mixed.example"} & checked
+    assert "old-snapshot@contoso.com" not in checked
+
+
+def test_the_sender_tables_are_compiled_once_for_every_range(store: Store) -> None:
+    """Reading the sender tables for a second range compiles nothing: the temporary tables' statements bind the
+    request's values and read the same Table objects, and a range's months, weeks and edge days are listed (empty
+    lists where it has none), so SQLAlchemy's compiled cache answers every statement of any range read through the
+    rollups once one was (a request that compiled its five CREATE ... AS and four reads again spent a third of its
+    time compiling)."""
+    one_month = ReportParams(tenant=TENANT, date_from=date(2026, 9, 1), date_to=date(2026, 9, 30))
+    first = sender_pages(store, one_month, limit=7, offset=1)
+    seen: list[tuple[str, str]] = []
+
+    def record(*args: Any) -> None:  # after_cursor_execute(conn, cursor, statement, parameters, context, many)
+        statement, context = args[2], args[4]
+        if context is not None and context.compiled is not None:
+            seen.append((context._get_cache_stats().split(" ")[0], " ".join(statement.split())[:60]))
+
+    sa.event.listen(store.engine, "after_cursor_execute", record)
+    try:
+        again = sender_pages(store, one_month, limit=7, offset=1)
+        assert again == first
+        # read per day (up to 92 days): months, weeks and edge days; weeks and edge days only; a month and a day on
+        # each side
+        for date_from, date_to in (RANGES[2], RANGES[5], RANGES[4]):
+            params = ReportParams(tenant=TENANT, date_from=date_from, date_to=date_to)
+            assert range_split(Dialect(store.dialect), params) is not None
+            pages = sender_pages(store, params, limit=7, offset=1)
+            assert pages["sending_volume_sender_totals"][0] > 7, (date_from, date_to)
+    finally:
+        sa.event.remove(store.engine, "after_cursor_execute", record)
+    assert any(stmt.startswith("CREATE") for _, stmt in seen), seen
+    assert len(seen) >= 5 * 9, seen  # five temporary tables and four pages a read
+    assert {stats for stats, _ in seen} == {"cached"}, [s for s in seen if s[0] != "cached"]
 
 
 def test_the_split_of_a_range() -> None:

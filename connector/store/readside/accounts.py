@@ -33,7 +33,7 @@ from connector.store.readside.sql import Dialect, mp, rsd, ud
 from connector.store.readside.tls_auth import auth_subquery, signins_subquery, tls_rows
 from connector.store.readside.volume import sender_totals
 
-__all__ = ["ACTIONS", "STATUSES", "accounts"]
+__all__ = ["ACTIONS", "STATUSES", "accounts", "accounts_count"]
 
 ACTIONS = {
     "blocked_but_attempting": "Find the device or app still signing in and reconfigure or retire it.",
@@ -107,10 +107,11 @@ def _last_active(params: ReportParams, addr: ColumnElement[Any]) -> ColumnElemen
     )
 
 
-def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
-    """``accounts``: one row per account (see the module docstring for the columns' sources and statuses)."""
-    usage, sig, posture, tls = _usage(params), signins_subquery(d, params), _posture(params), tls_rows(d, params)
-    vol = sender_totals(d, params)
+def _universe(
+    d: Dialect, params: ReportParams, *, usage: sa.Subquery, sig: sa.CTE, posture: sa.Subquery, tls: sa.CTE
+) -> sa.CTE:
+    """The accounts of the range (one row each: address, domain): the usage report's, the signed-in, the ones with
+    TLS or volume figures, and the mailboxes with SMTP AUTH on, filtered."""
     parts = [sa.select(usage.c.addr), sa.select(sig.c.sender_address), sa.select(tls.c.sender_address)]
     parts.append(sa.select(posture.c.addr).where(posture.c.effective_enabled.is_(True)))
     universe_q = sa.union(*parts).subquery("u")
@@ -121,11 +122,25 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
     if params.domains:
         filters.append(domain.in_(params.domains))
     # a CTE: the auth columns and the table read it, the database computes it once
-    universe = (
+    return (
         sa.select(universe_q.c.addr.label("sender_address"), domain.label("sender_domain"))
         .where(*filters)
         .cte("accounts_u")
     )
+
+
+def accounts_count(d: Dialect, params: ReportParams) -> Select[Any]:
+    """The row count of :func:`accounts` (one row per account of the range), for paging: its accounts counted,
+    without the per-account figures."""
+    usage, sig, posture, tls = _usage(params), signins_subquery(d, params), _posture(params), tls_rows(d, params)
+    return sa.select(sa.func.count()).select_from(_universe(d, params, usage=usage, sig=sig, posture=posture, tls=tls))
+
+
+def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
+    """``accounts``: one row per account (see the module docstring for the columns' sources and statuses)."""
+    usage, sig, posture, tls = _usage(params), signins_subquery(d, params), _posture(params), tls_rows(d, params)
+    vol = sender_totals(d, params)
+    universe = _universe(d, params, usage=usage, sig=sig, posture=posture, tls=tls)
     auth = auth_subquery(d, params, universe)
     addr = universe.c.sender_address
     ok = sa.func.coalesce(sig.c.basic_signins, 0)

@@ -9,7 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from connector.store.readside.params import ReportParams
 from models import (
@@ -103,6 +106,52 @@ def _lit(text: str) -> ColumnElement[Any]:
     return sa.literal_column(text)
 
 
+class _CreateTempAs(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE name AS select`` with the select's values bound as parameters (both databases take
+    them there), so that SQLAlchemy's compiled cache keeps one compiled statement per shape of the select."""
+
+    __visit_name__ = "smtpauth_create_temp_as"
+    inherit_cache = True
+    _traverse_internals = [
+        ("name", InternalTraversal.dp_string),
+        ("schema", InternalTraversal.dp_string),
+        ("select", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, name: str, schema: str | None, select: Any) -> None:
+        self.name = name
+        self.schema = schema
+        self.select = select
+
+
+@compiles(_CreateTempAs, "sqlite")
+def _create_temp_as_sqlite(element: _CreateTempAs, compiler: Any, **kw: Any) -> str:
+    return f"CREATE TABLE {element.schema}.{element.name} AS {compiler.process(element.select, **kw)}"
+
+
+@compiles(_CreateTempAs, "postgresql")
+def _create_temp_as_postgresql(element: _CreateTempAs, compiler: Any, **kw: Any) -> str:
+    return f"CREATE TEMPORARY TABLE {element.name} ON COMMIT DROP AS {compiler.process(element.select, **kw)}"
+
+
+#: the temporary tables' Table objects by name and columns. A statement's compiled-cache key holds the Table
+#: objects it reads by identity: one object per shape lets the statements over a temporary table be compiled
+#: once, not once per request
+_TEMP_TABLES: dict[tuple[Any, ...], sa.Table] = {}
+_TEMP_TABLES_MAX = 512
+
+
+def _temp_table(name: str, schema: str | None, cte: sa.CTE) -> sa.Table:
+    shape = (name, schema, *((c.name, type(c.type), repr(c.type)) for c in cte.c))
+    table = _TEMP_TABLES.get(shape)
+    if table is None:
+        if len(_TEMP_TABLES) >= _TEMP_TABLES_MAX:
+            _TEMP_TABLES.clear()
+        table = sa.Table(name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in cte.c), schema=schema)
+        table = _TEMP_TABLES.setdefault(shape, table)
+    return table
+
+
 class Dialect:
     """The two expressions SQLite and PostgreSQL spell differently, and the CTEs shared by the statements built
     with one object.
@@ -140,20 +189,15 @@ class Dialect:
 
     def _materialize(self, conn: sa.Connection, cte: sa.CTE) -> sa.CTE:
         name = f"smtpauth_{cte.name}_{len(self._shared)}"
-        # the values are the request's validated parameters (tenant, dates, filters), rendered by SQLAlchemy
-        body = cte.element.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-        if conn.dialect.name == "sqlite":
-            schema: str | None = "temp"
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
-            conn.exec_driver_sql(f"CREATE TABLE temp.{name} AS {body}")
-        else:  # found first on the search path, as pg_temp always is for tables
-            schema = None
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{name}")
-            sql = str(body).replace("%", "%%")  # no parameters, but the driver reads % as one
-            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS {sql}")
+        sqlite_ = conn.dialect.name == "sqlite"
+        schema = "temp" if sqlite_ else None  # PostgreSQL: found first on the search path, as pg_temp always is
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {'temp' if sqlite_ else 'pg_temp'}.{name}")
+        # the request's values are bound as parameters, so the statement is compiled once per shape (SQLAlchemy's
+        # compiled cache), not once per request
+        conn.execute(_CreateTempAs(name, schema, cte.element))
+        if not sqlite_:
             conn.exec_driver_sql(f"ANALYZE pg_temp.{name}")
-        table = sa.Table(name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in cte.c), schema=schema)
-        return sa.select(*table.c).cte(cte.name)
+        return sa.select(*_temp_table(name, schema, cte).c).cte(cte.name)
 
     def day(self, col: ColumnElement[Any]) -> ColumnElement[Any]:
         """The UTC date of a UTCDateTime column, typed as a date."""

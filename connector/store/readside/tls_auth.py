@@ -116,7 +116,7 @@ def _tls(d: Dialect, params: ReportParams) -> sa.CTE:
             ).where(*p.where, p.table.c.cs_days > 0)
             for p in period_parts(params, split)
         ]
-        parts = sa.union_all(*([day_part] if split.edges else []), *period_selects).subquery("cs_parts")
+        parts = sa.union_all(day_part, *period_selects).subquery("cs_parts")
         return (
             sa.select(
                 parts.c.sender_address,
@@ -180,7 +180,7 @@ def _signins(d: Dialect, params: ReportParams) -> sa.CTE:
             )
             for p in period_parts(unfiltered, split)
         ]
-        parts = sa.union_all(*([day_part] if split.edges else []), *period_selects).subquery("signin_parts")
+        parts = sa.union_all(day_part, *period_selects).subquery("signin_parts")
         return (
             sa.select(
                 parts.c.sender_address,
