@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from connector.store.migrations.v0010_sender_month_rollup import backfill_sql
 from connector.store.migrations.v0014_sender_week_rollup import backfill_sql as week_backfill_sql
+from connector.store.migrations.v0015_period_last_active_day import backfill_sql as last_active_sql
 
 #: table → (date columns, datetime columns) to shift
 TABLES = {
@@ -88,6 +89,9 @@ def main() -> int:
         if dst.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
             dst.execute(f"DELETE FROM {table}")  # noqa: S608
             dst.execute(statement("sqlite"))
+            columns = {r[1] for r in dst.execute(f"PRAGMA table_info({table})")}
+            if "last_active_day" in columns:  # schema 15 on
+                dst.execute(last_active_sql("sqlite", table))
             dst.commit()
             print(f"{table}: {dst.execute(f'SELECT count(*) FROM {table}').fetchone()[0]} rows", flush=True)  # noqa: S608
     dst.close()

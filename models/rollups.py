@@ -149,6 +149,8 @@ class _SenderPeriodFigures(SQLModel):
     signins_failed: int = _count()
     signins_blocked: int = _count()
     signin_last_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: the last day with messages (message trace or SmtpCSReport, as on the sender-day row) or a successful sign-in
+    last_active_day: date | None = None
 
 
 class SenderMonthRollup(_SenderPeriodFigures, table=True):

@@ -55,6 +55,7 @@ __all__ = [
     "NO_ERROR_CODE",
     "TRACKED_TABLES",
     "RollupTracker",
+    "active_day",
     "flush",
     "month_of",
     "moved_keys",
@@ -910,6 +911,12 @@ _PERIODS = (
 _PERIOD_COLS = tuple(c.name for c in rsm.c if c.name not in ("tenant", "month", "sender_address"))
 
 
+def active_day() -> ColumnElement[bool]:
+    """A sender-day row with messages (message trace or SmtpCSReport) or a successful SMTP sign-in: the days the
+    accounts table's ``last_active_date`` is the last of."""
+    return sa.or_(rsd.c.trace_messages > 0, rsd.c.cs_messages > 0, rsd.c.signins_ok > 0)
+
+
 def period_rows(
     tenant: str, first: date, last: date, senders: list[str] | None, *, sqlite_: bool = False
 ) -> sa.Select[Any]:
@@ -949,6 +956,7 @@ def period_rows(
             _sum_if(signin, rsd.c.signins_failed).label("signins_failed"),
             _sum_if(signin, rsd.c.signins_blocked).label("signins_blocked"),
             sa.func.max(sa.case((signin, rsd.c.signin_last_at))).label("signin_last_at"),
+            sa.func.max(sa.case((active_day(), rsd.c.utc_day))).label("last_active_day"),
         )
         .select_from(rsd.outerjoin(rday, sa.and_(rday.c.tenant == rsd.c.tenant, rday.c.utc_day == rsd.c.utc_day)))
         .where(rsd.c.tenant == tenant, rsd.c.utc_day >= first, rsd.c.utc_day <= last)

@@ -321,6 +321,7 @@ def _month_oracle(
                 "cs_file_domain": None,
                 "cs_volume_domain": None,
                 "signin_last_at": None,
+                "last_active_day": None,
             },
         )
 
@@ -347,6 +348,8 @@ def _month_oracle(
             for c in ("signins_ok", "signins_failed", "signins_blocked"):
                 m[f"{c}"] += row[c]
             m["signin_last_at"] = top(m["signin_last_at"], row["signin_last_at"])
+        if row["trace_messages"] > 0 or row["cs_messages"] > 0 or row["signins_ok"] > 0:
+            m["last_active_day"] = top(m["last_active_day"], day)
     return out
 
 

@@ -88,6 +88,7 @@ def test_migrations_12_to_14_fill_the_stored_rollups(db_url: str) -> None:
     with engine.begin() as conn:  # back to version 11: the tables as they were before
         conn.exec_driver_sql("DROP TABLE rollup_domain_day")
         conn.exec_driver_sql("DROP TABLE rollup_sender_week")
+        conn.exec_driver_sql("ALTER TABLE rollup_sender_month DROP COLUMN last_active_day")  # migration 15's
         for column in ("trace_hour_mask", "trace_hour_messages"):
             conn.exec_driver_sql(f"ALTER TABLE rollup_sender_day DROP COLUMN {column}")
         conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 11")
@@ -101,6 +102,41 @@ def test_migrations_12_to_14_fill_the_stored_rollups(db_url: str) -> None:
         assert filled == traced
         assert domain_days > 50
         assert sender_weeks > 50
+        _assert_equal(store)
+    finally:
+        store.close()
+
+
+def test_migration_15_fills_the_periods_last_active_day(db_url: str) -> None:
+    """A database written before migration 15 (its sender-month and sender-week rollups without the last active
+    day): the upgrade sets every period's last day with messages or a successful sign-in from the sender-day
+    rollup, equal to the raw rows, and leaves it NULL for a period without one."""
+    store = open_store(db_url, busy_timeout_seconds=10)
+    try:
+        _write_everything(store, 5)
+        with store.read() as conn:
+            expected = {
+                t.name: sorted(tuple(r) for r in conn.execute(sa.select(t.c.tenant, t.c[key], t.c.sender_address,
+                                                                         t.c.last_active_day)))
+                for t, key in ((ru.rsm, "month"), (ru.rsw, "week"))
+            }  # fmt: skip
+    finally:
+        store.close()
+    for rows in expected.values():
+        assert sum(r[3] is not None for r in rows) > 20
+    assert any(r[3] is None for r in expected["rollup_sender_week"]), "a week with failed sign-ins only"
+    engine = create_engine_for(db_url, busy_timeout_seconds=10)
+    with engine.begin() as conn:  # back to version 14
+        for table in expected:
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN last_active_day")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 14")
+    engine.dispose()
+    store = open_store(db_url, busy_timeout_seconds=10)
+    try:
+        with store.read() as conn:
+            for t, key in ((ru.rsm, "month"), (ru.rsw, "week")):
+                query = sa.select(t.c.tenant, t.c[key], t.c.sender_address, t.c.last_active_day)
+                assert sorted(tuple(r) for r in conn.execute(query)) == expected[t.name], t.name
         _assert_equal(store)
     finally:
         store.close()

@@ -35,6 +35,7 @@ from connector.store.migrations import (
     v0012_sender_day_hours,
     v0013_domain_day_rollup,
     v0014_sender_week_rollup,
+    v0015_period_last_active_day,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration", "current_version", "latest_version", "migrate"]
@@ -68,6 +69,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, v0012_sender_day_hours.DESCRIPTION, v0012_sender_day_hours.upgrade),
     Migration(13, v0013_domain_day_rollup.DESCRIPTION, v0013_domain_day_rollup.upgrade),
     Migration(14, v0014_sender_week_rollup.DESCRIPTION, v0014_sender_week_rollup.upgrade),
+    Migration(15, v0015_period_last_active_day.DESCRIPTION, v0015_period_last_active_day.upgrade),
 )
 
 _meta = sa.MetaData()

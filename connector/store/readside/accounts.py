@@ -22,6 +22,7 @@ Statuses, most urgent first (``STATUSES``; ``ACTIONS`` says what to do):
 ``no_activity_in_range``    known from earlier usage, nothing in the range
 """
 
+import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +32,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from connector.store.readside.params import ReportParams
 from connector.store.readside.sql import Dialect, mp, rsd, ud
 from connector.store.readside.tls_auth import auth_subquery, signins_subquery, tls_rows
-from connector.store.readside.volume import sender_totals
+from connector.store.readside.volume import RangeSplit, period_parts, range_split, sender_totals
+from connector.store.rollups import active_day
 
 __all__ = ["ACTIONS", "STATUSES", "accounts", "accounts_count"]
 
@@ -89,7 +91,7 @@ def _usage(params: ReportParams) -> sa.Subquery:
     )
 
 
-def _last_active(params: ReportParams, addr: ColumnElement[Any]) -> ColumnElement[Any]:
+def _last_active_by_day(params: ReportParams, addr: ColumnElement[Any]) -> ColumnElement[Any]:
     """The last day of the range the account ``addr`` sent (message trace or SmtpCSReport) or signed in
     successfully: its sender-days read backwards from the range's end (index on sender, day) up to the first."""
     return (
@@ -99,11 +101,35 @@ def _last_active(params: ReportParams, addr: ColumnElement[Any]) -> ColumnElemen
             rsd.c.sender_address == addr,
             rsd.c.utc_day >= params.date_from,
             rsd.c.utc_day <= params.date_to,
-            sa.or_(rsd.c.trace_messages > 0, rsd.c.cs_messages > 0, rsd.c.signins_ok > 0),
+            active_day(),
         )
         .order_by(rsd.c.utc_day.desc())
         .limit(1)
         .scalar_subquery()
+    )
+
+
+def _last_active_by_period(params: ReportParams, split: RangeSplit) -> sa.Subquery:
+    """(sender_address, last_active_date) of the range read through ``split``: the last active day of its whole
+    months and weeks (``last_active_day`` of their rows) and of its other days, per sender; the same days as
+    :func:`_last_active_by_day`, without one look-up per account. Unfiltered: the accounts it is joined to are."""
+    unfiltered = dataclasses.replace(params, domains=(), senders=())
+    parts: list[Select[Any]] = [
+        sa.select(rsd.c.sender_address, rsd.c.utc_day.label("day")).where(
+            rsd.c.tenant == params.tenant, split.edge_days(rsd.c.utc_day), active_day()
+        )
+    ]
+    for p in period_parts(unfiltered, split):
+        parts.append(
+            sa.select(p.table.c.sender_address, p.table.c.last_active_day).where(
+                *p.where, p.table.c.last_active_day.is_not(None)
+            )
+        )
+    days = sa.union_all(*parts).subquery("active_days")
+    return (
+        sa.select(days.c.sender_address, sa.func.max(days.c.day).label("last_active_date"))
+        .group_by(days.c.sender_address)
+        .subquery("last_active")
     )
 
 
@@ -143,6 +169,11 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
     universe = _universe(d, params, usage=usage, sig=sig, posture=posture, tls=tls)
     auth = auth_subquery(d, params, universe)
     addr = universe.c.sender_address
+    # PostgreSQL: from the periods' last active days (a look-up per account costs 11 µs there: 18 ms for 1,600
+    # accounts, against 7 ms); SQLite's look-ups are cheaper than that read (5 ms against 11 ms)
+    split = range_split(d, params) if d.name == "postgresql" else None
+    by_period = _last_active_by_period(params, split) if split is not None else None
+    last_active = by_period.c.last_active_date if by_period is not None else _last_active_by_day(params, addr)
     ok = sa.func.coalesce(sig.c.basic_signins, 0)
     failed = sa.func.coalesce(sig.c.failed, 0)
     messages = sa.func.coalesce(vol.c.messages, 0)
@@ -170,7 +201,7 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
         (active, _lit("'in_use_protocol_unknown'")),
         else_=_lit("'no_activity_in_range'"),
     )
-    return (
+    query = (
         sa.select(
             addr,
             universe.c.sender_domain,
@@ -187,7 +218,7 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
             usage.c.last_activity_date.label("usage_last_activity_date"),
             posture.c.effective_enabled.label("smtp_auth_enabled"),
             posture.c.snapshot_date.label("posture_snapshot_date"),
-            _last_active(params, addr).label("last_active_date"),
+            last_active.label("last_active_date"),
         )
         .select_from(universe)
         .outerjoin(usage, usage.c.addr == addr)
@@ -196,5 +227,7 @@ def accounts(d: Dialect, params: ReportParams) -> Select[Any]:
         .outerjoin(vol, vol.c.sender_address == addr)
         .outerjoin(posture, posture.c.addr == addr)
         .outerjoin(auth, auth.c.sender_address == addr)
-        .order_by(addr)
     )
+    if by_period is not None:
+        query = query.outerjoin(by_period, by_period.c.sender_address == addr)
+    return query.order_by(addr)
