@@ -6,7 +6,7 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from connector.store import create_engine_for, migrate, open_store
+from connector.store import Store, create_engine_for, migrate, open_store
 from connector.store import rollups as ru
 from connector.store.derived import derive
 from connector.store.migrations import MIGRATIONS, v0007_rollups
@@ -84,15 +84,14 @@ def test_migrations_12_to_14_fill_the_stored_rollups(db_url: str) -> None:
         assert traced > 100
     finally:
         store.close()
-    engine = create_engine_for(db_url, busy_timeout_seconds=10)
-    with engine.begin() as conn:  # back to version 11: the tables as they were before
-        conn.exec_driver_sql("DROP TABLE rollup_domain_day")
-        conn.exec_driver_sql("DROP TABLE rollup_sender_week")
-        conn.exec_driver_sql("ALTER TABLE rollup_sender_month DROP COLUMN last_active_day")  # migration 15's
-        for column in ("trace_hour_mask", "trace_hour_messages"):
-            conn.exec_driver_sql(f"ALTER TABLE rollup_sender_day DROP COLUMN {column}")
-        conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 11")
-    engine.dispose()
+    _back_to(
+        db_url,
+        11,
+        "DROP TABLE rollup_domain_day",
+        "DROP TABLE rollup_sender_week",
+        "ALTER TABLE rollup_sender_month DROP COLUMN last_active_day",  # migration 15's
+        *(f"ALTER TABLE rollup_sender_day DROP COLUMN {c}" for c in ("trace_hour_mask", "trace_hour_messages")),
+    )
     store = open_store(db_url, busy_timeout_seconds=10)
     try:
         with store.read() as conn:
@@ -114,29 +113,36 @@ def test_migration_15_fills_the_periods_last_active_day(db_url: str) -> None:
     store = open_store(db_url, busy_timeout_seconds=10)
     try:
         _write_everything(store, 5)
-        with store.read() as conn:
-            expected = {
-                t.name: sorted(tuple(r) for r in conn.execute(sa.select(t.c.tenant, t.c[key], t.c.sender_address,
-                                                                         t.c.last_active_day)))
-                for t, key in ((ru.rsm, "month"), (ru.rsw, "week"))
-            }  # fmt: skip
+        expected = _last_active_days(store)
     finally:
         store.close()
     for rows in expected.values():
         assert sum(r[3] is not None for r in rows) > 20
     assert any(r[3] is None for r in expected["rollup_sender_week"]), "a week with failed sign-ins only"
-    engine = create_engine_for(db_url, busy_timeout_seconds=10)
-    with engine.begin() as conn:  # back to version 14
-        for table in expected:
-            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN last_active_day")
-        conn.exec_driver_sql("DELETE FROM schema_version WHERE version > 14")
-    engine.dispose()
+    _back_to(db_url, 14, *(f"ALTER TABLE {table} DROP COLUMN last_active_day" for table in expected))
     store = open_store(db_url, busy_timeout_seconds=10)
     try:
-        with store.read() as conn:
-            for t, key in ((ru.rsm, "month"), (ru.rsw, "week")):
-                query = sa.select(t.c.tenant, t.c[key], t.c.sender_address, t.c.last_active_day)
-                assert sorted(tuple(r) for r in conn.execute(query)) == expected[t.name], t.name
+        assert _last_active_days(store) == expected
         _assert_equal(store)
     finally:
         store.close()
+
+
+def _last_active_days(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    """Per sender-period rollup, its (tenant, period, sender, last active day) rows, sorted."""
+    with store.read() as conn:
+        return {
+            t.name: sorted(tuple(r) for r in conn.execute(sa.select(t.c.tenant, t.c[k], t.c.sender_address,
+                                                                     t.c.last_active_day)))
+            for t, k in ((ru.rsm, "month"), (ru.rsw, "week"))
+        }  # fmt: skip
+
+
+def _back_to(db_url: str, version: int, *statements: str) -> None:
+    """The database as a smtpauth of schema ``version`` left it: ``statements`` undo the later migrations."""
+    engine = create_engine_for(db_url, busy_timeout_seconds=10)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        conn.execute(sa.text("DELETE FROM schema_version WHERE version > :v"), {"v": version})
+    engine.dispose()
