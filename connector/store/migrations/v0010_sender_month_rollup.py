@@ -11,7 +11,7 @@ Frozen DDL: never import the current models here.
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["DESCRIPTION", "backfill_sql", "sender_period_table", "upgrade"]
+__all__ = ["DESCRIPTION", "backfill_sql", "count_column", "sender_period_table", "upgrade"]
 
 DESCRIPTION = "rollup_sender_month: the sender-day rollup per calendar month"
 
@@ -57,7 +57,8 @@ GROUP BY d.tenant, {month}, d.sender_address
 """
 
 
-def _count(name: str) -> sa.Column[int]:
+def count_column(name: str) -> sa.Column[int]:
+    """A rollup's count column: an integer, 0 unless set."""
     return sa.Column(name, sa.Integer(), nullable=False, server_default="0")
 
 
@@ -93,10 +94,10 @@ def sender_period_table(md: sa.MetaData, name: str, key: str) -> sa.Table:
         sa.Column(key, sa.Date(), primary_key=True),
         sa.Column("sender_address", sa.String(), primary_key=True),
         sa.Column("sender_domain", sa.String(), nullable=True),
-        *(_count(c) for c in _COUNTS),
+        *(count_column(c) for c in _COUNTS),
         sa.Column("cs_file_domain", sa.String(), nullable=True),
         sa.Column("cs_volume_domain", sa.String(), nullable=True),
-        *(_count(c) for c in (*_AFTER, *_SIGNINS)),
+        *(count_column(c) for c in (*_AFTER, *_SIGNINS)),
         sa.Column("signin_last_at", sa.DateTime(timezone=True), nullable=True),
     )
 

@@ -12,6 +12,8 @@ Frozen DDL: never import the current models here.
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from connector.store.migrations import v0010_sender_month_rollup as v10
+
 __all__ = ["BACKFILL", "DESCRIPTION", "upgrade"]
 
 DESCRIPTION = "rollup_domain_day: the sender-day rollup per day and sender domain"
@@ -37,10 +39,6 @@ BACKFILL = (
 )
 
 
-def _count(name: str) -> sa.Column[int]:
-    return sa.Column(name, sa.Integer(), nullable=False, server_default="0")
-
-
 def upgrade(conn: Connection) -> None:
     md = sa.MetaData()
     sa.Table(
@@ -51,7 +49,7 @@ def upgrade(conn: Connection) -> None:
         sa.Column("part", sa.String(), primary_key=True),
         sa.Column("has_domain", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("domain", sa.String(), primary_key=True),
-        *(_count(c) for c in ("senders", "ip_senders", "messages", "ip_messages")),
+        *(v10.count_column(c) for c in ("senders", "ip_senders", "messages", "ip_messages")),
     )
     md.create_all(conn)
     conn.exec_driver_sql(BACKFILL)
