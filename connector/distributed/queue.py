@@ -154,13 +154,13 @@ class Deferrer:
         except procrastinate.exceptions.AlreadyEnqueued:
             return None
 
-    def sync(
-        self, tenant: str, *, reason: str, run_id: str | None = None, connection: sa.Connection | None = None
-    ) -> int | None:
-        """Queue a sync of ``tenant`` (None: one is already waiting)."""
-        kwargs: dict[str, Any] = {"tenant": tenant, "reason": reason}
-        if run_id:
-            kwargs["run_id"] = run_id
+    def sync(self, tenant: str, *, reason: str, run_id: str, connection: sa.Connection | None = None) -> int | None:
+        """Queue a sync of ``tenant`` (None: one is already waiting).
+
+        ``run_id`` names the job's runs: every attempt of the job carries it, so an attempt after a lost worker
+        does not sync again what an earlier one finished (:func:`connector.store.runs.resume_point`).
+        """
+        kwargs: dict[str, Any] = {"tenant": tenant, "reason": reason, "run_id": run_id}
         return self.defer(
             TASK_SYNC,
             queue=QUEUE_SYNC,

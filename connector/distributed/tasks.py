@@ -7,11 +7,13 @@ the worker's threads (``--concurrency``).
 A sync job takes the tenant's database lock (:mod:`connector.sync.tenant_lock`) like every other sync: when a CLI
 ``smtpauth sync`` holds it, the job is retried later (``service.queue.busy_retries``). A job whose worker died is
 queued again by :func:`recover_stalled`; it marks the runs the dead worker left "running" as interrupted (it holds
-the tenant's lock, so nobody else is syncing) and syncs again: upserts and watermarks make the repeat exact.
+the tenant's lock, so nobody else is syncing) and syncs again the sources the dead attempt did not finish: every
+attempt of a job carries the run id given when it was queued (``connector.store.runs.resume_point``). A job queued
+again although its sync had ended (the worker died before the queue heard of it, or its heartbeats came late)
+syncs nothing more. Upserts and watermarks make any repeat exact.
 """
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,13 +26,12 @@ from connector.distributed.queue import QUEUE_NOTIFY, QUEUE_REPORTS, QUEUE_SCHED
 from connector.distributed.schedule import enqueue_due
 from connector.errors import ConfigError
 from connector.store.store import Store
-from models import ReportJob, SyncRun
+from models import ReportJob
 
 __all__ = ["WorkerRuntime", "blueprint", "runtime_of"]
 
 log = logging.getLogger("smtpauth.worker")
 
-_run: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
 _job: sa.Table = ReportJob.__table__  # type: ignore[attr-defined]
 
 blueprint = Blueprint()
@@ -69,20 +70,10 @@ class _Busy(Exception):  # noqa: N818 (a retry signal, not an error)
     """The tenant's lock is held by another process: retry the job later."""
 
 
-def _fresh_run_id(store: Store, tenant: str, wanted: str | None, clock: Clock) -> str:
-    from connector.sync.engine import new_run_id
-
-    if wanted is None:
-        return new_run_id(clock)
-    with store.read() as conn:
-        taken = conn.execute(sa.select(_run.c.id).where(_run.c.run_id == wanted, _run.c.tenant == tenant)).first()
-    # a retried job (its worker died) cannot reuse the run id of the attempt that was cut short
-    return wanted if taken is None else f"{wanted}-r{uuid.uuid4().hex[:6]}"
-
-
 @blueprint.task(name="sync_tenant", queue=QUEUE_SYNC, pass_context=True, retry=RetryStrategy(retry_exceptions={_Busy}))
 def sync_tenant(context: JobContext, tenant: str, reason: str = "scheduled", run_id: str | None = None) -> str:
     """Sync one tenant (every source), then queue the delivery of the notifications its findings raised."""
+    from connector.sync.engine import new_run_id
     from connector.sync.progress import LogProgress
     from jobs.sync import run_sync_job
 
@@ -93,7 +84,8 @@ def sync_tenant(context: JobContext, tenant: str, reason: str = "scheduled", run
     except ConfigError as exc:
         log.warning("sync of %s not run: %s", tenant, exc)
         return f"not run: {exc}"
-    rid = _fresh_run_id(rt.store, tenant, run_id, rt.clock)
+    # jobs queued before run ids were given at queueing time carry none
+    rid = run_id or new_run_id(rt.clock)
     attempts = context.job.attempts
     log.info("sync %s of %s (%s, attempt %d) on %s", rid, tenant, reason, attempts + 1, context.worker_name)
     results = run_sync_job(
@@ -113,6 +105,8 @@ def sync_tenant(context: JobContext, tenant: str, reason: str = "scheduled", run
         return f"not run: {result.error}"
     from connector.notify import channels_of
 
+    if result.resumed and not result.outcomes:
+        return f"{rid}: already synced by an earlier attempt of this job"
     if settings.insights.enabled and channels_of(settings.notify):
         rt.deferrer.notify()
     return f"{rid}: {'ok' if result.ok else result.error or 'with failures'}"
@@ -157,8 +151,11 @@ def schedule_tick(context: JobContext, timestamp: int) -> str:
     rt = runtime_of(context)
     settings = rt.current_settings()
 
+    from connector.sync.engine import new_run_id
+
     def defer(tenant: str, fire_at: datetime, tx: sa.Connection) -> int | None:
-        return rt.deferrer.sync(tenant, reason=f"scheduled {fire_at.isoformat()}", connection=tx)
+        reason = f"scheduled {fire_at.isoformat()}"
+        return rt.deferrer.sync(tenant, reason=reason, run_id=new_run_id(rt.clock), connection=tx)
 
     result = enqueue_due(rt.store, settings, rt.clock.now(), defer)
     tick = datetime.fromtimestamp(timestamp, UTC).isoformat()

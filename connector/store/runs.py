@@ -10,6 +10,7 @@ rows it covers::
 """
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ __all__ = [
     "orphaned_runs",
     "record_drift",
     "record_skipped",
+    "resume_point",
     "set_coverage",
     "set_watermark",
     "start_run",
@@ -161,6 +163,30 @@ def mark_interrupted_runs(
             .values(status="failed", ended_at=now, error_class="interrupted", error_message=message)
         ).rowcount
     )
+
+
+def resume_point(conn: Connection, *, tenant: str, run_id: str) -> tuple[str, frozenset[str]]:
+    """Where a sync named ``run_id`` picks up when the tenant already has runs under that name: the id of this
+    attempt, and the sources an earlier attempt ran to their end.
+
+    A queued sync job keeps its run id across attempts. Its job is queued again when its worker dies, or when the
+    worker's heartbeats come late on a loaded machine although its sync finished; the new attempt must not sync
+    what the earlier one did. A source "ran to its end" whatever its status, unless it was cut short
+    (``interrupted``). The first attempt is named ``run_id``, the next ones ``run_id-r<6 hex>``.
+
+    Call while holding the tenant's sync lock, once its abandoned runs are marked interrupted: then no earlier
+    attempt is still running.
+    """
+    rows = conn.execute(
+        sa.select(_run.c.source, _run.c.status, _run.c.error_class).where(
+            _run.c.tenant == tenant,
+            sa.or_(_run.c.run_id == run_id, _run.c.run_id.startswith(f"{run_id}-r", autoescape=True)),
+        )
+    ).all()
+    if not rows:
+        return run_id, frozenset()
+    done = frozenset(r.source for r in rows if r.status != "running" and r.error_class != "interrupted")
+    return f"{run_id}-r{uuid.uuid4().hex[:6]}", done
 
 
 def get_watermark(conn: Connection, tenant: str, source: str, key: str) -> str | None:

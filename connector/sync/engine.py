@@ -18,7 +18,7 @@ any other error                 failed           failed: the error's message (cl
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -51,6 +51,8 @@ class TenantResult:
     error: str | None = None
     #: not synced: another process was syncing the tenant (connector.sync.tenant_lock)
     busy: bool = False
+    #: sources not run again: an earlier attempt of this run id ran them to their end (runs.resume_point)
+    resumed: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -167,16 +169,30 @@ def _run_source(ctx: TenantContext, source: SyncSource, run_id: str, progress: P
 
 
 def sync_tenant(
-    ctx: TenantContext, sources: Sequence[str] | None, progress: Progress, *, run_id: str | None = None
+    ctx: TenantContext,
+    sources: Sequence[str] | None,
+    progress: Progress,
+    *,
+    run_id: str | None = None,
+    done: Collection[str] = (),
 ) -> TenantResult:
-    """Run the chosen sources (all by default, in dependency order) for one tenant."""
+    """Run the chosen sources (all by default, in dependency order) for one tenant, except those in ``done``."""
     run_id = run_id or uuid.uuid4().hex
     chosen = [s for s in SOURCES if not sources or s.name in sources]
     result = TenantResult(ctx.tenant.name)
     for source in chosen:
         if source.opt_in and not source.enabled(ctx.tenant):
             continue
+        if source.name in done:
+            result.resumed += (source.name,)
+            continue
         result.outcomes.append(_run_source(ctx, source, run_id, progress))
+    if result.resumed:
+        log.info(
+            "%s: %s already run by an earlier attempt of this sync, not run again",
+            ctx.tenant.name,
+            ", ".join(result.resumed),
+        )
     return result
 
 
@@ -200,7 +216,11 @@ def run_sync(
     A tenant whose context cannot be built (auth, TLS) is reported as failed; the others carry on. Each tenant
     is synced under its lock (:mod:`connector.sync.tenant_lock`): a tenant another process is syncing is
     reported busy and not synced.
+
+    ``run_id`` given (a queued job's): when the tenant already has runs under it, this is another attempt of the
+    same job and the sources an earlier attempt ran to their end are not run again (:func:`runs.resume_point`).
     """
+    resume = run_id is not None
     run_id = run_id or new_run_id(clock)
     results: list[TenantResult] = []
 
@@ -211,7 +231,11 @@ def run_sync(
             return TenantResult(names[i], error=str(exc))
         try:
             with tenant_lock(ctx.store, names[i], now=clock.now()):
-                return sync_tenant(ctx, sources, progress, run_id=run_id)
+                attempt, done = run_id, frozenset[str]()
+                if resume:
+                    with ctx.store.read() as conn:
+                        attempt, done = runs.resume_point(conn, tenant=names[i], run_id=run_id)
+                return sync_tenant(ctx, sources, progress, run_id=attempt, done=done)
         except TenantBusyError as exc:
             log.warning("%s", exc)
             return TenantResult(names[i], error=str(exc), busy=True)

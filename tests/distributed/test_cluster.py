@@ -10,6 +10,7 @@ on PostgreSQL, the simulator over HTTPS.
 
 import itertools
 import os
+import re
 import signal
 from collections import defaultdict
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from tests.insights.servers import webhook_server
 pytestmark = [pytest.mark.postgres, pytest.mark.https, pytest.mark.slow]
 
 TENANTS = 12
+_JOB_RUN_IDS = "SELECT args->>'run_id' FROM procrastinate_jobs WHERE task_name = 'smtpauth:sync_tenant'"
 WEBHOOK_ENV = "CLUSTER_TEST_WEBHOOK_URL"
 
 
@@ -138,9 +140,14 @@ def test_workers_sync_every_tenant_once_per_tick_and_survive_a_killed_worker(
             for fire in sorted(times)[:2]:
                 assert sum(1 for s in ok if fire <= s < fire + timedelta(seconds=60)) == 1
 
-        # the victim: one run cut short (marked interrupted by the retry), then a complete one; data == truth
+        # every run carries the run id its job was queued with; a later attempt of a job adds "-r" and 6 hex digits
+        job_run_ids = {r[0] for r in cluster.rows(_JOB_RUN_IDS)}
+        assert None not in job_run_ids
+        assert all(re.sub(r"-r[0-9a-f]{6}$", "", r.run_id) in job_run_ids for r in runs), runs
+        # the victim: one run cut short (marked interrupted by the retry), then the rest under the same job's id
         victim_runs = [r for r in runs if r.tenant == victim]
         assert any("failed" in r.statuses for r in victim_runs), victim_runs
+        assert any(re.fullmatch(r".+-r[0-9a-f]{6}", r.run_id) for r in victim_runs), victim_runs
         assert not [r for r in runs if r.running]
         interrupted = cluster.rows(
             "SELECT count(*) FROM sync_run WHERE tenant = :t AND error_class = 'interrupted'", t=victim

@@ -63,7 +63,8 @@ def test_each_due_run_is_queued_once_and_missed_runs_are_skipped(pg_url: str) ->
     config = settings(names, misfire_grace_hours=6)
 
     def defer(tenant: str, fire_at: datetime, tx: sa.Connection) -> int | None:
-        return deferrer.sync(tenant, reason=f"scheduled {fire_at.isoformat()}", connection=tx)
+        reason = f"scheduled {fire_at.isoformat()}"
+        return deferrer.sync(tenant, reason=reason, run_id=f"run-{tenant}-{fire_at:%H%M}", connection=tx)
 
     def queued() -> list[tuple[str, str]]:
         with store.read() as conn:
