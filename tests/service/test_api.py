@@ -353,3 +353,41 @@ def test_the_sender_volume_period_can_be_asked(served: Served) -> None:
     job = served.wait_job(r.json()["job_id"])
     assert job["status"] == "succeeded"
     assert job["parameters"]["granularity"] == "month"
+
+
+def test_every_table_is_encoded_as_json_dumps_would_write_it(served: Served) -> None:
+    """The answers are written by msgspec: byte for byte what ``json.dumps`` (as FastAPI renders it) writes for
+    the same rows, dates and times in ``isoformat`` (``+00:00``), for every table and the summary."""
+    import json
+
+    from connector.artifacts import ReportParams
+    from connector.service.queries import DATA_TABLES, data_page, summary
+    from connector.service.routes_data import data_answer, summary_answer
+
+    def reference(body: object) -> bytes:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+    def iso(value: object) -> object:
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    store = served.app.state.store
+    params = ReportParams(tenant="contoso", date_from=DATE_FROM, date_to=DATE_TO)
+    kinds: set[str] = set()
+    for name, spec in DATA_TABLES.items():
+        total, rows = data_page(store, spec, params, limit=5000, offset=0)
+        kinds |= {type(v).__name__ for r in rows for v in r}
+        expected = {
+            "table": name,
+            "tenant": "contoso",
+            "from": DATE_FROM.isoformat(),
+            "to": DATE_TO.isoformat(),
+            "columns": list(spec.column_names),
+            "total": total,
+            "limit": 5000,
+            "offset": 0,
+            "rows": [{c: iso(v) for c, v in zip(spec.column_names, r, strict=True)} for r in rows],
+        }
+        assert data_answer(store, spec, params, fmt="json", limit=5000, offset=0).body == reference(expected), name
+    # the rows hold every kind of value the encoder must write as json does
+    assert {"datetime", "date", "str", "int", "float", "bool", "NoneType"} <= kinds
+    assert summary_answer(store, params).body == reference(summary(store, params))
