@@ -393,6 +393,8 @@ class ServiceSettings(_Strict):
     max_page_rows: int = Field(default=5000, ge=10, le=100_000)
     #: memory for answers of the data and summary endpoints kept until the database changes, MB (0: off)
     read_cache_mb: int = Field(default=64, ge=0, le=4096)
+    #: answers of the data and summary endpoints computed at once (0: one per CPU); more wait their turn
+    read_concurrency: int = Field(default=0, ge=0, le=64)
 
 
 class TenantCredential(_Strict):

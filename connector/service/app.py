@@ -1,4 +1,5 @@
-"""The FastAPI application of ``smtpauth serve``, built by :func:`create_app` (nothing happens at import time).
+"""The FastAPI application of ``smtpauth serve``, built by :func:`create_app` (nothing happens at import
+time).
 
 Every ``/api`` route, the OpenAPI document included, needs a bearer token. The dashboard's page and its assets
 (no data in them) are public: the page asks for the token and sends it as a bearer header. Responses carry a
@@ -179,7 +180,8 @@ def create_app(settings: Settings, store: Store, runner: Executor, verifier: Tok
     app.state.store = store
     app.state.runner = runner
     app.state.verifier = verifier
-    app.state.read_cache = ReadCache(store, settings.service.read_cache_mb * 1024 * 1024)
+    service = settings.service
+    app.state.read_cache = ReadCache(store, service.read_cache_mb * 1024 * 1024, service.read_concurrency)
     app.state.cache_warmer = warmer = CacheWarmer(app.state.read_cache, store, app.state.tenants.settings, runner.clock)
     listeners = getattr(runner, "synced_listeners", None)  # syncs of this process (not the queue's workers)
     if isinstance(listeners, list) and warmer.enabled:

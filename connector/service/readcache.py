@@ -13,9 +13,15 @@ An answer is served only while the version is the one it was computed at, so it 
 would be: a commit after the version was read changes the version. Identical requests arriving while an answer is
 being computed wait for it instead of computing it again. Memory is bounded (``service.read_cache_mb``, least
 recently used answers dropped first); 0 turns the cache off.
+
+At most ``computations`` answers are computed at once (default: one per CPU), with the cache on or off; requests
+for other uncomputed answers wait their turn, while answers already kept are served at once. Ten clients opening
+a dashboard on a range nobody read yet ask for about six computations at the same moment: run all together on two
+cores they contend for the interpreter, and the slowest answer comes later than in turns (docs/benchmarks.md).
 """
 
 import logging
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -46,8 +52,11 @@ class _Flight:
 
 
 class ReadCache:
-    def __init__(self, store: Store, max_bytes: int) -> None:
+    def __init__(self, store: Store, max_bytes: int, computations: int = 0) -> None:
         self.max_bytes = max_bytes
+        #: answers computed at once (0: one per CPU); the others wait their turn
+        self.computations = computations or os.cpu_count() or 2
+        self._computing = threading.BoundedSemaphore(self.computations)
         self._store = store
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, tuple[Any, Answer]] = OrderedDict()
@@ -88,7 +97,8 @@ class ReadCache:
         ``group`` by ``compute`` (every answer of the group by key, all kept): a request for any answer of the
         group while the group is being computed waits for that computation."""
         if not self.enabled:
-            return compute()[key]
+            with self._computing:
+                return compute()[key]
         version = self.version()
         with self._lock:
             found = self._entries.get(key)
@@ -106,12 +116,14 @@ class ReadCache:
             flight.done.wait()
             if flight.answers is not None and key in flight.answers:
                 return flight.answers[key]
-            return compute()[key]  # the leader failed: this request reports its own error
+            with self._computing:
+                return compute()[key]  # the leader failed: this request reports its own error
         if not background:
             with self._lock:
                 self._requested += 1
         try:
-            answers = compute()
+            with self._computing:
+                answers = compute()
             flight.answers = answers
         except BaseException as exc:
             flight.error = exc

@@ -229,3 +229,50 @@ def test_background_work_waits_for_the_reads_of_requests_only(store: Store) -> N
         release.set()
         request.join(10)
         cache.close()
+
+
+@pytest.mark.parametrize("cache_mb", [1, 0])
+def test_answers_are_computed_at_most_read_concurrency_at_once(store: Store, cache_mb: int) -> None:
+    """Two computations allowed: six different answers asked for at once are computed two at a time, and an answer
+    already kept is served while they run (with the cache off, every computation takes a turn)."""
+    cache = ReadCache(store, cache_mb * 1024 * 1024, computations=2)
+    lock = threading.Lock()
+    running, most = 0, 0
+    release = threading.Event()
+
+    def compute(key: str) -> Answer:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.wait(10)
+        with lock:
+            running -= 1
+        return Answer(key.encode())
+
+    if cache.enabled:
+        cache.get("kept", lambda: Answer(b"kept"))
+    results: dict[str, bytes] = {}
+    keys = [f"k{i}" for i in range(6)]
+    threads = [
+        threading.Thread(target=lambda k=k: results.update({k: cache.get(k, lambda: compute(k)).body})) for k in keys
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while running < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    try:
+        assert running == 2, "two computations run, the others wait their turn"
+        if cache.enabled:
+            start = time.monotonic()
+            assert cache.get("kept", lambda: Answer(b"recomputed")).body == b"kept"
+            assert time.monotonic() - start < 1, "a kept answer does not wait for a turn"
+    finally:
+        release.set()
+        for t in threads:
+            t.join(10)
+        cache.close()
+    assert results == {k: k.encode() for k in keys}
+    assert most == 2
