@@ -147,11 +147,12 @@ def deliver_notifications(context: JobContext) -> str:
 
 @blueprint.task(name="schedule_tick", queue=QUEUE_SCHEDULE, pass_context=True)
 def schedule_tick(context: JobContext, timestamp: int) -> str:
-    """One scheduler tick: queue the nightly syncs that are due (connector.distributed.schedule)."""
+    """One scheduler tick: queue the nightly syncs that are due (connector.distributed.schedule), each with the
+    run id its attempts will share."""
+    from connector.sync.engine import new_run_id
+
     rt = runtime_of(context)
     settings = rt.current_settings()
-
-    from connector.sync.engine import new_run_id
 
     def defer(tenant: str, fire_at: datetime, tx: sa.Connection) -> int | None:
         reason = f"scheduled {fire_at.isoformat()}"

@@ -1,5 +1,4 @@
-"""The FastAPI application of ``smtpauth serve``, built by :func:`create_app` (nothing happens at import
-time).
+"""The FastAPI application of ``smtpauth serve``, built by :func:`create_app` (nothing happens at import time).
 
 Every ``/api`` route, the OpenAPI document included, needs a bearer token. The dashboard's page and its assets
 (no data in them) are public: the page asks for the token and sends it as a bearer header. Responses carry a
