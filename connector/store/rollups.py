@@ -56,6 +56,7 @@ __all__ = [
     "TRACKED_TABLES",
     "RollupTracker",
     "active_day",
+    "can_move",
     "flush",
     "month_of",
     "moved_keys",
@@ -188,6 +189,13 @@ def touch_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]]) 
 
 #: raw tables whose natural key leaves the day or the sender free to change on a re-send: table → its sender column
 _MOVABLE = {tr.name: "sender_address", si.name: "user_principal_name"}
+
+
+def can_move(table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether an upsert of ``rows`` into ``table`` could move stored rows to another day or sender (see
+    :func:`moved_keys`)."""
+    sender_col = _MOVABLE.get(table.name)
+    return sender_col is not None and bool(rows) and sender_col in rows[0] and "utc_day" in rows[0]
 
 
 def moved_keys(

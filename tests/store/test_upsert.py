@@ -170,3 +170,36 @@ def test_session_is_accepted(store: Store) -> None:
         session.commit()
     with store.read() as conn:
         assert conn.exec_driver_sql("SELECT signin_id FROM signin").scalar_one() == "s1"
+
+
+def test_stored_rows_are_looked_up_for_moved_keys_only_when_a_batch_updates(store: Store) -> None:
+    """The old (day, sender) of stored rows is read only for a batch that updated rows: new and unchanged rows
+    cannot have moved, so a first sync and a re-sent page write without looking their rows up first. A batch
+    that moves a row is undone, its old keys read, and run again: it counts as one update."""
+    lookups: list[str] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        text = " ".join(statement.split()).lower()
+        # moved_keys: the stored rows' keys with their day and sender (the rollups' own reads group, never this)
+        if text.startswith("select message_trace.trace_id") or text.startswith(
+            "select message_trace.tenant, message_trace.trace_id"
+        ):
+            lookups.append(text)
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        with store.transaction() as tx:
+            first = upsert(tx, MessageTrace, [_trace(i) for i in range(6)], key=KEY)
+        with store.transaction() as tx:
+            again = upsert(tx, MessageTrace, [_trace(i) for i in range(6)], key=KEY)
+        assert (first.inserted, again.unchanged) == (6, 6)
+        assert lookups == []
+        with store.transaction() as tx:
+            moved = upsert(tx, MessageTrace, [_trace(i, sender_address="scanner@contoso.com") for i in (0, 1)], key=KEY)
+        assert (moved.inserted, moved.updated, moved.unchanged) == (0, 2, 0)
+        assert len(lookups) == 1
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+    with store.read() as conn:
+        senders = conn.execute(sa.text("SELECT trace_id, sender_address FROM message_trace ORDER BY trace_id")).all()
+    assert [tuple(r) for r in senders][:2] == [("t0", "scanner@contoso.com"), ("t1", "scanner@contoso.com")]
