@@ -144,9 +144,11 @@ def cli_sync(config: Path, sources: tuple[str, ...] = ()) -> list[str]:
     return cmd
 
 
-def frozen_sync(config: Path, now: str, timings: Path) -> list[str]:
-    """The command line of the same sync with the wall clock frozen at ``now`` (``sync_child.py``)."""
-    return [PYTHON, str(HERE / "sync_child.py"), "--config", str(config), "--now", now, "--timings", str(timings)]
+def frozen_sync(config: Path, now: str, timings: Path, *, statements: bool = False) -> list[str]:
+    """The command line of the same sync with the wall clock frozen at ``now`` (``sync_child.py``); with
+    ``statements`` every SQL statement is timed too (slower: for finding where the time goes, not for throughput)."""
+    cmd = [PYTHON, str(HERE / "sync_child.py"), "--config", str(config), "--now", now, "--timings", str(timings)]
+    return [*cmd, "--statements"] if statements else cmd
 
 
 def run_sync(cmd: list[str], log_path: Path) -> ProcessMeasure:
@@ -283,7 +285,9 @@ def full_sync(args: argparse.Namespace, users: int, *, with_floor: bool) -> dict
         result["live"] = {"process": asdict(live), "sources": live_runs}
         replay_started = time.monotonic()
         config = write_config(work / "data", sim.snippet, settings, http)
-        measure = run_sync(frozen_sync(config, now, work / "timings.json"), work / "sync.log")
+        measure = run_sync(
+            frozen_sync(config, now, work / "timings.json", statements=args.statements), work / "sync.log"
+        )
         db = work / "data" / "smtpauth.db"
         runs = sync_runs(db)
         result["timings"] = _apply_timings(runs, work / "timings.json")
@@ -294,6 +298,10 @@ def full_sync(args: argparse.Namespace, users: int, *, with_floor: bool) -> dict
             flush=True,
         )
         print("   rows per table: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
+        timed = result["timings"]
+        if timed.get("rollups_flush_s") is not None:
+            flushed = f"{timed['rollups_flush_s']} s ({timed['rollups_flushes']} flushes)"
+            print(f"   rollups recomputed before commits: {flushed}", flush=True)
         live_counts = table_counts(work / "data-live" / "smtpauth.db")
         if live_counts != counts:
             raise RuntimeError(f"the replayed sync stored {counts}, the recording sync {live_counts}")
@@ -526,6 +534,9 @@ def main() -> None:
     parser.add_argument("--usage-detail-days", type=int, default=1, help="[sync] usage_detail_days")
     parser.add_argument("--floor", choices=("largest", "all", "none"), default="largest")
     parser.add_argument("--no-throttled", action="store_true", help="skip the throttled-mode measurements")
+    parser.add_argument(
+        "--statements", action="store_true", help="time every SQL statement of the measured sync (slows it down)"
+    )
     parser.add_argument("--throttled-users", type=int, default=0, help="tenant size of the throttled runs")
     parser.add_argument("--out", type=Path, default=HERE / "out")
     args = parser.parse_args()
