@@ -205,9 +205,9 @@ def moved_keys(
     they will replace whose day or sender differs. The upsert records them (:func:`touch`) after writing, so the
     rollups of the old key are recounted too (a re-sent message-trace row with another sender or time leaves its
     old sender-day)."""
-    sender_col = _MOVABLE.get(table.name)
-    if sender_col is None or not rows or sender_col not in rows[0] or "utc_day" not in rows[0]:
+    if not can_move(table, rows):
         return []
+    sender_col = _MOVABLE[table.name]
     new = {tuple(r[k] for k in key): (r["utc_day"], r[sender_col]) for r in rows}
     if list(key[:1]) == ["tenant"] and len(key) == 2 and all(isinstance(k[1], str) for k in new):
         # the batch's ids as one parameter (a JSON array on SQLite, an array on PostgreSQL): no statement with

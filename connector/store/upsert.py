@@ -109,11 +109,10 @@ def upsert(
         params, duplicates = _dedupe(batch, key)
         columns = _columns_of(table, params)
         try:
-            moved: list[tuple[str, Any, str]] = []
             if tracked and rollups.can_move(table, params):
                 result, moved = _run_tracking_moves(conn, table, columns, key, params)
             else:
-                result = _run_batch(conn, table, columns, key, params)
+                result, moved = _run_batch(conn, table, columns, key, params), []
         except SQLAlchemyError as exc:
             detail = getattr(exc, "orig", None) or exc
             raise StorageError(f"upsert into {table.name} failed ({type(exc).__name__}): {detail}") from exc
