@@ -280,17 +280,16 @@ def _sum_if(cond: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnEleme
     return sa.func.coalesce(sa.func.sum(sa.case((cond, value), else_=0)), 0)
 
 
-def _hour_text(col: ColumnElement[Any], *, sqlite_: bool) -> ColumnElement[Any]:
-    """The UTC hour of ``col`` as two digits ('00'-'23')."""
-    if sqlite_:
-        return sa.func.strftime(_lit("'%H'"), col, type_=sa.String)
+def _hour_text(col: ColumnElement[Any]) -> ColumnElement[Any]:
+    """PostgreSQL: the UTC hour of ``col`` as two digits ('00'-'23'); SQLite's is ``strftime('%H', ...)`` in
+    ``_TRACE_READ``."""
     return sa.func.to_char(sa.func.timezone(_lit("'UTC'"), col), _lit("'HH24'"), type_=sa.String)
 
 
-def _trace_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: bool = False) -> sa.Select[Any]:
+def _trace_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[Any]:
     start, end = _bounds(day)
     msg = sa.func.coalesce(tr.c.message_id, tr.c.trace_id)
-    hour = _hour_text(tr.c.received_at, sqlite_=sqlite_)
+    hour = _hour_text(tr.c.received_at)
     q = sa.select(
         tr.c.sender_address.label("sender"),
         sa.func.count().label("trace_rows"),
@@ -304,11 +303,11 @@ def _trace_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: 
         sa.func.count(sa.distinct(hour.concat(msg))).label("trace_hour_messages"),
     ).where(tr.c.tenant == tenant, tr.c.received_at >= start, tr.c.received_at < end)
     if senders is not None:
-        q = q.where(_listed(tr.c.sender_address, senders, sqlite_=sqlite_))
+        q = q.where(tr.c.sender_address.in_(senders))
     return q.group_by(tr.c.sender_address)
 
 
-def _cs_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: bool = False) -> sa.Select[Any]:
+def _cs_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[Any]:
     start, end = _bounds(day)
     n = cs.c.message_count
     legacy = cs.c.tls_bucket.in_(["TLS1.0", "TLS1.1"])
@@ -325,21 +324,21 @@ def _cs_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: boo
         sa.func.max(sa.case((legacy, cs.c.client_ip), else_=sa.null())).label("cs_legacy_client_ip"),
     ).where(cs.c.tenant == tenant, cs.c.occurred_at >= start, cs.c.occurred_at < end)
     if senders is not None:
-        q = q.where(_listed(cs.c.sender_address, senders, sqlite_=sqlite_))
+        q = q.where(cs.c.sender_address.in_(senders))
     return q.group_by(cs.c.sender_address)
 
 
-def _signin_filter(senders: list[str], *, sqlite_: bool) -> ColumnElement[bool]:
+def _signin_filter(senders: list[str]) -> ColumnElement[bool]:
     named = [s for s in senders if s]
     clauses: list[ColumnElement[bool]] = []
     if named:
-        clauses.append(_listed(si.c.user_principal_name, named, sqlite_=sqlite_))
+        clauses.append(si.c.user_principal_name.in_(named))
     if len(named) < len(senders):
         clauses.append(si.c.user_principal_name.is_(None))
     return sa.or_(*clauses)
 
 
-def _signin_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_: bool = False) -> sa.Select[Any]:
+def _signin_query(tenant: str, day: date, senders: list[str] | None) -> sa.Select[Any]:
     start, end = _bounds(day)
     key = sa.func.coalesce(si.c.user_principal_name, "")
     q = sa.select(
@@ -353,7 +352,7 @@ def _signin_query(tenant: str, day: date, senders: list[str] | None, *, sqlite_:
         sa.func.count(sa.distinct(si.c.country)).label("signin_countries"),
     ).where(si.c.tenant == tenant, si.c.created_at >= start, si.c.created_at < end)
     if senders is not None:
-        q = q.where(_signin_filter(senders, sqlite_=sqlite_))
+        q = q.where(_signin_filter(senders))
     return q.group_by(key)
 
 
@@ -448,18 +447,14 @@ def _lit(text: str) -> ColumnElement[Any]:
     return sa.literal_column(text)
 
 
-def _hour(conn: Connection, col: ColumnElement[Any]) -> ColumnElement[Any]:
-    """The UTC hour of ``col`` (0-23), as the sender-day's hour mask counts it."""
-    return sa.cast(_hour_text(col, sqlite_=conn.dialect.name == "sqlite"), sa.Integer)
+def _hour(col: ColumnElement[Any]) -> ColumnElement[Any]:
+    """PostgreSQL: the UTC hour of ``col`` (0-23), as the sender-day's hour mask counts it."""
+    return sa.cast(_hour_text(col), sa.Integer)
 
 
-def _domain(conn: Connection, col: ColumnElement[Any]) -> ColumnElement[Any]:
-    """The lower-cased part after the last '@' (``connector.store.derived.domain_of``), NULL without '@'."""
-    if conn.dialect.name == "sqlite":
-        head = sa.func.rtrim(col, sa.func.replace(col, _lit("'@'"), _lit("''")))
-        part = sa.func.substr(col, sa.func.length(head) + _lit("1"))
-    else:
-        part = sa.func.substring(col, _lit("'[^@]*$'"))
+def _domain(col: ColumnElement[Any]) -> ColumnElement[Any]:
+    """PostgreSQL: the lower-cased part after the last '@', NULL without '@' (SQLite's is in ``_TRACE_READ``)."""
+    part = sa.func.substring(col, _lit("'[^@]*$'"))
     return sa.case((col.like(_lit("'%@%'")), sa.func.lower(part)), else_=sa.null())
 
 
@@ -478,30 +473,30 @@ def _replace(
     """Delete ``target``'s rows of the slice and insert ``select``'s (tenant and day first)."""
     delete = target.delete().where(target.c.tenant == where.tenant, target.c.utc_day == where.day)
     if where.senders is not None:
-        delete = delete.where(_listed(target.c[key], where.senders, sqlite_=conn.dialect.name == "sqlite"))
+        delete = delete.where(target.c[key].in_(where.senders))
     conn.execute(delete)
     conn.execute(target.insert().from_select(["tenant", "utc_day", *cols], select))
 
 
 def _recompute_details(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> None:
-    """The insights' detail rollups of (tenant, day[, senders]): hours and recipient domains of message trace,
-    origins of sign-ins."""
+    """PostgreSQL: the insights' detail rollups of (tenant, day[, senders]): hours and recipient domains of message
+    trace, origins of sign-ins (SQLite: ``_recompute_trace`` and ``_recompute_signin``)."""
     start, end = _bounds(day)
     part = _Slice(tenant, day, senders)
     consts = (sa.literal(tenant, sa.String), sa.literal(day, sa.Date))
     if source == "trace":
         where = [tr.c.tenant == tenant, tr.c.received_at >= start, tr.c.received_at < end]
         if senders is not None:
-            where.append(_listed(tr.c.sender_address, senders, sqlite_=conn.dialect.name == "sqlite"))
+            where.append(tr.c.sender_address.in_(senders))
         msg = sa.func.count(sa.distinct(sa.func.coalesce(tr.c.message_id, tr.c.trace_id)))
-        hour = _hour(conn, tr.c.received_at)
+        hour = _hour(tr.c.received_at)
         hours = (
             sa.select(*consts, tr.c.sender_address, hour, sa.func.count(), msg)
             .where(*where)
             .group_by(tr.c.sender_address, hour)
         )
         _replace(conn, rsh, "sender_address", part, hours, cols=["sender_address", "hour", "rows", "messages"])
-        rdom = _domain(conn, tr.c.recipient_address)
+        rdom = _domain(tr.c.recipient_address)
         domains = (
             sa.select(*consts, tr.c.sender_address, rdom, sa.func.count(), msg)
             .where(*where, rdom.is_not(None))
@@ -518,7 +513,7 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
         ]
         if senders is not None:
             named = [s for s in senders if s]
-            where.append(_listed(si.c.user_principal_name, named, sqlite_=conn.dialect.name == "sqlite"))
+            where.append(si.c.user_principal_name.in_(named))
         ip = sa.func.coalesce(si.c.ip_address, _lit("''"))
         country = sa.func.coalesce(si.c.country, _lit("''"))
         code = sa.func.coalesce(si.c.error_code, _lit(str(NO_ERROR_CODE)))
@@ -543,19 +538,16 @@ def _recompute_details(conn: Connection, source: str, tenant: str, day: date, se
 def _recompute(conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None) -> set[str]:
     """Recompute ``source``'s columns for (tenant, day) and ``senders`` (every sender with None); return the
     senders whose rollup rows it wrote."""
-    if conn.dialect.name == "sqlite" and source in ("cs", "signin"):
-        found = (_recompute_cs if source == "cs" else _recompute_signin)(conn, tenant, day, senders)
+    if conn.dialect.name == "sqlite":
+        found = _SQLITE_RECOMPUTE[source](conn, tenant, day, senders)
         if senders is not None:
             _zero_source(conn, source, tenant, day, [s for s in senders if s not in found])
         return found
-    if conn.dialect.name == "sqlite":
-        found = _write_source_from_select(conn, source, tenant, day, senders)
-    else:
-        result = conn.execute(_QUERIES[source](tenant, day, senders))
-        names = list(result.keys())
-        rows = [dict(zip(names, r, strict=True)) for r in result.all()]  # fetched at once, not row by row
-        found = {str(r["sender"]) for r in rows}
-        _write_source(conn, source, tenant, day, rows)
+    result = conn.execute(_QUERIES[source](tenant, day, senders))
+    names = list(result.keys())
+    rows = [dict(zip(names, r, strict=True)) for r in result.all()]  # fetched at once, not row by row
+    found = {str(r["sender"]) for r in rows}
+    _write_source(conn, source, tenant, day, rows)
     if senders is not None:
         _zero_source(conn, source, tenant, day, [s for s in senders if s not in found])
     if source == "cs":
@@ -579,32 +571,6 @@ def _sqlite_domain_of(conn: Connection, col: ColumnElement[Any]) -> ColumnElemen
         record.info[_DOMAIN_FN_INFO] = True
     fn: ColumnElement[Any] = getattr(sa.func, _DOMAIN_FN)(col, type_=sa.String)
     return fn
-
-
-def _write_source_from_select(
-    conn: Connection, source: str, tenant: str, day: date, senders: list[str] | None
-) -> set[str]:
-    """SQLite: ``_write_source`` of ``_QUERIES[source]`` as one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``:
-    the figures go from the raw rows to the rollup rows inside SQLite (no round of every row through Python and
-    back through the bind processors). Returns the senders written."""
-    cols = _COLS[source]
-    found = _QUERIES[source](tenant, day, senders, sqlite_=True).subquery()
-    ins = sqlite.insert(rsd)
-    select = sa.select(
-        sa.literal(tenant, sa.String),
-        sa.literal(day, sa.Date),
-        found.c.sender,
-        _sqlite_domain_of(conn, found.c.sender),
-        *(found.c[c] for c in cols),
-    ).where(sa.true())  # SQLite reads "ON CONFLICT" after a SELECT without WHERE as a join's ON
-    stmt = (
-        ins.from_select(["tenant", "utc_day", "sender_address", "sender_domain", *cols], select)
-        .on_conflict_do_update(
-            index_elements=["tenant", "utc_day", "sender_address"], set_={c: ins.excluded[c] for c in cols}
-        )
-        .returning(rsd.c.sender_address)
-    )
-    return {str(s) for s in conn.execute(stmt).scalars()}
 
 
 #: SQLite: the TLS x auth groups of the (tenant, day[, senders]) being recomputed, read once from the raw rows and
@@ -684,6 +650,76 @@ def _recompute_cs(conn: Connection, tenant: str, day: date, senders: list[str] |
     return {str(s) for s in written}
 
 
+#: SQLite: what the trace rollups need of each message-trace row of the (tenant, day[, senders]) being recomputed
+#: (sender, UTC hour, message, recipient domain, sent from a sign-in IP), read once from the raw rows into a
+#: temporary table of the connection, and the trace columns of ``rollup_sender_day``, ``rollup_sender_hour`` and
+#: ``rollup_sender_recipient_domain`` counted from there: the figures of ``_trace_query`` and ``_recompute_details``
+#: over the raw rows, whose expressions (the hour, the message ``coalesce(message_id, trace_id)``, the recipient
+#: domain) are then computed once a row instead of once a rollup. Not grouped on the way in: nearly every row is a
+#: group of its own (a message's recipients are in several domains), and grouping cost more than it saved.
+_TRACE_ROWS_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS smtpauth_trace_rows (sender_address TEXT, hour TEXT, msg TEXT, rdom TEXT, "
+    "sip INTEGER)"
+)
+_TRACE_ROWS_CLEAR = "DELETE FROM temp.smtpauth_trace_rows"
+#: the recipient domain is the lower-cased part after the last '@', NULL without '@' (``_domain``): an address with
+#: one '@' is cut by ``instr``; one with more keeps what ``rtrim`` leaves when it strips every character of the
+#: address but '@' from the right (exact, but at a cost of a character squared)
+_TRACE_READ = (
+    "INSERT INTO temp.smtpauth_trace_rows (sender_address, hour, msg, rdom, sip) "
+    "SELECT sender_address, strftime('%H', received_at), coalesce(message_id, trace_id), "
+    "CASE WHEN instr(recipient_address, '@') = 0 THEN NULL "
+    "WHEN instr(substr(recipient_address, instr(recipient_address, '@') + 1), '@') = 0 "
+    "THEN lower(substr(recipient_address, instr(recipient_address, '@') + 1)) "
+    "ELSE lower(substr(recipient_address, length(rtrim(recipient_address, replace(recipient_address, '@', ''))) + 1)) "
+    "END, from_smtp_signin_ip IS 1 FROM message_trace WHERE tenant = ? AND received_at >= ? AND received_at < ?"
+)
+#: the senders' condition of _TRACE_READ and the detail rollups' deletes: the list as one JSON parameter
+_TRACE_LISTED = " AND sender_address IN (SELECT value FROM json_each(?))"
+_TRACE_SENDER_DAY_WRITE = (
+    "INSERT INTO rollup_sender_day (tenant, utc_day, sender_address, sender_domain, trace_rows, trace_messages, "
+    "trace_signin_ip_messages, trace_hour_mask, trace_hour_messages) "
+    "SELECT ?, ?, sender_address, smtpauth_domain_of(sender_address), count(*), count(DISTINCT msg), "
+    "count(DISTINCT CASE WHEN sip THEN msg END), sum(DISTINCT 1 << CAST(hour AS INTEGER)), "
+    "count(DISTINCT hour || msg) FROM temp.smtpauth_trace_rows WHERE true GROUP BY sender_address "
+    "ON CONFLICT (tenant, utc_day, sender_address) DO UPDATE SET trace_rows = excluded.trace_rows, "
+    "trace_messages = excluded.trace_messages, trace_signin_ip_messages = excluded.trace_signin_ip_messages, "
+    "trace_hour_mask = excluded.trace_hour_mask, trace_hour_messages = excluded.trace_hour_messages "
+    "RETURNING sender_address"
+)
+_HOUR_DELETE = "DELETE FROM rollup_sender_hour WHERE tenant = ? AND utc_day = ?"
+_HOUR_WRITE = (
+    "INSERT INTO rollup_sender_hour (tenant, utc_day, sender_address, hour, rows, messages) "
+    "SELECT ?, ?, sender_address, CAST(hour AS INTEGER), count(*), count(DISTINCT msg) "
+    "FROM temp.smtpauth_trace_rows GROUP BY sender_address, hour"
+)
+_RDOM_DELETE = "DELETE FROM rollup_sender_recipient_domain WHERE tenant = ? AND utc_day = ?"
+_RDOM_WRITE = (
+    "INSERT INTO rollup_sender_recipient_domain (tenant, utc_day, sender_address, recipient_domain, rows, messages) "
+    "SELECT ?, ?, sender_address, rdom, count(*), count(DISTINCT msg) FROM temp.smtpauth_trace_rows "
+    "WHERE rdom IS NOT NULL GROUP BY sender_address, rdom"
+)
+
+
+def _recompute_trace(conn: Connection, tenant: str, day: date, senders: list[str] | None) -> set[str]:
+    """SQLite: the message-trace columns of ``rollup_sender_day`` and the ``rollup_sender_hour`` and
+    ``rollup_sender_recipient_domain`` rows of (tenant, day[, senders]) from one read of the raw rows (see
+    ``_TRACE_READ``). Returns the senders written."""
+    lo, hi, day_value = _sqlite_day_values(conn, tr.c.received_at, day)
+    listed: tuple[Any, ...] = () if senders is None else (json.dumps(senders),)
+    where = "" if senders is None else _TRACE_LISTED
+    conn.exec_driver_sql(_TRACE_ROWS_DDL)
+    conn.exec_driver_sql(_TRACE_ROWS_CLEAR)
+    conn.exec_driver_sql(_TRACE_READ + where, (tenant, lo, hi, *listed))
+    conn.exec_driver_sql(_HOUR_DELETE + where, (tenant, day_value, *listed))
+    conn.exec_driver_sql(_HOUR_WRITE, (tenant, day_value))
+    conn.exec_driver_sql(_RDOM_DELETE + where, (tenant, day_value, *listed))
+    conn.exec_driver_sql(_RDOM_WRITE, (tenant, day_value))
+    written = conn.exec_driver_sql(_TRACE_SENDER_DAY_WRITE, (tenant, day_value)).scalars().all()
+    conn.exec_driver_sql(_TRACE_ROWS_CLEAR)
+    return {str(s) for s in written}
+
+
 #: SQLite: the (account, IP, country, error code) groups of the sign-ins of the (tenant, day[, senders]) being
 #: recomputed, read once from the raw rows (NULLs kept as they are) and summed from there into both the sign-in
 #: columns of ``rollup_sender_day`` and ``rollup_signin_origin``
@@ -758,6 +794,10 @@ def _recompute_signin(conn: Connection, tenant: str, day: date, senders: list[st
     written = conn.exec_driver_sql(_SIGNIN_SENDER_DAY_WRITE, (tenant, day_value)).scalars().all()
     conn.exec_driver_sql(_SIGNIN_GROUPS_CLEAR)
     return {str(s) for s in written}
+
+
+#: the SQLite recompute of each source: one read of its raw rows for all its rollups
+_SQLITE_RECOMPUTE = {"trace": _recompute_trace, "cs": _recompute_cs, "signin": _recompute_signin}
 
 
 def _is_empty() -> ColumnElement[bool]:
