@@ -6,13 +6,20 @@ them first, so there is no scheduler process to keep alive and no leader to elec
 
 On SIGTERM the worker stops taking jobs and waits ``service.shutdown_grace_seconds`` for the running ones; a job
 still running then is left to the stalled-job recovery of the other workers (it is queued again).
+
+A worker that sent no heartbeat for ``service.queue.stalled_seconds`` is taken for dead by the others: its jobs are
+queued again and its row is deleted. A worker that was only paused (a suspended virtual machine, a stopped process)
+finds that out when it resumes, by its next heartbeat or by the database refusing its next fetch; it then registers
+again under a new id and goes on (Procrastinate's own worker would stop on the refused fetch). The job it was
+running when paused is finished by it; the copy queued again finds the tenant's sync done by that earlier attempt.
 """
 
 import asyncio
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,6 +77,75 @@ def build_worker_app(settings: Settings) -> Any:
     return app
 
 
+#: is the worker's row still there (Procrastinate's heartbeat updates nothing, silently, once it is gone)
+_REGISTERED = "SELECT id FROM procrastinate_workers WHERE id = %(worker_id)s"
+
+
+@cache
+def _rejoining_worker() -> type[Any]:
+    """Procrastinate's worker class, which registers again when the other workers have forgotten it (see the
+    module's docstring). Built on first use: Procrastinate is an optional dependency."""
+    import procrastinate.worker
+    from procrastinate import exceptions
+
+    class RejoiningWorker(procrastinate.worker.Worker):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            #: told (old id, new id) after registering again
+            self.on_rejoined: Callable[[int, int], Awaitable[None]] | None = None
+            self._rejoining = asyncio.Lock()
+
+        async def _update_heartbeat(self) -> None:
+            while True:
+                await asyncio.sleep(self.update_heartbeat_interval)
+                seen = self._id()
+                await self.app.job_manager.update_heartbeat(seen)
+                if not await self._registered(seen):
+                    await self._rejoin(seen)
+
+        async def _fetch_and_process_jobs(self) -> None:
+            while True:
+                seen = self._id()
+                try:
+                    await super()._fetch_and_process_jobs()  # type: ignore[no-untyped-call]
+                except exceptions.ConnectorException:
+                    # a fetch by a forgotten worker is refused (its id is no longer a worker's); anything else
+                    # is an error to stop on, as before
+                    if await self._registered(seen):
+                        raise
+                    await self._rejoin(seen)
+                else:
+                    return
+
+        def _id(self) -> int:
+            if self.worker_id is None:  # registered before the side tasks and the fetches start
+                raise RuntimeError("the worker is not registered")
+            worker_id: int = self.worker_id
+            return worker_id
+
+        async def _registered(self, worker_id: int) -> bool:
+            rows = await self.app.connector.execute_query_all_async(query=_REGISTERED, worker_id=worker_id)
+            return bool(rows)
+
+        async def _rejoin(self, old: int) -> None:
+            """Register again, unless the heartbeat or the fetch loop (both notice) did since it saw ``old``."""
+            async with self._rejoining:
+                if self.worker_id != old:
+                    return
+                self.worker_id = await self.app.job_manager.register_worker()
+                log.warning(
+                    "worker %s sent no heartbeat for %g s (the process or its machine was paused?): the other "
+                    "workers took it for dead and queued its jobs again; registered again as worker %s",
+                    old,
+                    self.stalled_worker_timeout,
+                    self.worker_id,
+                )
+                if self.on_rejoined is not None:
+                    await self.on_rejoined(old, self.worker_id)
+
+    return RejoiningWorker
+
+
 async def _record_worker(worker: Any, store: Store, concurrency: int, queues: Sequence[str], clock: Clock) -> None:
     while worker.worker_id is None:
         await asyncio.sleep(0.05)
@@ -92,6 +168,16 @@ async def _record_worker(worker: Any, store: Store, concurrency: int, queues: Se
     )
 
 
+async def _renumber_worker(store: Store, old: int, new: int) -> None:
+    """The worker's ``queue_worker`` row under its new Procrastinate id (the API joins them on it)."""
+
+    def write() -> None:
+        with store.transaction() as tx:
+            tx.execute(_qw.update().where(_qw.c.worker_id == old).values(worker_id=new))
+
+    await asyncio.to_thread(write)
+
+
 def run_worker(
     settings: Settings,
     store: Store,
@@ -101,8 +187,6 @@ def run_worker(
     clock: Clock | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT. Raises StorageError when the queue's tables are from another version."""
-    import procrastinate.worker
-
     clock = clock or SystemClock()
     info = conninfo(settings.database_url)
     ensure_schema(info)
@@ -116,7 +200,7 @@ def run_worker(
 
     async def main() -> None:
         async with app.open_async():
-            worker = procrastinate.worker.Worker(
+            worker = _rejoining_worker()(
                 app=app,
                 queues=chosen,
                 name=f"{socket.gethostname()}:{os.getpid()}",
@@ -128,9 +212,10 @@ def run_worker(
                 update_heartbeat_interval=q.heartbeat_seconds,
                 stalled_worker_timeout=q.stalled_seconds,
             )
+            worker.on_rejoined = lambda old, new: _renumber_worker(store, old, new)
             recorder = asyncio.create_task(_record_worker(worker, store, concurrency, chosen, clock))
             try:
-                await worker.run()  # type: ignore[no-untyped-call]
+                await worker.run()
             finally:
                 recorder.cancel()
 
