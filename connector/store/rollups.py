@@ -4,13 +4,14 @@ Every write to ``message_trace``, ``smtp_cs_report_row`` or ``signin`` goes thro
 sign-in-IP mark, :func:`touch`), which records the (tenant, UTC day, sender) keys it inserted or changed in the
 transaction's :class:`RollupTracker`; a re-sent message-trace row or sign-in whose sender or time moved also records
 the (tenant, day, sender) it leaves (:func:`moved_keys`, read before the write). Before the transaction commits
-(``Store.transaction``), :func:`flush` recomputes exactly those keys from the raw rows (one grouped query per
-source, day and chunk of senders, over the indexes the raw tables already have), then the touched days'
-``rollup_day`` and ``rollup_domain_day`` rows, the touched senders' ``rollup_sender`` rows and their months' and
-weeks' ``rollup_sender_month`` and ``rollup_sender_week`` rows (every sender's, for a month or week with a day that
-starts or stops resting on SmtpCSReport). Nothing is added or subtracted: every figure is recomputed from the
-truth, so re-sent rows, updated rows, distinct counts and SmtpCSReport days replacing trace days stay exact. A
-write outside a store transaction (a bare connection) is flushed right after its batch.
+(``Store.transaction``), :func:`flush` recomputes exactly those keys from the raw rows (on SQLite one read of a
+source's raw rows per day for all its rollups, through a temporary table of the connection; on PostgreSQL one
+grouped query per rollup, day and chunk of senders; over the indexes the raw tables already have), then the touched
+days' ``rollup_day`` and ``rollup_domain_day`` rows, the touched senders' ``rollup_sender`` rows and their months'
+and weeks' ``rollup_sender_month`` and ``rollup_sender_week`` rows (every sender's, for a month or week with a day
+that starts or stops resting on SmtpCSReport). Nothing is added or subtracted: every figure is recomputed from the
+truth, so re-sent rows, updated rows, distinct counts and SmtpCSReport days replacing trace days stay exact. A write
+outside a store transaction (a bare connection) is flushed right after its batch.
 
 :func:`rebuild` recomputes a tenant's rollups from the raw rows day by day (bounded memory): ``smtpauth rollups
 rebuild`` and the first open after the migration that created them.
