@@ -10,8 +10,9 @@ still running then is left to the stalled-job recovery of the other workers (it 
 A worker that sent no heartbeat for ``service.queue.stalled_seconds`` is taken for dead by the others: its jobs are
 queued again and its row is deleted. A worker that was only paused (a suspended virtual machine, a stopped process)
 finds that out when it resumes, by its next heartbeat or by the database refusing its next fetch; it then registers
-again under a new id and goes on (Procrastinate's own worker would stop on the refused fetch). The job it was
-running when paused is finished by it; the copy queued again finds the tenant's sync done by that earlier attempt.
+again under a new id and goes on (Procrastinate's own worker would stop on the refused fetch). It finishes the job
+it was running when paused; if another worker takes that job up, queued again meanwhile, it waits for the tenant's
+lock and then syncs nothing more (``connector.store.runs.resume_point``).
 """
 
 import asyncio
