@@ -589,8 +589,9 @@ _CS_READ = (
 )
 _CS_GROUPED = " GROUP BY sender_address, tls_bucket, auth_bucket"
 _CS_TLS_DELETE = "DELETE FROM rollup_sender_day_tls WHERE tenant = ? AND utc_day = ?"
-#: the senders' condition of _CS_READ and _CS_TLS_DELETE: the list as one JSON parameter
-_CS_LISTED = " AND sender_address IN (SELECT value FROM json_each(?))"
+#: the senders' condition of a SQLite read of raw rows and of a delete of rollup rows keyed by ``sender_address``
+#: (_CS_READ, _CS_TLS_DELETE, _TRACE_READ, the trace detail rollups' deletes): the list as one JSON parameter
+_SENDERS_LISTED = " AND sender_address IN (SELECT value FROM json_each(?))"
 _CS_TLS_WRITE = (
     "INSERT INTO rollup_sender_day_tls (tenant, utc_day, sender_address, tls_bucket, auth_bucket, sender_domain, "
     "cs_file_domain, rows, messages) SELECT ?, ?, sender_address, coalesce(nullif(tls_bucket, ''), 'unknown') "
@@ -640,7 +641,7 @@ def _recompute_cs(conn: Connection, tenant: str, day: date, senders: list[str] |
     the raw rows: counts and sums add up, maxima of maxima are maxima). Returns the senders written."""
     lo, hi, day_value = _sqlite_day_values(conn, cs.c.occurred_at, day)
     listed: tuple[Any, ...] = () if senders is None else (json.dumps(senders),)
-    where = "" if senders is None else _CS_LISTED
+    where = "" if senders is None else _SENDERS_LISTED
     conn.exec_driver_sql(_CS_GROUPS_DDL)
     conn.exec_driver_sql(_CS_GROUPS_CLEAR)
     conn.exec_driver_sql(_CS_READ + where + _CS_GROUPED, (tenant, lo, hi, *listed))
@@ -675,8 +676,6 @@ _TRACE_READ = (
     "ELSE lower(substr(recipient_address, length(rtrim(recipient_address, replace(recipient_address, '@', ''))) + 1)) "
     "END, from_smtp_signin_ip IS 1 FROM message_trace WHERE tenant = ? AND received_at >= ? AND received_at < ?"
 )
-#: the senders' condition of _TRACE_READ and the detail rollups' deletes: the list as one JSON parameter
-_TRACE_LISTED = " AND sender_address IN (SELECT value FROM json_each(?))"
 _TRACE_SENDER_DAY_WRITE = (
     "INSERT INTO rollup_sender_day (tenant, utc_day, sender_address, sender_domain, trace_rows, trace_messages, "
     "trace_signin_ip_messages, trace_hour_mask, trace_hour_messages) "
@@ -708,7 +707,7 @@ def _recompute_trace(conn: Connection, tenant: str, day: date, senders: list[str
     ``_TRACE_READ``). Returns the senders written."""
     lo, hi, day_value = _sqlite_day_values(conn, tr.c.received_at, day)
     listed: tuple[Any, ...] = () if senders is None else (json.dumps(senders),)
-    where = "" if senders is None else _TRACE_LISTED
+    where = "" if senders is None else _SENDERS_LISTED
     conn.exec_driver_sql(_TRACE_ROWS_DDL)
     conn.exec_driver_sql(_TRACE_ROWS_CLEAR)
     conn.exec_driver_sql(_TRACE_READ + where, (tenant, lo, hi, *listed))

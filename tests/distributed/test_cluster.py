@@ -149,7 +149,7 @@ def test_workers_sync_every_tenant_once_per_tick_and_survive_a_killed_worker(
         # every run carries the run id its job was queued with; a later attempt of a job adds "-r" and 6 hex digits
         job_run_ids = {r[0] for r in cluster.rows(_JOB_RUN_IDS)}
         assert None not in job_run_ids
-        assert all(re.sub(r"-r[0-9a-f]{6}$", "", r.run_id) in job_run_ids for r in runs), runs
+        assert all(_job_of(r.run_id) in job_run_ids for r in runs), runs
         # the victim: the rest of its sync under the same job's id; a source cut in the middle (the kill can also land
         # between two sources) marked interrupted by the retry
         victim_runs = [r for r in runs if r.tenant == victim]
